@@ -97,7 +97,7 @@ def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise RecipeError(
-            f"unknown recipe key {prefix}{unknown[0]!r} for {cls.__name__}; allowed: {', '.join(sorted(fields))}"
+            f"unknown recipe key {(prefix + unknown[0])!r} for {cls.__name__}; allowed: {', '.join(sorted(fields))}"
         )
     kwargs = {k: _check_type(v, hints[k], f"{prefix}{k}") for k, v in data.items()}
     try:

@@ -1,0 +1,57 @@
+"""Atomic writes leave the old result or the new one, never half of one; manifests are checked."""
+import json
+
+import pytest
+
+from dnahlm_rag.atomic import atomic_dir, atomic_file, sha256_file, write_json
+from dnahlm_rag.errors import ManifestError
+from dnahlm_rag.manifest import read_manifest, write_manifest
+
+
+def test_atomic_file_keeps_old_on_error(tmp_path):
+    p = tmp_path / "a.txt"
+    p.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_file(p) as f:
+            f.write("new, half")
+            raise RuntimeError("killed")
+    assert p.read_text() == "old"
+    assert [q.name for q in tmp_path.iterdir()] == ["a.txt"]  # no temporary left behind
+
+
+def test_atomic_dir_replaces_whole_folder(tmp_path):
+    out = tmp_path / "stage"
+    with atomic_dir(out) as d:
+        (d / "x").write_text("1")
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_dir(out) as d:
+            (d / "y").write_text("2")
+            raise KeyboardInterrupt
+    assert sorted(q.name for q in out.iterdir()) == ["x"]
+    with atomic_dir(out) as d:
+        (d / "z").write_text("3")
+    assert sorted(q.name for q in out.iterdir()) == ["z"]
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["stage"]
+
+
+def test_sha256_file(tmp_path):
+    p = tmp_path / "f"
+    p.write_bytes(b"abc")
+    assert sha256_file(p) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_manifest_round_trip_and_checks(tmp_path):
+    write_manifest(tmp_path, "data", 1, counts={"a": 1})
+    m = read_manifest(tmp_path, "data", 1)
+    assert m["counts"] == {"a": 1} and "torch" in m["versions"]
+    with pytest.raises(ManifestError, match="expected 'index'"):
+        read_manifest(tmp_path, "index")
+    with pytest.raises(ManifestError, match="format version 1"):
+        read_manifest(tmp_path, "data", 2)
+    (tmp_path / "manifest.json").write_text("{trunc")
+    with pytest.raises(ManifestError, match="corrupt"):
+        read_manifest(tmp_path, "data")
+    with pytest.raises(ManifestError, match="no manifest.json"):
+        read_manifest(tmp_path / "missing", "data")
+    write_json(tmp_path / "j.json", {"k": [1]})
+    assert json.loads((tmp_path / "j.json").read_text()) == {"k": [1]}

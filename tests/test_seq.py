@@ -1,0 +1,55 @@
+"""DNA normalisation: the documented rules, and properties of the reverse complement."""
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dnahlm_rag.errors import InvalidSequenceError
+from dnahlm_rag.seq import acgt_runs, canonical, gc_content, normalize_dna, reverse_complement, split_on_ambiguous
+
+DNA = st.text(alphabet="ACGTRYSWKMBDHVN", max_size=200)
+
+
+def test_normalisation_rules():
+    assert normalize_dna("acgt") == "ACGT"  # lower case (soft-masked) becomes upper case
+    assert normalize_dna("ACGU") == "ACGT"  # RNA U becomes T
+    assert normalize_dna(" 1 acgtn\n61 nnry ") == "ACGTNNNRY"  # GenBank ORIGIN block
+    assert normalize_dna("AC-G.T") == "ACGT"  # alignment gaps removed
+
+
+@pytest.mark.parametrize("raw", ["", "   \n", "123"])
+def test_empty_is_an_error(raw):
+    with pytest.raises(InvalidSequenceError, match="empty"):
+        normalize_dna(raw)
+
+
+def test_not_dna_names_character_and_position():
+    with pytest.raises(InvalidSequenceError, match=r"'E' at position 3"):
+        normalize_dna("ACGEFL")
+    with pytest.raises(InvalidSequenceError, match="my query"):
+        normalize_dna("hello", what="my query")
+
+
+def test_reverse_complement_known():
+    assert reverse_complement("AACGTN") == "NACGTT"
+    assert reverse_complement("ATGR") == "YCAT"  # R (A/G) pairs with Y (C/T)
+
+
+@given(DNA)
+def test_reverse_complement_is_an_involution(s):
+    assert reverse_complement(reverse_complement(s)) == s
+
+
+@given(DNA)
+def test_canonical_is_strand_blind(s):
+    assert canonical(s) == canonical(reverse_complement(s))
+
+
+def test_runs_split_on_n_and_iupac():
+    assert list(acgt_runs("ACGNNNTTRAC")) == [(0, "ACG"), (6, "TT"), (9, "AC")]
+    assert split_on_ambiguous("ACGNNNTTTT", min_len=3) == ["ACG", "TTTT"]
+
+
+def test_gc_content():
+    assert gc_content("GGCC") == 1.0
+    assert gc_content("ATGC") == 0.5
+    assert gc_content("NNN") == 0.0
