@@ -1,0 +1,481 @@
+"""Protein-level retrieval vs blastn vs blastx on CDS of organisms the index has never seen.
+
+Usage::
+
+    .venv/bin/python bench/bench_protein.py                    # data/segments.jsonl when built,
+                                                               # else the GenBank dev set (--genbank)
+    .venv/bin/python bench/bench_protein.py --queries 300 --threads 1 --write docs/benchmarks.md
+
+Data. With ``data/segments.jsonl`` (``--segments``): CDS of ``train`` organisms form the index,
+``valid`` organisms choose each method's score threshold, ``test`` organisms are the queries. Without
+it (``--genbank DIR``, for development): GenBank files found under DIR, with Leptospira kirschneri as
+the validation organism and Roseobacter denitrificans as the test organism, everything else the index.
+
+Methods, all over the same train CDS:
+
+* ``blastn``: nucleotide database of the train CDS; query = the test CDS; ``-task blastn``.
+* ``blastx``: protein database of the train CDS translated with :func:`translate_cds`
+  (table per organism group); query = the test CDS translated in six frames (query's table).
+* ``ours:<design>``: FAISS ``IndexFlatIP`` over protein embeddings of the same translations;
+  query = the best ``--orfs`` ORFs of the test CDS (:func:`find_orfs`, no annotation used); a
+  query's hits over its ORFs are merged by best score.
+* ``ours:<design>+rerank<K>``: the embedding's top-K re-scored by a local alignment
+  (Biopython ``PairwiseAligner``, BLOSUM62, gap open 11 / extend 1) of ORF vs candidate protein.
+
+Metrics, per method:
+
+* found: share of queries with a hit. BLAST: e-value < 1e-5. Ours: top score >= the threshold that
+  maximises product F1 on the *validation* organisms (no test data is used). The "found means"
+  column also gives a null-model threshold, the 99th percentile of the top scores of residue-
+  shuffled validation ORFs (about 1% false hits per query), and the share of test queries above it.
+* product F1: token F1 between the query's own product and the predicted product, averaged over
+  queries whose product is informative. Tokens are lower-cased ``[a-z0-9]+`` words (as sets).
+  The prediction is the product of the best-ranked found hit (up to 5) whose product is
+  informative; a query with no found hit scores 0. Uninformative products: empty, or containing
+  "hypothetical", "uncharacterized"/"uncharacterised" or "unknown function"; queries with such a
+  product are left out of F1 (nothing to name) but count for "found".
+* F1>=0.5: share of those queries named correctly in the issue's sense.
+* F1, no threshold: product F1 when every returned hit counts (BLAST: e-value < 10), i.e. the
+  quality of the ranking alone.
+* wall / CPU ms per query: wall-clock and CPU (user + system) time of the whole query batch
+  (BLAST: its process, including reading its database; ours: ORF finding + embedding + search +
+  re-ranking) divided by the number of queries, with ``--threads`` threads for every method.
+  Speed ratios use CPU time, which holds on a machine shared with other jobs where wall time does
+  not. Database/index build times (wall) are reported apart.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+_threads = "1"
+for _i, _a in enumerate(sys.argv):
+    if _a == "--threads" and _i + 1 < len(sys.argv):
+        _threads = sys.argv[_i + 1]
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_v] = _threads  # before numpy/faiss load: every method gets the same cores
+
+import gzip  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import random  # noqa: E402
+import resource  # noqa: E402
+import re  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from dnahlm_rag.orfs import find_orfs, genetic_code_for, translate_cds  # noqa: E402
+from dnahlm_rag.protein_embed import KmerBlock, ProteinEmbedConfig, ProteinEmbedder  # noqa: E402
+
+# ---------------------------------------------------------------------------------------------
+# designs measured against each other (name -> config)
+DESIGNS: dict[str, ProteinEmbedConfig] = {
+    "aa20-k3": ProteinEmbedConfig([KmerBlock("aa20", "111")], dim=2048),        # 8000 words hashed
+    "m10-k3": ProteinEmbedConfig([KmerBlock("murphy10", "111")], dim=1000),     # exact
+    "m15-k3": ProteinEmbedConfig([KmerBlock("murphy15", "111")], dim=2048),     # 3375 words hashed
+    "m10-k4": ProteinEmbedConfig([KmerBlock("murphy10", "1111")], dim=2048),    # 10^4 words hashed
+    "m10-k4-noidf": ProteinEmbedConfig([KmerBlock("murphy10", "1111")], dim=2048, idf=False),
+    "m10-k4-exact": ProteinEmbedConfig([KmerBlock("murphy10", "1111")], dim=10000),
+    "aa20-k3+m10-k4": ProteinEmbedConfig([KmerBlock("aa20", "111"), KmerBlock("murphy10", "1111")], dim=2048),
+}
+
+
+@dataclass
+class Cds:
+    id: str
+    organism: str
+    product: str
+    seq: str       # nucleotides 5'->3'
+    split: str
+    table: int
+    protein: str = ""
+
+
+# ---------------------------------------------------------------------------------------------
+# data
+DEV_VALID, DEV_TEST = "Leptospira", "Roseobacter"
+
+
+def load_segments(path: Path) -> list[Cds]:
+    out = []
+    with open(path) as f:
+        for line in f:
+            r = json.loads(line)
+            if r.get("type") != "CDS" or not r.get("seq"):
+                continue
+            org = r.get("organism") or ""
+            out.append(Cds(r["id"], org, r.get("product") or "", r["seq"].upper(), r["split"], genetic_code_for(org)))
+    return out
+
+
+def load_genbank(folder: Path) -> list[Cds]:
+    """Dev set: every distinct GenBank file under ``folder`` (duplicates by content skipped)."""
+    from Bio import SeqIO
+    import warnings
+
+    warnings.simplefilter("ignore")
+    out, seen = [], set()
+    files = sorted(p for p in folder.rglob("*.gbk*") if p.name.endswith((".gbk", ".gbk.gz")))
+    for p in files:
+        opener = gzip.open if p.suffix == ".gz" else open
+        with opener(p, "rt") as h:
+            for rec in SeqIO.parse(h, "genbank"):
+                key = (rec.id, len(rec.seq))
+                if key in seen:
+                    continue
+                seen.add(key)
+                org = rec.annotations.get("organism", "")
+                if org in ("Genus species", "synthetic DNA construct", ""):
+                    continue  # unknown organism: could be anything, keep it out of every split
+                src = next((f for f in rec.features if f.type == "source"), None)
+                organelle = src.qualifiers.get("organelle", [None])[0] if src is not None else None
+                table = genetic_code_for(org, lineage=rec.annotations.get("taxonomy", []), organelle=organelle)
+                split = "valid" if org.startswith(DEV_VALID) else "test" if org.startswith(DEV_TEST) else "train"
+                for f in rec.features:
+                    if f.type != "CDS" or "pseudo" in f.qualifiers:
+                        continue
+                    try:
+                        s = str(f.extract(rec.seq)).upper()
+                    except Exception:
+                        continue
+                    out.append(Cds(f"{rec.id}:{int(f.location.start)}-{int(f.location.end)}:{f.location.strand}",
+                                   org, f.qualifiers.get("product", [""])[0], s, split, table))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# product names
+_TOK = re.compile(r"[a-z0-9]+")
+_UNINFORMATIVE = re.compile(r"hypothetical|uncharacteri[sz]ed|unknown function")
+
+
+def informative(product: str) -> bool:
+    return bool(product.strip()) and not _UNINFORMATIVE.search(product.lower())
+
+
+def token_f1(truth: str, pred: str) -> float:
+    a, b = set(_TOK.findall(truth.lower())), set(_TOK.findall(pred.lower()))
+    common = len(a & b)
+    if not common:
+        return 0.0
+    p, r = common / len(b), common / len(a)
+    return 2 * p * r / (p + r)
+
+
+def predicted_product(hits: list[tuple[int, float]], train: list[Cds], found) -> str | None:
+    """Product of the best-ranked found hit with an informative product (first 5 hits)."""
+    passing = [i for i, s in hits[:5] if found(s)]
+    if not passing:
+        return None
+    for i in passing:
+        if informative(train[i].product):
+            return train[i].product
+    return train[passing[0]].product
+
+
+@dataclass
+class Outcome:
+    method: str
+    found: float
+    f1: float
+    f1_half: float
+    ms_per_query: float
+    cpu_ms: float
+    build_s: float
+    note: str = ""
+    f1_any: float = 0.0  # product F1 when every returned hit counts as found (ranking alone)
+
+
+def score(method: str, queries: list[Cds], train: list[Cds], hits: list[list[tuple[int, float]]], found,
+          ms: float, cpu_ms: float, build_s: float, note: str = "") -> Outcome:
+    n_found, f1s, f1_any = 0, [], []
+    for q, h in zip(queries, hits):
+        ok = bool(h) and found(h[0][1])
+        n_found += ok
+        if informative(q.product):
+            pred = predicted_product(h, train, found)
+            f1s.append(token_f1(q.product, pred) if pred else 0.0)
+            pred = predicted_product(h, train, lambda s: True)
+            f1_any.append(token_f1(q.product, pred) if pred else 0.0)
+    f1 = float(np.mean(f1s)) if f1s else 0.0
+    half = float(np.mean([x >= 0.5 for x in f1s])) if f1s else 0.0
+    return Outcome(method, n_found / len(queries), f1, half, ms, cpu_ms, build_s, note,
+                   float(np.mean(f1_any)) if f1_any else 0.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# BLAST
+def _fasta(path: Path, items: list[tuple[str, str]]) -> None:
+    with open(path, "w") as f:
+        for name, s in items:
+            f.write(f">{name}\n{s}\n")
+
+
+def run_blast(kind: str, queries: list[Cds], train: list[Cds], work: Path, threads: int) -> tuple[list, float, float, float]:
+    """(hits per query as [(train index, -evalue)], wall ms per query, CPU ms per query, db build s)."""
+    dbtype = "nucl" if kind == "blastn" else "prot"
+    db = work / f"db_{dbtype}"
+    if dbtype == "nucl":
+        _fasta(work / "train_nt.fa", [(str(i), c.seq) for i, c in enumerate(train)])
+        src = work / "train_nt.fa"
+    else:
+        _fasta(work / "train_aa.fa", [(str(i), c.protein.replace("*", "X")) for i, c in enumerate(train) if c.protein])
+        src = work / "train_aa.fa"
+    t = time.perf_counter()
+    if not (db.with_suffix(".pin").exists() or db.with_suffix(".nin").exists()):
+        subprocess.run(["makeblastdb", "-in", str(src), "-dbtype", dbtype, "-out", str(db)], check=True,
+                       capture_output=True)
+    build = time.perf_counter() - t
+    qf = work / "queries.fa"
+    _fasta(qf, [(str(i), q.seq) for i, q in enumerate(queries)])
+    cmd = [kind, "-query", str(qf), "-db", str(db), "-evalue", "10", "-max_target_seqs", "20",
+           "-outfmt", "6 qseqid sseqid evalue bitscore", "-num_threads", str(threads)]
+    if kind == "blastn":
+        cmd += ["-task", "blastn"]
+    else:
+        cmd += ["-query_gencode", str(queries[0].table)]
+    t, c = time.perf_counter(), _child_cpu()
+    res = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    ms = (time.perf_counter() - t) * 1000 / len(queries)
+    cpu_ms = (_child_cpu() - c) * 1000 / len(queries)
+    hits: list[list[tuple[int, float]]] = [[] for _ in queries]
+    for line in res.stdout.splitlines():
+        q, s, e, _ = line.split("\t")
+        h = hits[int(q)]
+        if all(int(s) != j for j, _ in h):  # HSPs of one subject: keep the first (best)
+            h.append((int(s), -float(e)))
+    return hits, ms, cpu_ms, build
+
+
+def _child_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+# ---------------------------------------------------------------------------------------------
+# ours
+def query_orfs(queries: list[Cds], n_orfs: int) -> list[list[str]]:
+    return [[o.protein for o in find_orfs(q.seq, table=q.table, min_codons=30, max_orfs=n_orfs).orfs] for q in queries]
+
+
+def search(embedder: ProteinEmbedder, index, orfs: list[list[str]], k: int) -> list[list[tuple[int, float, int]]]:
+    """Per query: [(train index, score, which ORF)] best first, merged over the query's ORFs."""
+    flat = [p for ps in orfs for p in ps]
+    owner = [qi for qi, ps in enumerate(orfs) for _ in ps]
+    which = [j for ps in orfs for j in range(len(ps))]
+    out: list[dict[int, tuple[float, int]]] = [dict() for _ in orfs]
+    if flat:
+        D, I = index.search(embedder.embed(flat), k)
+        for row in range(len(flat)):
+            best = out[owner[row]]
+            for s, i in zip(D[row], I[row]):
+                if i >= 0 and (i not in best or s > best[i][0]):
+                    best[int(i)] = (float(s), which[row])
+    return [sorted(((i, s, w) for i, (s, w) in b.items()), key=lambda x: -x[1]) for b in out]
+
+
+_ALIGNER = None
+
+
+def aligner():
+    global _ALIGNER
+    if _ALIGNER is None:
+        from Bio import Align
+        from Bio.Align import substitution_matrices
+
+        _ALIGNER = Align.PairwiseAligner(mode="local", substitution_matrix=substitution_matrices.load("BLOSUM62"),
+                                         open_gap_score=-11, extend_gap_score=-1)
+    return _ALIGNER
+
+
+def _clean(p: str) -> str:
+    return p.replace("*", "X")
+
+
+def rerank(hits: list[list[tuple[int, float, int]]], orfs: list[list[str]], train: list[Cds], k: int):
+    """Re-score each query's top-k candidates by local alignment score / the ORF's self-score
+    (1.0 = identical over the whole ORF)."""
+    al = aligner()
+    out = []
+    for h, ps in zip(hits, orfs):
+        self_scores = [max(1.0, al.score(_clean(p), _clean(p))) for p in ps]
+        scored = [(i, al.score(_clean(ps[w]), _clean(train[i].protein)) / self_scores[w], w) for i, _, w in h[:k]]
+        out.append(sorted(scored, key=lambda x: -x[1]))
+    return out
+
+
+def shuffled(orfs: list[list[str]], seed: int) -> list[list[str]]:
+    rng = random.Random(seed)
+    return [["".join(rng.sample(p, len(p))) for p in ps] for ps in orfs]
+
+
+def threshold(null_hits: list[list[tuple[int, float, int]]], q: float = 0.99) -> float:
+    """The ``q`` quantile of the top scores that residue-shuffled queries get (a null model)."""
+    tops = [h[0][1] if h else 0.0 for h in null_hits]
+    return float(np.quantile(tops, q))
+
+
+def best_threshold(valid: list[Cds], train: list[Cds], hits: list[list[tuple[int, float, int]]]) -> float:
+    """The top-score cut-off that maximises product F1 on the validation queries."""
+    pairs = [[(i, s) for i, s, _ in h] for h in hits]
+    cands = sorted({round(h[0][1], 4) for h in hits if h})
+    best, best_f1 = float("inf"), -1.0
+    for tau in cands:
+        f1 = score("", valid, train, pairs, lambda s, t=tau: s >= t, 0, 0, 0).f1
+        if f1 > best_f1:
+            best, best_f1 = tau, f1
+    return best
+
+
+# ---------------------------------------------------------------------------------------------
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--segments", type=Path, default=ROOT / "data" / "segments.jsonl")
+    ap.add_argument("--genbank", type=Path, help="dev set (a folder of GenBank files) when segments are absent")
+    ap.add_argument("--queries", type=int, default=300, help="test CDS sampled as queries")
+    ap.add_argument("--valid", type=int, default=300, help="validation CDS sampled for thresholds")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--orfs", type=int, default=2, help="best ORFs per query searched")
+    ap.add_argument("--designs", default=",".join(DESIGNS))
+    ap.add_argument("--rerank", default="m10-k4:10,m10-k4-exact:10", help="design:K pairs to re-rank, comma-separated")
+    ap.add_argument("--skip-blast", action="store_true")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--write", type=Path, help="update this markdown file's 'Protein-level retrieval' section")
+    args = ap.parse_args()
+
+    import faiss
+
+    faiss.omp_set_num_threads(args.threads)
+    t0 = time.perf_counter()
+    if args.segments.is_file():
+        cds, source = load_segments(args.segments), str(args.segments)
+    elif args.genbank:
+        cds, source = load_genbank(args.genbank), f"GenBank files under {args.genbank} (dev set)"
+    else:
+        sys.exit(f"error: {args.segments} not found (run `dnahlm data build`) and no --genbank folder given")
+    for c in cds:
+        c.protein = translate_cds(c.seq, c.table)
+    train = [c for c in cds if c.split == "train" and len(c.protein) >= 10]
+    rng = random.Random(args.seed)
+    pools = {s: [c for c in cds if c.split == s and len(c.seq) >= 90] for s in ("valid", "test")}
+    test = rng.sample(pools["test"], min(args.queries, len(pools["test"])))
+    valid = rng.sample(pools["valid"], min(args.valid, len(pools["valid"])))
+    orgs = {s: sorted({c.organism for c in cds if c.split == s}) for s in ("train", "valid", "test")}
+    print(f"data: {source}; loaded in {time.perf_counter() - t0:.1f}s")
+    print(f"index: {len(train)} CDS of {len(orgs['train'])} organisms; valid: {len(valid)} of {orgs['valid']}; "
+          f"test: {len(test)} of {orgs['test']}")
+    n_inf = sum(informative(q.product) for q in test)
+    print(f"test queries with an informative product: {n_inf}/{len(test)}")
+
+    results: list[Outcome] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        if not args.skip_blast:
+            for kind in ("blastn", "blastx"):
+                hits, ms, cpu, build = run_blast(kind, test, train, work, args.threads)
+                results.append(score(kind, test, train, hits, lambda s: s > -1e-5, ms, cpu, build, "e-value < 1e-5"))
+                print(results[-1])
+
+    rerank_plan: dict[str, list[int]] = {}
+    for item in filter(None, args.rerank.split(",")):
+        d, k = item.split(":")
+        rerank_plan.setdefault(d, []).append(int(k))
+    designs = [d for d in args.designs.split(",") if d] + [d for d in rerank_plan if d not in args.designs.split(",")]
+    orf_time, orf_cpu = time.perf_counter(), time.process_time()
+    test_orfs = query_orfs(test, args.orfs)
+    orf_ms = (time.perf_counter() - orf_time) * 1000 / len(test)
+    orf_cpu = (time.process_time() - orf_cpu) * 1000 / len(test)
+    valid_orfs = query_orfs(valid, args.orfs)
+    null_orfs = shuffled(valid_orfs, args.seed)
+    print(f"ORF finding: {orf_ms:.2f} ms/query; queries without ORF: {sum(not o for o in test_orfs)}")
+    for name in designs:
+        emb = ProteinEmbedder(DESIGNS[name])
+        t = time.perf_counter()
+        proteins = [c.protein for c in train]
+        vecs = emb.fit(proteins).embed(proteins)
+        index = faiss.IndexFlatIP(emb.dim)
+        index.add(vecs)
+        build = time.perf_counter() - t
+        kmax = max([10, *rerank_plan.get(name, [])])
+        valid_hits = search(emb, index, valid_orfs, kmax)
+        tau = best_threshold(valid, train, valid_hits)
+        tau_null = threshold(search(emb, index, null_orfs, 1))
+        t, c = time.perf_counter(), time.process_time()
+        hits = search(emb, index, test_orfs, kmax)
+        ms = (time.perf_counter() - t) * 1000 / len(test) + orf_ms
+        cpu = (time.process_time() - c) * 1000 / len(test) + orf_cpu
+        pairs = [[(i, s) for i, s, _ in h] for h in hits]
+        null_found = np.mean([bool(h) and h[0][1] >= tau_null for h in hits])
+        results.append(score(f"ours:{name}", test, train, pairs, lambda s, tau=tau: s >= tau, ms, cpu, build,
+                             f"cosine >= {tau:.3f} (null 1%: >= {tau_null:.3f}, found {null_found:.0%}); "
+                             f"dim {emb.dim}"))
+        print(results[-1])
+        for k in rerank_plan.get(name, []):
+            tau_r = best_threshold(valid, train, rerank([h[:k] for h in valid_hits], valid_orfs, train, k))
+            tau_rnull = threshold(rerank(search(emb, index, null_orfs, k), null_orfs, train, k))
+            t, c = time.perf_counter(), time.process_time()
+            rr = rerank([h[:k] for h in hits], test_orfs, train, k)
+            ms_r = ms + (time.perf_counter() - t) * 1000 / len(test)
+            cpu_r = cpu + (time.process_time() - c) * 1000 / len(test)
+            null_found = np.mean([bool(h) and h[0][1] >= tau_rnull for h in rr])
+            results.append(score(f"ours:{name}+rerank{k}", test, train, [[(i, s) for i, s, _ in h] for h in rr],
+                                 lambda s, tau=tau_r: s >= tau, ms_r, cpu_r, build,
+                                 f"aligned/self >= {tau_r:.3f} (null 1%: >= {tau_rnull:.3f}, found {null_found:.0%})"))
+            print(results[-1])
+
+    blastx = next((r for r in results if r.method == "blastx"), None)
+    header = ("| method | found | product F1 | F1>=0.5 | F1, no threshold | wall ms/query | CPU ms/query "
+              "| CPU speed vs blastx | build s | found means |")
+    lines = [header, "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        speed = f"{blastx.cpu_ms / r.cpu_ms:.1f}x" if blastx else "-"
+        lines.append(f"| {r.method} | {r.found:.1%} | {r.f1:.3f} | {r.f1_half:.1%} | {r.f1_any:.3f} "
+                     f"| {r.ms_per_query:.1f} | {r.cpu_ms:.1f} | {speed} "
+                     f"| {r.build_s:.1f} | {r.note} |")
+    table = "\n".join(lines)
+    print()
+    print(table)
+    cpu = platform.processor() or platform.machine()
+    meta = (f"Data: {source}. Index: {len(train)} CDS of {len(orgs['train'])} organisms. Thresholds from the "
+            f"validation organism(s) {', '.join(orgs['valid'])} ({len(valid)} CDS). Queries: {len(test)} CDS "
+            f"(seed {args.seed}) of {', '.join(orgs['test'])}, {n_inf} with an informative product. "
+            f"{args.threads} thread(s) for every method, {os.cpu_count()}-core CPU ({cpu}). "
+            f"Ours searches the best {args.orfs} ORF(s) per query.")
+    print(meta)
+    if args.write:
+        cmd = "python bench/bench_protein.py " + " ".join(sys.argv[1:])
+        write_section(args.write, f"Test organisms: {', '.join(orgs['test'])}", table, meta, cmd)
+
+
+def write_section(path: Path, sub: str, table: str, meta: str, cmd: str) -> None:
+    """Write ``### sub`` inside the ``## Protein-level retrieval`` section of a markdown file,
+    replacing an earlier run with the same subtitle and leaving every other section alone."""
+    title = "## Protein-level retrieval"
+    body = f"### {sub}\n\nCommand: `{cmd}`\n\n{meta}\n\n{table}\n"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    m = re.search(rf"^{re.escape(title)}\n.*?(?=^## |\Z)", text, flags=re.S | re.M)
+    if not m:
+        intro = (f"{title}\n\nMade by `bench/bench_protein.py`; its docstring defines every column. "
+                 "CPU time is the fair speed measure on this shared machine.\n\n")
+        path.write_text(text.rstrip("\n") + "\n\n" + intro + body)
+        return
+    section = m.group(0)
+    s = re.search(rf"^### {re.escape(sub)}\n.*?(?=^### |\Z)", section, flags=re.S | re.M)
+    section = (section[:s.start()] + body + ("\n" if s.end() < len(section) else "") + section[s.end():]) if s \
+        else section.rstrip("\n") + "\n\n" + body
+    if m.end() < len(text) and not section.endswith("\n\n"):
+        section += "\n"
+    path.write_text(text[:m.start()] + section + text[m.end():])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""ORF finding: both strands, coordinates, genetic codes, partial ORFs, ambiguity, no ORF."""
+from __future__ import annotations
+
+import pytest
+
+from dnahlm_rag.errors import InvalidSequenceError
+from dnahlm_rag.orfs import (END_BONUS, OrfError, find_orfs, genetic_code_for, start_codons, translate,
+                             translate_cds)
+from dnahlm_rag.seq import reverse_complement
+
+# A 45-codon gene (seeded random codons) chosen so that no other frame of it, on either strand,
+# holds an ORF of 15 codons or more; FLANK puts a stop in every frame of both strands.
+GENE = ("ATGACTCCAGAATTTGAAGGCTGGTTTACGTGTATGTTAGCGGCTGATCGGTCAGCAGATTCTGTGTATTATCTTTACTATGCCCTAATT"
+        "AAAGCTACCACTCAGTCGACGCTAAAATCGTTAGGTCTTGGTCCATAA")
+FLANK = "CTAGCTAGCTAG"
+
+
+def test_plus_strand_coordinates_and_protein():
+    flank5, flank3 = FLANK, FLANK + "A"
+    q = flank5 + GENE + flank3
+    r = find_orfs(q, min_codons=20)
+    best = r.best
+    assert best is not None
+    assert (best.start, best.end, best.strand) == (len(flank5), len(flank5) + len(GENE), 1)
+    assert best.frame == best.start % 3
+    assert best.protein == translate(GENE)[:-1]
+    assert best.protein == "MTPEFEGWFTCMLAADRSADSVYYLYYALIKATTQSTLKSLGLGP"
+    assert best.start_codon == "ATG" and not best.partial5 and not best.partial3
+    assert q[best.start:best.end] == GENE
+
+
+def test_minus_strand_coordinates_map_to_forward_strand():
+    flank5, flank3 = "GG" + FLANK, FLANK
+    q = flank5 + reverse_complement(GENE) + flank3
+    best = find_orfs(q, min_codons=20).best
+    assert best is not None and best.strand == -1
+    assert (best.start, best.end) == (len(flank5), len(flank5) + len(GENE))
+    assert reverse_complement(q[best.start:best.end]) == GENE
+    assert best.frame == (len(q) - best.end) % 3
+    assert best.protein == translate(GENE)[:-1]
+
+
+def test_both_strands_searched_and_reported():
+    q = FLANK + GENE + FLANK + reverse_complement(GENE) + FLANK
+    r = find_orfs(q, min_codons=20, max_orfs=10)
+    assert [(o.strand, o.codons) for o in r.orfs] == [(1, 45), (-1, 45)]
+    assert {o.strand for o in r.orfs} == {1, -1}
+    assert len(r.frames) == 6 and {(f.strand, f.frame) for f in r.frames} == {(s, k) for s in (1, -1) for k in range(3)}
+
+
+def test_tga_is_stop_in_table_11_but_trp_in_table_4():
+    # TGA in frame after 10 codons: table 11 stops there, table 4 (Mycoplasma) reads through.
+    q = "ATG" + "GCT" * 10 + "TGA" + "GCT" * 30 + "TAA"
+    r11 = find_orfs(q, table=11, min_codons=30, allow_partial=False)
+    r4 = find_orfs(q, table=4, min_codons=30, allow_partial=False)
+    assert r11.best is None  # ATG..TGA is 11 codons; the 30 codons after TGA have no start codon
+    assert r4.best is not None and r4.best.codons == 42 and "W" in r4.best.protein
+    assert r4.best.start == 0 and r4.best.end == len(q)
+    assert translate("TGA", 11) == "*" and translate("TGA", 4) == "W"
+
+
+def test_genetic_code_per_organism_group():
+    assert genetic_code_for("Escherichia coli K12") == 11
+    assert genetic_code_for("Methanosarcina acetivorans C2A") == 11
+    assert genetic_code_for("Mycoplasma genitalium G37") == 4
+    assert genetic_code_for("Spiroplasma citri") == 4
+    assert genetic_code_for("Homo sapiens", organelle="mitochondrion") == 2
+    assert genetic_code_for("Homo sapiens") == 1
+    assert genetic_code_for("Arabidopsis thaliana", organelle="mitochondrion") == 1
+    assert genetic_code_for("Arabidopsis thaliana", organelle="plastid:chloroplast") == 11
+    assert genetic_code_for("Danio rerio", lineage=["Eukaryota", "Metazoa", "Chordata", "Vertebrata"],
+                            organelle="mitochondrion") == 2
+    assert "GTG" in start_codons(11) and start_codons(1) != start_codons(11)
+
+
+def test_no_orf_is_a_result_not_a_crash():
+    r = find_orfs("CTAG" * 30, min_codons=30)  # a stop every 4 codons in all six frames
+    assert not r.found and r.best is None and r.orfs == ()
+    assert "no open reading frame of at least 30 codons" in r.note
+    assert sum(f.stops for f in r.frames) > 0
+
+
+def test_frames_report_internal_stops():
+    q = FLANK + GENE[:60] + "TAGTAGTAG" + GENE[60:] + FLANK  # premature stops in frame 0
+    r = find_orfs(q, min_codons=10, max_orfs=10)
+    f0 = next(f for f in r.frames if (f.strand, f.frame) == (1, 0))
+    assert f0.stops >= 2
+    assert all("*" not in o.protein for o in r.orfs)
+
+
+def test_ambiguous_bases_translate_to_x_and_are_counted():
+    q = FLANK + GENE[:30] + "N" + GENE[31:] + FLANK
+    best = find_orfs(q, min_codons=20).best
+    assert best is not None and best.strand == 1
+    assert best.ambiguous_codons == 1 and best.protein[10] == "X"
+    clean = find_orfs(FLANK + GENE + FLANK, min_codons=20).best
+    assert clean is not None and best.score == clean.score - 1
+    assert "1 ambiguous codon" in best.describe()
+
+
+def test_partial_orfs_for_fragments():
+    frag = GENE[30:-30]  # no start codon, no stop: a gene fragment
+    assert len(frag) % 3 == 0
+    r = find_orfs(frag, min_codons=20)
+    best = r.best
+    assert best is not None and best.partial5 and best.partial3 and best.start_codon is None
+    assert (best.start, best.end, best.strand) == (0, len(frag), 1)
+    assert best.protein == translate(GENE[30:-30])
+    strict = find_orfs(frag, min_codons=20, allow_partial=False)
+    assert not any(o.start == 0 and o.end == len(frag) and o.strand == 1 for o in strict.orfs)
+
+
+def test_complete_orf_beats_slightly_longer_shadow_frame():
+    # A complete ORF gains END_BONUS per proven end over an open stretch of the other strand.
+    r = find_orfs("ATG" + "GCT" * 40 + "TAA", min_codons=30)
+    assert END_BONUS > 0 and r.best is not None and r.best.strand == 1 and r.best.protein.startswith("MAAA")
+
+
+def test_translate_cds():
+    assert translate_cds("GTGAAATAA") == "MK"           # alternative start reads as Met, stop dropped
+    assert translate_cds("ATGTGAAAATAA") == "M*K"       # internal stop kept
+    assert translate_cds("ATGTGAAAATAA", table=4) == "MWK"
+    assert translate_cds("AT") == ""
+
+
+def test_bad_input():
+    with pytest.raises(InvalidSequenceError):
+        find_orfs("ATGQQQ")
+    with pytest.raises(OrfError):
+        find_orfs(GENE, table=99)
+    with pytest.raises(OrfError):
+        find_orfs(GENE, min_codons=0)
