@@ -1,0 +1,256 @@
+"""Answering questions about sequences: one (``ask``) or many (``batch``), RAG or plain.
+
+Sequence policy: every sequence is normalised with :func:`dnahlm_rag.seq.normalize_dna` (non-DNA
+characters and empty sequences are one-line errors). Retrieval embeds the *whole* sequence,
+however long; the prompt shows its first ``query_seq_chars`` bases (a note says so when it is
+cut), and the model reads at most its context (left-truncated prompt).
+
+Batch files: FASTA (``.fa``, ``.fasta``, ``.fna``, ``.fas``) or JSON lines (``.jsonl``: ``id``,
+``seq``, optional ``question`` and ``label``). Output is JSON lines, one row per input row, in
+input order, appended and flushed row by row: ``id, question, mode, answer, label`` (the gold
+label when the input has one), ``neighbours`` (id, organism, type, product, label, score) and
+``error`` (null, or the one-line reason this row has no answer). A bad row never stops the batch.
+With ``resume`` rows already answered (by id) are skipped; rows that had errors are retried.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .atomic import atomic_file
+from .chain import ChainConfig, build_chains
+from .errors import DnaHlmError
+from .llm import DnaHlmLLM
+from .model_folder import default_model_dir
+from .retriever import SegmentRetriever
+from .seq import normalize_dna
+
+FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas")
+MODES = ("rag", "plain")
+DEFAULT_QUESTION = "What is this DNA sequence?"
+
+
+@dataclass
+class AnswerConfig:
+    """Everything ``ask`` and ``batch`` need besides their inputs."""
+
+    mode: str = "rag"
+    model_dir: str | None = None  # None: the newest released / sft / pretrain folder
+    index_dir: str | None = "indexes/segments"
+    chain: ChainConfig = field(default_factory=ChainConfig)
+    max_new_tokens: int = 32
+    temperature: float = 0.0
+    seed: int = 0
+    batch_size: int = 32
+    num_threads: int = 0
+
+
+@dataclass
+class InputRow:
+    id: str
+    seq: str | None  # raw, not yet normalised
+    question: str | None = None
+    label: Any = None
+    error: str | None = None  # a row that could not even be read
+
+
+def neighbour_summary(doc: Any) -> dict[str, Any]:
+    m = doc.metadata
+    return {"id": m.get("id"), "organism": m.get("organism"), "type": m.get("type"),
+            "product": m.get("product"), "label": m.get("label"), "score": round(float(m.get("score", 0.0)), 4)}
+
+
+class Answerer:
+    """Holds the one generator, the retriever (RAG mode) and the chains."""
+
+    def __init__(self, config: AnswerConfig, labels: list[str] | None = None) -> None:
+        if config.mode not in MODES:
+            raise DnaHlmError(f"unknown mode {config.mode!r}: expected rag or plain")
+        self.config = config
+        model_dir = Path(config.model_dir) if config.model_dir else default_model_dir()
+        self.llm = DnaHlmLLM(model_dir=str(model_dir), max_new_tokens=config.max_new_tokens,
+                             temperature=config.temperature, seed=config.seed,
+                             batch_size=config.batch_size, num_threads=config.num_threads)
+        _ = self.llm.loaded  # fail early on a bad model folder
+        self.retriever = None
+        if config.mode == "rag":
+            if not config.index_dir:
+                raise DnaHlmError("rag mode needs an index (--index NAME); or use --mode plain")
+            self.retriever = SegmentRetriever(index_dir=config.index_dir, model_dir=str(model_dir), k=config.chain.k)
+        self.chain = build_chains(self.llm, self.retriever, config.chain, labels)[config.mode]
+
+    def answer_many(self, items: list[dict[str, str]]) -> list[dict[str, Any]]:
+        """Run the chain on normalised ``{"question", "seq"}`` items (batched)."""
+        return self.chain.batch(items)
+
+    def ask(self, question: str, seq: str) -> dict[str, Any]:
+        if not question or not question.strip():
+            raise DnaHlmError("the question is empty")
+        s = normalize_dna(seq, what="the query sequence")
+        out = self.answer_many([{"question": question.strip(), "seq": s}])[0]
+        out["seq_len"] = len(s)
+        out["shown_len"] = min(len(s), self.config.chain.query_seq_chars)
+        return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Reading inputs
+# ----------------------------------------------------------------------------------------------
+def read_fasta_text(text: str, where: str) -> list[tuple[str, str]]:
+    """(id, raw sequence) for each ``>`` record; the id is the header's first word."""
+    recs: list[tuple[str, list[str]]] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.startswith(">"):
+            recs.append((line[1:].split()[0] if line[1:].split() else f"record{len(recs) + 1}", []))
+        elif line.strip() and not line.startswith(";"):
+            if not recs:
+                raise DnaHlmError(f"{where}:{n}: not FASTA: sequence before the first '>' header")
+            recs[-1][1].append(line)
+    return [(i, "".join(parts)) for i, parts in recs]
+
+
+def read_single_fasta(path: str | Path) -> str:
+    p = Path(path)
+    if not p.is_file():
+        raise DnaHlmError(f"FASTA file {p} not found")
+    recs = read_fasta_text(p.read_text(errors="replace"), str(p))
+    if len(recs) != 1:
+        raise DnaHlmError(f"{p} holds {len(recs)} FASTA records; ask takes exactly one (use `dnahlm batch` for many)")
+    return recs[0][1]
+
+
+def read_inputs(path: str | Path) -> list[InputRow]:
+    """Rows of a FASTA or JSONL batch file; unreadable rows carry an ``error``."""
+    p = Path(path)
+    if not p.is_file():
+        raise DnaHlmError(f"input file {p} not found")
+    rows: list[InputRow] = []
+    if p.suffix.lower() in FASTA_SUFFIXES:
+        rows = [InputRow(i, s) for i, s in read_fasta_text(p.read_text(errors="replace"), str(p))]
+    elif p.suffix.lower() == ".jsonl":
+        for n, line in enumerate(p.read_text(errors="replace").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+                if not isinstance(obj, dict):
+                    raise ValueError("not a JSON object")
+            except (json.JSONDecodeError, ValueError) as e:
+                rows.append(InputRow(f"line{n}", None, error=f"line {n} is not a JSON object ({e})"))
+                continue
+            rid = str(obj.get("id", f"line{n}"))
+            seq = obj.get("seq")
+            rows.append(InputRow(rid, seq if isinstance(seq, str) else None, obj.get("question"), obj.get("label"),
+                                 None if isinstance(seq, str) else "the row has no 'seq' (a question needs a sequence)"))
+    else:
+        raise DnaHlmError(f"{p}: unknown input type {p.suffix!r}; expected FASTA ({', '.join(FASTA_SUFFIXES)}) or .jsonl")
+    if not rows:
+        raise DnaHlmError(f"{p} holds no records")
+    seen: set[str] = set()
+    for r in rows:
+        if r.id in seen and r.error is None:
+            r.error = f"duplicate id {r.id!r} (ids must be unique for --resume)"
+        seen.add(r.id)
+    return rows
+
+
+def answered_ids(out_path: Path) -> set[str]:
+    """Ids answered without error in an earlier run; rewrites ``out_path`` keeping only those rows.
+
+    Error rows (retried now) and a torn last line (an interrupted write) are dropped.
+    """
+    if not out_path.is_file():
+        return set()
+    keep, ids = [], set()
+    for line in out_path.read_text(errors="replace").splitlines():
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(obj, dict) and obj.get("error") is None and "id" in obj and obj["id"] not in ids:
+            ids.add(obj["id"])
+            keep.append(line)
+    with atomic_file(out_path) as f:
+        f.write("".join(x + "\n" for x in keep))
+    return ids
+
+
+def _chunks(xs: list[Any], n: int) -> Iterator[list[Any]]:
+    for i in range(0, len(xs), n):
+        yield xs[i : i + n]
+
+
+def run_batch(answerer: Answerer, in_path: str | Path, out_path: str | Path, *, question: str | None = None,
+              resume: bool = False, force: bool = False, progress: bool = True) -> dict[str, int]:
+    """Answer every row of ``in_path`` into ``out_path`` (see the module docstring); returns counts."""
+    from tqdm import tqdm
+
+    out = Path(out_path)
+    rows = read_inputs(in_path)
+    if out.exists() and out.stat().st_size > 0 and not (resume or force):
+        raise DnaHlmError(f"{out} exists: pass --resume to continue it or --force to start over")
+    done = answered_ids(out) if resume else set()
+    todo = [r for r in rows if r.id not in done]
+    counts = {"rows": len(rows), "skipped": len(rows) - len(todo), "answered": 0, "errors": 0}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    mode = "a" if resume else "w"
+    with open(out, mode, encoding="utf-8") as f, tqdm(total=len(todo), disable=not progress, unit="q",
+                                                     desc=f"batch {answerer.config.mode}") as bar:
+        for chunk in _chunks(todo, max(1, answerer.config.batch_size)):
+            results: dict[str, dict[str, Any]] = {}
+            items, keys = [], []
+            for r in chunk:
+                q = (r.question or question or "").strip()
+                if r.error:
+                    results[r.id] = {"error": r.error}
+                    continue
+                if not q:
+                    results[r.id] = {"error": "no question: give one per row or pass --question / --task"}
+                    continue
+                try:
+                    s = normalize_dna(r.seq or "", what=f"sequence {r.id}")
+                except DnaHlmError as e:
+                    results[r.id] = {"error": str(e)}
+                    continue
+                items.append({"question": q, "seq": s})
+                keys.append(r.id)
+            if items:
+                try:
+                    outs = answerer.answer_many(items)
+                except Exception:  # isolate the failing row(s): answer one by one
+                    outs = []
+                    for it in items:
+                        try:
+                            outs.append(answerer.answer_many([it])[0])
+                        except Exception as e:  # noqa: BLE001 - recorded per row, the batch goes on
+                            outs.append({"error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"})
+                for key, o in zip(keys, outs):
+                    results[key] = o
+            for r in chunk:
+                o = results[r.id]
+                row = {"id": r.id, "question": (r.question or question), "mode": answerer.config.mode,
+                       "answer": o.get("answer"), "label": r.label,
+                       "neighbours": [neighbour_summary(d) for d in o.get("neighbours", [])],
+                       "error": o.get("error")}
+                counts["errors" if row["error"] else "answered"] += 1
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                f.flush()
+                bar.update(1)
+    return counts
+
+
+def task_question_and_labels(data_dir: str | Path, task: str) -> tuple[str, list[str] | None]:
+    """The question of ``data/tasks/<task>/task.json`` and its closed label set (classification)."""
+    p = Path(data_dir) / "tasks" / task / "task.json"
+    if not p.is_file():
+        raise DnaHlmError(f"no task {task!r}: {p} not found (build the data with `dnahlm data build`)")
+    try:
+        t = json.loads(p.read_text())
+        q = str(t["question"])
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise DnaHlmError(f"{p} is not a task description ({e})") from None
+    labels = [str(x) for x in t.get("labels") or []] if t.get("kind") == "classification" else None
+    return q, labels or None

@@ -1,0 +1,141 @@
+"""The RAG chain (retriever -> few-shot prompt -> LLM -> parser) and the plain chain.
+
+Both are LangChain runnables over one input dict ``{"question": str, "seq": str}`` (``seq``
+already normalised) and return the input plus ``neighbours`` (retrieved ``Document``s, best
+first; empty for plain), ``prompt`` and ``answer``. They share one :class:`~dnahlm_rag.llm.DnaHlmLLM`.
+
+Prompt building (documented in ``prompts/README.md``): the query sequence is cut to its first
+``query_seq_chars`` bases, each neighbour's to ``example_seq_chars``; neighbours are listed from
+the least to the most similar; while the prompt is longer than the model's context minus
+``max_new_tokens`` tokens, the least similar example is dropped (the LLM left-truncates as a
+last resort). A neighbour's answer is its task label when it has one, else its description.
+
+``batch`` runs retrieval as one embedding pass + one FAISS search and generation as padded
+batches, so batch throughput is far above one-by-one ``invoke``.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.documents import Document
+from langchain_core.output_parsers import BaseOutputParser
+from langchain_core.runnables import Runnable, RunnableConfig, RunnablePassthrough
+
+from .llm import DnaHlmLLM
+from .prompts import PromptTemplate, load_prompt
+from .retriever import SegmentRetriever
+
+
+@dataclass
+class ChainConfig:
+    """Prompt and decoding settings of the chains."""
+
+    k: int = 4  # neighbours retrieved and shown
+    rag_prompt: str = "rag"  # prompts/<name>.vN.txt (newest unless .vN given)
+    example_prompt: str = "rag_example"
+    plain_prompt: str = "plain"
+    query_seq_chars: int = 240  # bases of the query shown in the prompt
+    example_seq_chars: int = 48  # bases of each neighbour shown
+    stop: list[str] = field(default_factory=lambda: ["\n\n", "###"])
+
+
+class AnswerParser(BaseOutputParser[str]):
+    """Strip the completion, cut it at a blank line or ``###``, and snap it to a closed label set.
+
+    With ``labels``, an answer equal to a label (case-insensitive) or starting with exactly one
+    label becomes that label; otherwise the text is kept as generated.
+    """
+
+    labels: list[str] | None = None
+
+    def parse(self, text: str) -> str:
+        ans = text.split("###")[0].split("\n\n")[0].strip()
+        if not self.labels:
+            return ans
+        low = ans.lower()
+        for lab in self.labels:
+            if low == lab.lower():
+                return lab
+        starts = [lab for lab in sorted(self.labels, key=len, reverse=True) if low.startswith(lab.lower())]
+        return starts[0] if starts else ans
+
+    @property
+    def _type(self) -> str:
+        return "dnahlm_answer"
+
+
+class _Sequential(Runnable[dict, dict]):
+    """A runnable whose ``batch`` processes a list in one call (no thread pool)."""
+
+    def __init__(self, fn_many: Any, name: str) -> None:
+        self.fn_many, self.name = fn_many, name
+
+    def invoke(self, input: dict, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        return self.fn_many([input])[0]
+
+    def batch(self, inputs: list[dict], config: Any = None, *, return_exceptions: bool = False, **kwargs: Any) -> list[Any]:
+        return self.fn_many(list(inputs)) if inputs else []
+
+
+class PromptBuilder:
+    """Renders plain and few-shot prompts that fit the model's context."""
+
+    def __init__(self, llm: DnaHlmLLM, config: ChainConfig) -> None:
+        self.llm, self.config = llm, config
+        self.rag: PromptTemplate = load_prompt(config.rag_prompt)
+        self.example: PromptTemplate = load_prompt(config.example_prompt)
+        self.plain: PromptTemplate = load_prompt(config.plain_prompt)
+
+    def _n_tokens(self, text: str) -> int:
+        tok = self.llm.loaded.tokenizer
+        return len(tok(text, add_special_tokens=False)["input_ids"]) + int(self.llm.prepend_bos)
+
+    def render_plain(self, question: str, seq: str) -> str:
+        return self.plain.format(question=question, sequence=seq[: self.config.query_seq_chars])
+
+    def render_rag(self, question: str, seq: str, neighbours: Sequence[Document]) -> str:
+        ex_texts = []
+        for doc in reversed(list(neighbours)[: self.config.k]):  # least similar first
+            m = doc.metadata
+            answer = m.get("label") if m.get("label") not in (None, "") else doc.page_content
+            ex_texts.append(self.example.format(question=question, sequence=(m.get("seq") or "")[: self.config.example_seq_chars],
+                                                answer=str(answer)))
+        budget = self.llm.context - self.llm.max_new_tokens
+        while True:
+            prompt = self.rag.format(examples="".join(ex_texts), question=question,
+                                     sequence=seq[: self.config.query_seq_chars])
+            if not ex_texts or self._n_tokens(prompt) <= budget:
+                return prompt
+            ex_texts.pop(0)  # drop the least similar example
+
+
+def build_chains(llm: DnaHlmLLM, retriever: SegmentRetriever | None, config: ChainConfig | None = None,
+                 labels: list[str] | None = None) -> dict[str, Runnable]:
+    """``{"rag": ..., "plain": ...}`` sharing ``llm`` (``rag`` only when a retriever is given)."""
+    cfg = config or ChainConfig()
+    builder = PromptBuilder(llm, cfg)
+    parser = AnswerParser(labels=labels)
+    generate = (lambda x: x["prompt"]) | llm.bind(stop=cfg.stop) | parser
+
+    def retrieve_many(xs: list[dict]) -> list[list[Document]]:
+        assert retriever is not None
+        return retriever.retrieve_many([x["seq"] for x in xs], [x.get("question") for x in xs], k=cfg.k)
+
+    chains: dict[str, Runnable] = {
+        "plain": (
+            RunnablePassthrough.assign(neighbours=_Sequential(lambda xs: [[] for _ in xs], "no_context"))
+            | RunnablePassthrough.assign(prompt=_Sequential(
+                lambda xs: [builder.render_plain(x["question"], x["seq"]) for x in xs], "plain_prompt"))
+            | RunnablePassthrough.assign(answer=generate)
+        )
+    }
+    if retriever is not None:
+        chains["rag"] = (
+            RunnablePassthrough.assign(neighbours=_Sequential(retrieve_many, "retrieve"))
+            | RunnablePassthrough.assign(prompt=_Sequential(
+                lambda xs: [builder.render_rag(x["question"], x["seq"], x["neighbours"]) for x in xs], "rag_prompt"))
+            | RunnablePassthrough.assign(answer=generate)
+        )
+    return chains

@@ -1,0 +1,97 @@
+"""``dnahlm ask`` (one question about one sequence) and ``dnahlm batch`` (many, to JSON lines)."""
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+ORDER = 40
+
+
+class Mode(str, Enum):
+    rag = "rag"
+    plain = "plain"
+
+
+def _index_dir(index: Optional[str], task: Optional[str], root: Path = Path("indexes")) -> str:
+    if index:
+        p = Path(index)
+        return str(p if p.is_dir() or "/" in index else root / index)
+    if task and (root / task).is_dir():
+        return str(root / task)
+    return str(root / "segments")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("ask")
+    def ask(
+        question: Annotated[str, typer.Argument(help="The question, in English.")],
+        seq: Annotated[Optional[str], typer.Option("--seq", help="The DNA sequence (A C G T, IUPAC codes allowed).")] = None,
+        fasta: Annotated[Optional[Path], typer.Option("--fasta", help="A FASTA file with exactly one record.")] = None,
+        mode: Annotated[Mode, typer.Option(help="rag: retrieve neighbours as few-shot context; plain: the model alone.")] = Mode.rag,
+        k: Annotated[int, typer.Option("-k", "--k", min=1, max=32, help="Neighbours retrieved and shown.")] = 4,
+        model: Annotated[Optional[Path], typer.Option(help="Checkpoint folder (default: the newest released / sft / pretrain model).")] = None,
+        index: Annotated[Optional[str], typer.Option(help="Index name under indexes/ (or a folder).")] = None,
+        max_new_tokens: Annotated[int, typer.Option(min=1, help="Longest answer, in tokens.")] = 32,
+        seed: Annotated[int, typer.Option(help="Seed (matters only with --temperature > 0).")] = 0,
+        temperature: Annotated[float, typer.Option(min=0.0, help="0: greedy.")] = 0.0,
+    ) -> None:
+        """Answer QUESTION about one sequence; print the answer, then the neighbours it was built from."""
+        from ..answer import AnswerConfig, Answerer, read_single_fasta
+        from ..chain import ChainConfig
+        from ..errors import DnaHlmError
+
+        if (seq is None) == (fasta is None):
+            raise DnaHlmError("a question needs a sequence: pass exactly one of --seq ACGT... or --fasta FILE")
+        raw = seq if seq is not None else read_single_fasta(fasta)  # type: ignore[arg-type]
+        cfg = AnswerConfig(mode=mode.value, model_dir=str(model) if model else None, index_dir=_index_dir(index, None),
+                           chain=ChainConfig(k=k), max_new_tokens=max_new_tokens, seed=seed, temperature=temperature)
+        from ..seq import normalize_dna
+
+        normalize_dna(raw, what="the query sequence")  # bad input fails before any model loads
+        out = Answerer(cfg).ask(question, raw)
+        if out["shown_len"] < out["seq_len"]:
+            typer.echo(f"note: the sequence has {out['seq_len']} bases; the prompt shows the first {out['shown_len']}, "
+                       "retrieval uses all of them", err=True)
+        typer.echo(out["answer"])
+        if out["neighbours"]:
+            typer.echo("\nneighbours (id, organism, type, product, similarity):")
+            for d in out["neighbours"]:
+                m = d.metadata
+                typer.echo(f"  {m.get('id')}\t{m.get('organism')}\t{m.get('type')}\t{m.get('product') or m.get('label')}\t"
+                           f"{m.get('score'):.3f}")
+
+    @app.command("batch")
+    def batch(
+        inp: Annotated[Path, typer.Argument(metavar="IN", help="FASTA (.fa/.fasta/.fna) or JSON lines (id, seq, question, label).")],
+        out: Annotated[Path, typer.Option("--out", help="Output JSON lines, one row per input row.")],
+        task: Annotated[Optional[str], typer.Option(help="Take the question and closed label set from data/tasks/TASK/task.json.")] = None,
+        question: Annotated[Optional[str], typer.Option(help="Question for rows that carry none.")] = None,
+        mode: Annotated[Mode, typer.Option(help="rag or plain.")] = Mode.rag,
+        k: Annotated[int, typer.Option("-k", "--k", min=1, max=32, help="Neighbours per question.")] = 4,
+        model: Annotated[Optional[Path], typer.Option(help="Checkpoint folder (default: the newest model).")] = None,
+        index: Annotated[Optional[str], typer.Option(help="Index under indexes/ (default: the task's, else 'segments').")] = None,
+        data: Annotated[Path, typer.Option(help="Data folder (for --task).")] = Path("data"),
+        resume: Annotated[bool, typer.Option(help="Skip rows already answered in OUT (by id); retry rows with errors.")] = False,
+        force: Annotated[bool, typer.Option(help="Overwrite an existing OUT.")] = False,
+        batch_size: Annotated[int, typer.Option(min=1, help="Questions per generation batch.")] = 32,
+        max_new_tokens: Annotated[int, typer.Option(min=1, help="Longest answer, in tokens.")] = 16,
+        seed: Annotated[int, typer.Option(help="Seed (same seed, same output).")] = 0,
+        temperature: Annotated[float, typer.Option(min=0.0, help="0: greedy.")] = 0.0,
+    ) -> None:
+        """Answer every record of IN into OUT (JSON lines); bad rows get an error and the batch goes on."""
+        from ..answer import AnswerConfig, Answerer, run_batch, task_question_and_labels
+        from ..chain import ChainConfig
+
+        labels = None
+        if task:
+            tq, labels = task_question_and_labels(data, task)
+            question = question or tq
+        cfg = AnswerConfig(mode=mode.value, model_dir=str(model) if model else None, index_dir=_index_dir(index, task),
+                           chain=ChainConfig(k=k), max_new_tokens=max_new_tokens, seed=seed,
+                           temperature=temperature, batch_size=batch_size)
+        counts = run_batch(Answerer(cfg, labels), inp, out, question=question, resume=resume, force=force)
+        typer.echo(f"{out}: {counts['answered']} answered, {counts['errors']} errors, {counts['skipped']} skipped "
+                   f"(already answered), {counts['rows']} rows in {inp}")

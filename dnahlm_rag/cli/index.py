@@ -1,0 +1,63 @@
+"""``dnahlm index build``: embed annotated segments (or a task's items) into ``indexes/NAME/``."""
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+ORDER = 30
+
+
+class Embedder(str, Enum):
+    kmer = "kmer"
+    lm = "lm"
+    kmer_text = "kmer+text"
+    lm_text = "lm+text"
+
+
+class Kind(str, Enum):
+    flat = "flat"
+    ivf = "ivf"
+    hnsw = "hnsw"
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(help="Build retrieval indexes over annotated segments (FAISS + JSON docstore).",
+                        no_args_is_help=True)
+
+    @group.command("build")
+    def build(
+        data: Annotated[Path, typer.Option(help="Data folder (segments.jsonl, tasks/).")] = Path("data"),
+        name: Annotated[Optional[str], typer.Option(help="Index name: writes indexes/NAME/ (default: the task name, else 'segments').")] = None,
+        embedder: Annotated[Optional[Embedder], typer.Option(help="Embedder (default: the recipe's, kmer+text).")] = None,
+        splits: Annotated[str, typer.Option(help="Comma-separated splits to index (evaluation: train only).")] = "train",
+        kind: Annotated[Optional[Kind], typer.Option(help="flat (exact inner product) or approximate ivf / hnsw.")] = None,
+        task: Annotated[Optional[str], typer.Option(help="Index data/tasks/TASK/<split>.jsonl (items keep their labels) instead of segments.jsonl.")] = None,
+        model: Annotated[Optional[Path], typer.Option(help="Checkpoint folder for the lm embedder (default: the newest model).")] = None,
+        recipe: Annotated[str, typer.Option(help="recipes/index/<NAME>.toml or a path.")] = "default",
+        out_root: Annotated[Path, typer.Option(help="Folder holding the indexes.")] = Path("indexes"),
+    ) -> None:
+        """Build indexes/NAME/: index.faiss, docstore.jsonl, embedder.json and manifest.json (atomically)."""
+        from ..index import IndexConfig, build_index, load_records
+        from ..model_folder import default_model_dir
+        from ..recipes import load_recipe
+
+        cfg = load_recipe(IndexConfig, "index", recipe)
+        if embedder is not None:
+            cfg.embedder = embedder.value
+        if kind is not None:
+            cfg.faiss.kind = kind.value
+        cfg.splits = [s.strip() for s in splits.split(",") if s.strip()]
+        model_dir = None
+        if cfg.embedder.startswith("lm"):
+            model_dir = model or default_model_dir()
+        docs, source = load_records(data, task=task, splits=cfg.splits)
+        out = out_root / (name or task or "segments")
+        typer.echo(f"indexing {len(docs)} records ({', '.join(cfg.splits)}) with {cfg.embedder}, {cfg.faiss.kind}")
+        m = build_index(docs, out, cfg, source, model_dir=model_dir)
+        typer.echo(f"wrote {out}: {m['count']} vectors x {m['dim']} dims, {m['seconds']['total']:.1f} s "
+                   f"(embed {m['seconds']['embed']:.1f} s)")
+
+    app.add_typer(group, name="index")

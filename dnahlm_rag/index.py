@@ -1,0 +1,388 @@
+"""The segment index: FAISS vectors + JSON-lines docstore + manifest, in ``indexes/<name>/``.
+
+Folder layout (written atomically; format version :data:`FORMAT_VERSION`)::
+
+    indexes/<name>/
+      index.faiss      written by faiss.write_index (no pickle)
+      docstore.jsonl   one segment per line, row i <-> vector i: id, organism, accession, type,
+                       start, end (0-based half-open on the record), strand (+1/-1), gene, product,
+                       description, label (task label, or null), split, seq (5'->3', whole)
+                       (the text half embeds each row's annotation text: type and product)
+      embedder.json    fitted state of the k-mer embedder (IDF, means), JSON
+      manifest.json    stage "index": embedder (name, versions, params), dim, metric, kind, the
+                       source's hashes, count, sha256 of every file above
+
+Search is by inner product (vectors are unit or fused as in :mod:`dnahlm_rag.embed.fusion`).
+``flat`` is exact; ``ivf`` (IVF-Flat, ``nprobe`` lists probed) and ``hnsw`` are approximate, for
+large collections. With faiss-gpu and a GPU the flat and IVF indexes are moved to the GPU for
+search (same results up to float rounding); HNSW stays on the CPU (faiss has no GPU HNSW).
+
+Loading checks everything: a missing or corrupt manifest, a file whose hash differs from the
+manifest (truncated, edited, half-copied), an unreadable FAISS file, counts that disagree, or an
+embedder other than the one expected are one-line :class:`~dnahlm_rag.errors.DnaHlmError`.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .atomic import atomic_dir, sha256_file
+from .embed.fusion import FusedEmbedder, FusionConfig, parse_spec
+from .embed.kmer import KmerConfig, KmerEmbedder
+from .embed.lm import LMConfig
+from .embed.text import TextConfig, TextEmbedder, annotation_text
+from .errors import DnaHlmError, ManifestError
+from .manifest import read_manifest, write_manifest
+from .seq import normalize_dna
+
+FORMAT_VERSION = 1
+STAGE = "index"
+INDEX_FILE, DOCSTORE, EMBEDDER_STATE = "index.faiss", "docstore.jsonl", "embedder.json"
+DOC_FIELDS = ("id", "organism", "accession", "type", "start", "end", "strand", "gene", "product",
+              "description", "label", "split", "seq")
+KINDS = ("flat", "ivf", "hnsw")
+_GPU_RESOURCES: list = []
+
+
+@dataclass
+class FaissConfig:
+    """How vectors are indexed and searched."""
+
+    kind: str = "flat"  # flat (exact) | ivf | hnsw
+    nlist: int = 0  # IVF lists; 0 chooses about 4 * sqrt(n)
+    nprobe: int = 32  # IVF lists probed per query
+    hnsw_m: int = 32  # HNSW links per node
+    ef_construction: int = 80
+    ef_search: int = 128
+    threads: int = 0  # faiss OpenMP threads; 0 leaves the default
+    use_gpu: bool = True  # move flat/IVF indexes to the GPU when faiss sees one
+
+
+@dataclass
+class IndexConfig:
+    """Recipe for ``dnahlm index build`` (``recipes/index/<name>.toml``)."""
+
+    embedder: str = "kmer+text"  # kmer | lm | kmer+text | lm+text
+    splits: list[str] = field(default_factory=lambda: ["train"])
+    kmer: KmerConfig = field(default_factory=KmerConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    lm: LMConfig = field(default_factory=LMConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    faiss: FaissConfig = field(default_factory=FaissConfig)
+
+
+@dataclass
+class Hit:
+    """One retrieved segment: its docstore row, inner-product score and rank (0 = best)."""
+
+    doc: dict[str, Any]
+    score: float
+    rank: int
+
+
+# --------------------------------------------------------------------------------------------
+# Reading the records to index
+# --------------------------------------------------------------------------------------------
+def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Yield the JSON objects of a JSON-lines file; a bad line is an error naming file and line."""
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DnaHlmError(f"{path}:{n}: not valid JSON ({e.msg})") from None
+            if not isinstance(obj, dict):
+                raise DnaHlmError(f"{path}:{n}: expected a JSON object per line")
+            yield obj
+
+
+def _doc(rec: dict[str, Any], where: str, **extra: Any) -> dict[str, Any]:
+    if "id" not in rec or "seq" not in rec:
+        raise DnaHlmError(f"{where}: record lacks 'id' or 'seq'")
+    d = {k: rec.get(k) for k in DOC_FIELDS}
+    d.update({k: v for k, v in extra.items() if v is not None})
+    d["id"] = str(d["id"])
+    d["seq"] = normalize_dna(str(rec["seq"]), what=f"record {d['id']} in {where}")
+    if not d.get("description"):
+        d["description"] = f"{d['label']}" if d.get("label") is not None else (d.get("product") or "")
+    return d
+
+
+def load_records(data_dir: str | Path = "data", task: str | None = None,
+                 splits: Sequence[str] = ("train",)) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Docstore rows to index and a description of their source (with hashes).
+
+    Without ``task``: ``data/segments.jsonl`` filtered to ``splits``. With ``task``:
+    ``data/tasks/<task>/<split>.jsonl`` for each split, whose ``label`` is kept (for the kNN
+    baseline and few-shot answers); ``meta`` fields (type, product, description, ...) fill the
+    docstore columns when present.
+    """
+    data = Path(data_dir)
+    source: dict[str, Any] = {"data_dir": str(data), "splits": list(splits), "task": task, "files": {}}
+    if (data / "manifest.json").is_file():
+        source["data_manifest_sha256"] = sha256_file(data / "manifest.json")
+    docs: list[dict[str, Any]] = []
+    if task is None:
+        path = data / "segments.jsonl"
+        if not path.is_file():
+            raise DnaHlmError(f"{path} not found: build the data first (dnahlm data build)")
+        source["files"][path.name] = sha256_file(path)
+        want = set(splits)
+        for rec in read_jsonl(path):
+            if rec.get("split") in want:
+                docs.append(_doc(rec, str(path)))
+    else:
+        tdir = data / "tasks" / task
+        if not (tdir / "task.json").is_file():
+            known = sorted(p.name for p in (data / "tasks").glob("*") if p.is_dir()) if (data / "tasks").is_dir() else []
+            raise DnaHlmError(f"no task {task!r} in {data / 'tasks'}; known: {', '.join(known) or 'none'}")
+        source["files"]["task.json"] = sha256_file(tdir / "task.json")
+        for split in splits:
+            path = tdir / f"{split}.jsonl"
+            if not path.is_file():
+                raise DnaHlmError(f"{path} not found: task {task!r} has no {split!r} split")
+            source["files"][f"{split}.jsonl"] = sha256_file(path)
+            for rec in read_jsonl(path):
+                meta = rec.get("meta") if isinstance(rec.get("meta"), dict) else {}
+                merged = {**{k: meta.get(k) for k in DOC_FIELDS if k in meta}, **rec}
+                docs.append(_doc(merged, str(path), split=split))
+    if not docs:
+        raise DnaHlmError(f"nothing to index: no records in splits {', '.join(splits)} of {source['files'] or data}")
+    seen: set[str] = set()
+    for d in docs:
+        if d["id"] in seen:
+            raise DnaHlmError(f"duplicate id {d['id']!r} in the records to index")
+        seen.add(d["id"])
+    return docs, source
+
+
+# --------------------------------------------------------------------------------------------
+# Embedders from a spec / from a manifest
+# --------------------------------------------------------------------------------------------
+def make_embedder(spec: str, config: IndexConfig, model_dir: str | Path | None = None) -> FusedEmbedder:
+    """A fresh (unfitted) embedder for ``spec``; ``lm`` needs ``model_dir``."""
+    seq_name, with_text = parse_spec(spec)
+    if seq_name == "kmer":
+        seq: Any = KmerEmbedder(config.kmer)
+    else:
+        if model_dir is None:
+            raise DnaHlmError("the lm embedder needs a model folder (--model DIR)")
+        from .embed.lm import LMEmbedder
+
+        seq = LMEmbedder(model_dir, config.lm)
+    text = TextEmbedder(config.text) if with_text else None
+    return FusedEmbedder(seq, text, config.fusion)
+
+
+def _faiss():
+    try:
+        import faiss
+    except ImportError:  # pragma: no cover - a broken install
+        raise DnaHlmError("faiss is not installed: pip install -e '.[cpu]' (or '.[gpu]')") from None
+    return faiss
+
+
+def _make_faiss(vecs: np.ndarray, cfg: FaissConfig) -> Any:
+    faiss = _faiss()
+    n, d = vecs.shape
+    if cfg.kind == "flat":
+        index = faiss.IndexFlatIP(d)
+    elif cfg.kind == "ivf":
+        nlist = cfg.nlist or max(1, min(int(4 * math.sqrt(n)), n // 39 or 1))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.train(vecs)
+        index.nprobe = min(cfg.nprobe, nlist)
+    elif cfg.kind == "hnsw":
+        index = faiss.IndexHNSWFlat(d, cfg.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = cfg.ef_construction
+        index.hnsw.efSearch = cfg.ef_search
+    else:
+        raise DnaHlmError(f"unknown index kind {cfg.kind!r}: expected one of {', '.join(KINDS)}")
+    index.add(vecs)
+    return index
+
+
+def maybe_to_gpu(index: Any, cfg: FaissConfig) -> Any:
+    """Move a flat or IVF index to GPU 0 when faiss was built with GPU support and sees a GPU."""
+    faiss = _faiss()
+    if not cfg.use_gpu or cfg.kind == "hnsw" or not hasattr(faiss, "StandardGpuResources"):
+        return index
+    if faiss.get_num_gpus() < 1:
+        return index
+    res = faiss.StandardGpuResources()
+    _GPU_RESOURCES.append(res)  # must outlive the GPU index
+    return faiss.index_cpu_to_gpu(res, 0, index)
+
+
+# --------------------------------------------------------------------------------------------
+# Build
+# --------------------------------------------------------------------------------------------
+def build_index(docs: list[dict[str, Any]], out_dir: str | Path, config: IndexConfig,
+                source: dict[str, Any], model_dir: str | Path | None = None,
+                show_progress: bool = True) -> dict[str, Any]:
+    """Embed ``docs``, index them and write ``out_dir`` atomically; returns the manifest."""
+    faiss = _faiss()
+    if config.faiss.threads > 0:
+        faiss.omp_set_num_threads(config.faiss.threads)
+    t0 = time.perf_counter()
+    emb = make_embedder(config.embedder, config, model_dir)
+    seqs = [d["seq"] for d in docs]
+    if isinstance(emb.seq, KmerEmbedder):
+        emb.seq.fit(seqs)
+    t_fit = time.perf_counter()
+    svecs = emb.seq.embed(seqs)
+    t_seq = time.perf_counter()
+    if emb.text is not None:
+        tvecs = emb.text.embed([annotation_text(d) for d in docs], show_progress=show_progress)
+        vecs = np.concatenate([svecs, tvecs], axis=1).astype(np.float32)
+    else:
+        vecs = svecs
+    t_embed = time.perf_counter()
+    index = _make_faiss(vecs, config.faiss)
+    t_index = time.perf_counter()
+    with atomic_dir(out_dir) as tmp:
+        faiss.write_index(index, str(tmp / INDEX_FILE))
+        with open(tmp / DOCSTORE, "w", encoding="utf-8") as f:
+            for d in docs:
+                f.write(json.dumps(d, ensure_ascii=False) + "\n")
+        files = [INDEX_FILE, DOCSTORE]
+        if isinstance(emb.seq, KmerEmbedder):
+            emb.seq.save(tmp / EMBEDDER_STATE)
+            files.append(EMBEDDER_STATE)
+        manifest = write_manifest(
+            tmp, STAGE, FORMAT_VERSION,
+            embedder=emb.describe(), dim=int(vecs.shape[1]), metric="inner_product",
+            kind=config.faiss.kind,
+            faiss={"kind": config.faiss.kind, "nprobe": config.faiss.nprobe, "ef_search": config.faiss.ef_search,
+                   "nlist": int(getattr(index, "nlist", 0))},
+            model_dir=str(model_dir) if model_dir is not None else None,
+            source=source, count=len(docs),
+            files={name: sha256_file(tmp / name) for name in files},
+            seconds={"fit": round(t_fit - t0, 3), "embed": round(t_embed - t_fit, 3),
+                     "embed_seq": round(t_seq - t_fit, 3), "embed_text": round(t_embed - t_seq, 3),
+                     "index": round(t_index - t_embed, 3), "total": round(time.perf_counter() - t0, 3)},
+        )
+    return manifest
+
+
+# --------------------------------------------------------------------------------------------
+# Load and search
+# --------------------------------------------------------------------------------------------
+class SegmentIndex:
+    """A loaded, checked index folder: FAISS index, docstore rows and the query embedder."""
+
+    def __init__(self, folder: Path, manifest: dict[str, Any], index: Any, docs: list[dict[str, Any]],
+                 embedder: FusedEmbedder) -> None:
+        self.folder, self.manifest, self.index, self.docs, self.embedder = folder, manifest, index, docs, embedder
+
+    @property
+    def embedder_name(self) -> str:
+        return str(self.manifest["embedder"]["name"])
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+    @classmethod
+    def load(cls, folder: str | Path, expect_embedder: str | None = None, model_dir: str | Path | None = None,
+             config: IndexConfig | None = None) -> "SegmentIndex":
+        """Load and check ``folder``; ``expect_embedder`` (e.g. ``"kmer"``) must match the manifest."""
+        faiss = _faiss()
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise DnaHlmError(f"no index at {folder}: build one with `dnahlm index build --name {folder.name}`")
+        m = read_manifest(folder, STAGE, FORMAT_VERSION)
+        try:
+            name, dim, count, files = m["embedder"]["name"], int(m["dim"]), int(m["count"]), dict(m["files"])
+        except (KeyError, TypeError, ValueError):
+            raise ManifestError(f"{folder}/manifest.json lacks embedder/dim/count/files: rebuild the index") from None
+        if expect_embedder is not None and expect_embedder != name:
+            raise DnaHlmError(f"index {folder} was built with embedder {name!r}, not {expect_embedder!r}: "
+                              f"rebuild it with --embedder {expect_embedder}")
+        for fname, digest in files.items():
+            p = folder / fname
+            if not p.is_file():
+                raise DnaHlmError(f"index {folder} is missing {fname}: rebuild it")
+            if sha256_file(p) != digest:
+                raise DnaHlmError(f"index {folder}: {fname} does not match its manifest hash "
+                                  f"(truncated or modified): rebuild the index")
+        try:
+            index = faiss.read_index(str(folder / INDEX_FILE))
+        except RuntimeError as e:
+            raise DnaHlmError(f"index {folder}: cannot read {INDEX_FILE} ({str(e).splitlines()[0][:120]})") from None
+        docs = list(read_jsonl(folder / DOCSTORE))
+        if index.ntotal != count or len(docs) != count or index.d != dim:
+            raise DnaHlmError(f"index {folder}: {index.ntotal} vectors of dim {index.d} and {len(docs)} docs, "
+                              f"manifest says {count} of dim {dim}: rebuild it")
+        cfg = config or IndexConfig()
+        fcfg = FaissConfig(kind=m.get("kind", "flat"), nprobe=m.get("faiss", {}).get("nprobe", cfg.faiss.nprobe),
+                           ef_search=m.get("faiss", {}).get("ef_search", cfg.faiss.ef_search),
+                           use_gpu=cfg.faiss.use_gpu)
+        if hasattr(index, "nprobe"):
+            index.nprobe = fcfg.nprobe
+        if hasattr(index, "hnsw"):
+            index.hnsw.efSearch = fcfg.ef_search
+        index = maybe_to_gpu(index, fcfg)
+        embedder = _embedder_from_manifest(folder, m, model_dir)
+        if embedder.dim != dim:
+            raise DnaHlmError(f"index {folder}: embedder gives {embedder.dim} dims, index holds {dim}: rebuild it")
+        return cls(folder, m, index, docs, embedder)
+
+    def search_vectors(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """FAISS search: (scores, row ids), each ``(n, k)``; ids are -1 where fewer than k exist."""
+        k = max(1, min(k, len(self.docs)))
+        return self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+
+    def search(self, seqs: Sequence[str], questions: Sequence[str | None] | None = None, k: int = 4) -> list[list[Hit]]:
+        """Top-``k`` segments for each normalised query sequence (and optional question)."""
+        if not seqs:
+            return []
+        q = self.embedder.embed_queries(list(seqs), questions)
+        scores, ids = self.search_vectors(q, k)
+        return [[Hit(self.docs[int(j)], float(s), r) for r, (s, j) in enumerate(zip(srow, irow)) if j >= 0]
+                for srow, irow in zip(scores, ids)]
+
+
+def _embedder_from_manifest(folder: Path, m: dict[str, Any], model_dir: str | Path | None) -> FusedEmbedder:
+    e = m["embedder"]
+    seq_name = e["seq"]["name"]
+    if seq_name == "kmer":
+        state_path = folder / EMBEDDER_STATE
+        try:
+            state = json.loads(state_path.read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise DnaHlmError(f"index {folder}: cannot read {EMBEDDER_STATE} ({err}): rebuild it") from None
+        if state.get("config") != e["seq"]["params"]:
+            raise DnaHlmError(f"index {folder}: {EMBEDDER_STATE} disagrees with the manifest: rebuild it")
+        seq: Any = KmerEmbedder.from_state(state)
+    elif seq_name == "lm":
+        from .embed.lm import LMConfig as _LMC
+        from .embed.lm import LMEmbedder, model_fingerprint
+
+        mdir = Path(model_dir or m.get("model_dir") or "")
+        want = e["seq"]["params"]["model_sha256"]
+        if not mdir.is_dir() or model_fingerprint(mdir) != want:
+            raise DnaHlmError(f"index {folder} was built with the lm embedder of model {want[:12]}, and "
+                              f"{mdir} is not that model: pass --model with it or rebuild the index")
+        p = e["seq"]["params"]
+        seq = LMEmbedder(mdir, _LMC(layer=p["layer"], max_tokens=p["max_tokens"]))
+        if seq.version != e["seq"]["version"]:
+            raise DnaHlmError(f"index {folder}: lm embedder v{e['seq']['version']}, this code has v{seq.version}: rebuild")
+    else:
+        raise DnaHlmError(f"index {folder}: unknown embedder {seq_name!r}: rebuild it")
+    text = None
+    if "text" in e:
+        tp = dict(e["text"]["params"])
+        if tp.pop("model", None) != "all-MiniLM-L6-v2" or e["text"]["version"] != TextEmbedder.version:
+            raise DnaHlmError(f"index {folder}: text embedder {e['text']} is not the one this code has: rebuild it")
+        text = TextEmbedder(TextConfig(**tp))
+    fusion = FusionConfig(**e["fusion"]) if "fusion" in e else FusionConfig()
+    return FusedEmbedder(seq, text, fusion)

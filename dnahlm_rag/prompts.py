@@ -1,0 +1,79 @@
+"""Prompt templates: files in ``prompts/`` loaded by name, versioned.
+
+A template file is ``prompts/<name>.v<N>.txt`` with ``{placeholder}`` fields (``str.format``
+syntax; ``{{``/``}}`` for literal braces). ``load_prompt("rag")`` loads the newest version,
+``load_prompt("rag.v1")`` that version. Only :data:`ALLOWED_FIELDS` may appear; any other field is
+an error naming the file and the placeholder, checked at load time.
+
+>>> t = load_prompt("plain.v1")
+>>> t.format(question="What is this?", sequence="ACGT").endswith("### Response:\\n")
+True
+"""
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import DnaHlmError
+
+PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+ALLOWED_FIELDS = frozenset({"question", "sequence", "examples", "answer"})
+RESPONSE_MARKER = "### Response:"
+_NAME = re.compile(r"^(?P<name>[a-z0-9_]+)(?:\.v(?P<version>\d+))?$")
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    name: str
+    version: int
+    path: Path
+    text: str
+    fields: frozenset[str]
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}.v{self.version}"
+
+    def format(self, **values: str) -> str:
+        missing = sorted(self.fields - set(values))
+        if missing:
+            raise DnaHlmError(f"prompt {self.path.name} needs a value for {{{missing[0]}}}")
+        return self.text.format(**{k: v for k, v in values.items() if k in self.fields})
+
+
+def _fields(text: str, path: Path) -> frozenset[str]:
+    try:
+        parsed = list(string.Formatter().parse(text))
+    except ValueError as e:
+        raise DnaHlmError(f"prompt {path}: bad template syntax ({e})") from None
+    names = set()
+    for _, field, spec, conv in parsed:
+        if field is None:
+            continue
+        if field not in ALLOWED_FIELDS or spec or conv:
+            raise DnaHlmError(f"prompt {path}: unknown placeholder {{{field}}}; "
+                              f"allowed: {', '.join(sorted(ALLOWED_FIELDS))}")
+        names.add(field)
+    return frozenset(names)
+
+
+def load_prompt(name: str, prompts_dir: str | Path | None = None) -> PromptTemplate:
+    """Load ``<name>.v<N>.txt`` (newest N when ``name`` has no ``.vN``) from ``prompts_dir``."""
+    d = Path(prompts_dir) if prompts_dir is not None else PROMPTS_DIR
+    m = _NAME.match(name)
+    if not m:
+        raise DnaHlmError(f"bad prompt name {name!r}: expected NAME or NAME.vN (e.g. rag or rag.v1)")
+    base = m["name"]
+    versions = sorted(int(p.name[len(base) + 2 : -4]) for p in d.glob(f"{base}.v*.txt")
+                      if p.name[len(base) + 2 : -4].isdigit())
+    if not versions:
+        known = sorted({p.name.split(".v")[0] for p in d.glob("*.v*.txt")})
+        raise DnaHlmError(f"no prompt named {base!r} in {d}; known: {', '.join(known) or 'none'}")
+    version = int(m["version"]) if m["version"] else versions[-1]
+    path = d / f"{base}.v{version}.txt"
+    if not path.is_file():
+        raise DnaHlmError(f"no prompt {base}.v{version} in {d}; versions: {', '.join(f'v{v}' for v in versions)}")
+    text = path.read_text(encoding="utf-8")
+    return PromptTemplate(base, version, path, text, _fields(text, path))

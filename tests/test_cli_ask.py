@@ -1,0 +1,121 @@
+"""`dnahlm ask` / `dnahlm batch` / `dnahlm index build` through typer's CliRunner."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from dnahlm_rag.cli.app import app
+
+from rag_fixtures import cached_tiny_model, make_segments, make_task
+
+torch.set_num_threads(1)
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    rows = make_segments(root / "data" / "segments.jsonl")
+    make_task(root / "data", "feature_type")
+    res = runner.invoke(app, ["index", "build", "--data", str(root / "data"), "--embedder", "kmer",
+                              "--out-root", str(root / "indexes"), "--name", "seg"])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["index", "build", "--data", str(root / "data"), "--embedder", "kmer",
+                              "--out-root", str(root / "indexes"), "--task", "feature_type"])
+    assert res.exit_code == 0, res.output
+    return root, rows, str(cached_tiny_model())
+
+
+def _ask(work, *args):
+    root, _, model = work
+    return runner.invoke(app, ["ask", *args, "--model", model, "--index", str(root / "indexes" / "seg")])
+
+
+def test_ask_rag_prints_answer_then_neighbours(work) -> None:
+    _, rows, _ = work
+    train = [r for r in rows if r["split"] == "train"]
+    res = _ask(work, "What is the product of this gene?", "--seq", train[0]["seq"], "-k", "2")
+    assert res.exit_code == 0, res.output
+    assert "neighbours (id, organism, type, product, similarity):" in res.output
+    lines = res.output.split("neighbours")[1].strip().splitlines()[1:]
+    assert len(lines) == 2 and lines[0].split("\t")[0].strip() == train[0]["id"]
+    assert lines[0].split("\t")[-1] == "1.000"
+
+
+def test_ask_plain_from_fasta(work, tmp_path) -> None:
+    fa = tmp_path / "q.fa"
+    fa.write_text(">q1 query\nACGTAGCTAGCTAGCATCGA\nGGCATTACG\n")
+    res = _ask(work, "What is this?", "--fasta", str(fa), "--mode", "plain")
+    assert res.exit_code == 0, res.output
+    assert "neighbours" not in res.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seq", "ACGTXQ"], "not DNA: character 'X' at position 4"),
+    (["--seq", "  "], "is empty"),
+    ([], "a question needs a sequence"),
+])
+def test_ask_bad_input_is_one_line_exit_2(work, args, message) -> None:
+    res = _ask(work, "What is this?", *args)
+    assert res.exit_code == 2
+    err = res.stderr if hasattr(res, "stderr") else res.output
+    assert message in err and err.strip().count("\n") == 0 and err.startswith("error: ")
+    assert "Traceback" not in res.output
+
+
+def test_no_model_anywhere_says_which_command_builds_one(work, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    res = runner.invoke(app, ["ask", "What?", "--seq", "ACGT", "--mode", "plain"])
+    assert res.exit_code == 2 and "dnahlm pretrain" in res.output
+
+
+def _batch_input(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_batch_records_bad_rows_and_resumes(work, tmp_path) -> None:
+    root, rows, model = work
+    inp = tmp_path / "in.jsonl"
+    good = [{"id": f"q{i}", "seq": r["seq"], "label": r["type"]} for i, r in enumerate(rows[:5])]
+    items = good[:2] + [{"id": "bad", "seq": "ACGT!!"}, {"id": "noseq", "question": "What?"}] + good[2:]
+    _batch_input(inp, items)
+    out = tmp_path / "out.jsonl"
+    args = ["batch", str(inp), "--out", str(out), "--model", model, "--index", str(root / "indexes" / "seg"),
+            "--question", "What is the product of this gene?"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    got = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [g["id"] for g in got] == [x["id"] for x in items]
+    errs = {g["id"]: g["error"] for g in got if g["error"]}
+    assert set(errs) == {"bad", "noseq"} and "not DNA" in errs["bad"] and "needs a sequence" in errs["noseq"]
+    assert all(isinstance(g["answer"], str) and len(g["neighbours"]) == 4 for g in got if not g["error"])
+    # an existing output is never silently overwritten
+    assert runner.invoke(app, args).exit_code == 2
+    # simulate an interruption: keep two answered rows and a torn line, then resume
+    lines = out.read_text().splitlines()
+    out.write_text(lines[0] + "\n" + lines[1] + "\n" + lines[4][:10])
+    res = runner.invoke(app, args + ["--resume"])
+    assert res.exit_code == 0, res.output
+    assert "2 skipped" in res.output
+    again = [json.loads(x) for x in out.read_text().splitlines()]
+    assert sorted(g["id"] for g in again) == sorted(x["id"] for x in items)
+    # same seed, same output
+    by_id = lambda rows: {g["id"]: g["answer"] for g in rows}  # noqa: E731
+    assert by_id(again) == by_id(got)
+
+
+def test_batch_fasta_with_task_labels(work, tmp_path) -> None:
+    root, rows, model = work
+    fa = tmp_path / "in.fasta"
+    fa.write_text("".join(f">s{i}\n{r['seq'][:80]}\n" for i, r in enumerate(rows[:3])) + ">empty\n\n")
+    out = tmp_path / "o.jsonl"
+    res = runner.invoke(app, ["batch", str(fa), "--out", str(out), "--model", model, "--task", "feature_type",
+                              "--data", str(root / "data"), "--index", str(root / "indexes" / "feature_type")])
+    assert res.exit_code == 0, res.output
+    got = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(got) == 4 and got[3]["error"] and "empty" in got[3]["error"]
+    assert got[0]["question"] == "What type of feature is this sequence?"
+    assert {n["label"] for g in got[:3] for n in g["neighbours"]} <= {"CDS", "tRNA", "rRNA"}

@@ -1,0 +1,153 @@
+"""Index folders: build/load round trip, atomic writes, load-time checks, exact vs approximate."""
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from dnahlm_rag.errors import DnaHlmError
+from dnahlm_rag.index import FaissConfig, IndexConfig, SegmentIndex, _make_faiss, build_index, load_records
+from dnahlm_rag.seq import reverse_complement
+
+from rag_fixtures import build_small_index, make_segments, make_task, mutate
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("idx")
+    return root, build_small_index(root)
+
+
+def test_round_trip_and_manifest(built) -> None:
+    root, folder = built
+    assert sorted(p.name for p in folder.iterdir()) == ["docstore.jsonl", "embedder.json", "index.faiss", "manifest.json"]
+    idx = SegmentIndex.load(folder, expect_embedder="kmer")
+    m = idx.manifest
+    assert m["stage"] == "index" and m["metric"] == "inner_product" and m["kind"] == "flat"
+    assert m["embedder"]["seq"]["name"] == "kmer" and m["embedder"]["seq"]["version"] == 1
+    assert m["dim"] == idx.embedder.dim and m["count"] == len(idx) == 24  # 3 of every 5 segments are train
+    assert set(m["files"]) == {"index.faiss", "docstore.jsonl", "embedder.json"}
+    assert len(m["source"]["files"]["segments.jsonl"]) == 64
+    # only train segments: no test item can retrieve itself
+    assert {d["split"] for d in idx.docs} == {"train"}
+    # a mutated reverse-complemented copy of a train segment finds it first
+    rng = random.Random(3)
+    doc = idx.docs[5]
+    hit = idx.search([reverse_complement(mutate(rng, doc["seq"], 0.03))], k=3)[0][0]
+    assert hit.doc["id"] == doc["id"] and hit.score > 0.5 and hit.rank == 0
+
+
+def test_write_is_atomic(built, monkeypatch) -> None:
+    root, folder = built
+    before = (folder / "index.faiss").read_bytes()
+    import faiss
+
+    def boom(*a, **k):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(faiss, "write_index", boom)
+    docs, source = load_records(root / "data")
+    with pytest.raises(RuntimeError, match="disk full"):
+        build_index(docs, folder, IndexConfig(embedder="kmer"), source, show_progress=False)
+    assert (folder / "index.faiss").read_bytes() == before
+    assert not [p for p in folder.parent.iterdir() if p.name.endswith(".tmp")]
+    SegmentIndex.load(folder)
+
+
+def _copy(folder, tmp_path):
+    import shutil
+
+    dst = tmp_path / "copy"
+    shutil.copytree(folder, dst)
+    return dst
+
+
+def test_truncated_faiss_file_is_a_clear_error(built, tmp_path) -> None:
+    f = _copy(built[1], tmp_path)
+    data = (f / "index.faiss").read_bytes()
+    (f / "index.faiss").write_bytes(data[: len(data) // 2])
+    with pytest.raises(DnaHlmError, match="index.faiss does not match its manifest hash"):
+        SegmentIndex.load(f)
+
+
+def test_corrupt_faiss_with_matching_hash_is_a_clear_error(built, tmp_path) -> None:
+    from dnahlm_rag.atomic import sha256_file
+
+    f = _copy(built[1], tmp_path)
+    (f / "index.faiss").write_bytes(b"not a faiss index at all")
+    m = json.loads((f / "manifest.json").read_text())
+    m["files"]["index.faiss"] = sha256_file(f / "index.faiss")
+    (f / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(DnaHlmError, match="cannot read index.faiss"):
+        SegmentIndex.load(f)
+
+
+def test_edited_docstore_and_missing_manifest_are_errors(built, tmp_path) -> None:
+    f = _copy(built[1], tmp_path)
+    with open(f / "docstore.jsonl", "a") as fh:
+        fh.write('{"id": "extra"}\n')
+    with pytest.raises(DnaHlmError, match="docstore.jsonl does not match"):
+        SegmentIndex.load(f)
+    (f / "manifest.json").unlink()
+    with pytest.raises(DnaHlmError, match="no manifest.json"):
+        SegmentIndex.load(f)
+    with pytest.raises(DnaHlmError, match="no index at"):
+        SegmentIndex.load(tmp_path / "nowhere")
+
+
+def test_wrong_embedder_is_a_clear_error(built) -> None:
+    with pytest.raises(DnaHlmError, match="built with embedder 'kmer', not 'lm'"):
+        SegmentIndex.load(built[1], expect_embedder="lm")
+
+
+def test_task_index_keeps_labels(tmp_path) -> None:
+    folder = build_small_index(tmp_path, task="feature_type", name="ft")
+    idx = SegmentIndex.load(folder)
+    assert idx.manifest["source"]["task"] == "feature_type" and len(idx) == 30
+    assert {d["label"] for d in idx.docs} == {"CDS", "tRNA", "rRNA"}
+    with pytest.raises(DnaHlmError, match="no task 'nope'"):
+        load_records(tmp_path / "data", task="nope")
+
+
+def test_bad_records_are_errors_naming_the_record(tmp_path) -> None:
+    rows = make_segments(tmp_path / "data" / "segments.jsonl", n=5)
+    rows[0]["seq"] = "ACGTQ"
+    (tmp_path / "data" / "segments.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(DnaHlmError, match=f"record {rows[0]['id']}.*not DNA"):
+        load_records(tmp_path / "data")
+    with pytest.raises(DnaHlmError, match="nothing to index"):
+        load_records(tmp_path / "data", splits=["nosuchsplit"])
+    with pytest.raises(DnaHlmError, match="segments.jsonl not found"):
+        load_records(tmp_path / "empty")
+
+
+def test_approximate_indexes_agree_with_exact() -> None:
+    # clustered unit vectors (as real embeddings are): IVF and HNSW recall@10 vs flat >= 0.95
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(20, 64))
+    x = centres[rng.integers(0, 20, 4000)] + 0.3 * rng.normal(size=(4000, 64))
+    x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    q = x[:200] + 0.05 * rng.normal(size=(200, 64)).astype(np.float32)
+    _, exact = _make_faiss(x, FaissConfig(kind="flat")).search(q, 10)
+    for kind in ("ivf", "hnsw"):
+        _, approx = _make_faiss(x, FaissConfig(kind=kind, nprobe=16)).search(q, 10)
+        recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)])
+        assert recall >= 0.95, (kind, recall)
+
+
+def test_kmer_text_index_and_question_fusion(tmp_path) -> None:
+    folder = build_small_index(tmp_path, embedder="kmer+text", name="kt")
+    idx = SegmentIndex.load(folder, expect_embedder="kmer+text")
+    assert idx.manifest["embedder"]["fusion"] == {"seq_weight": 0.8, "text_weight": 0.2}
+    seq = idx.docs[0]["seq"]
+    plain = idx.search([seq], k=len(idx))[0]
+    asked = idx.search([seq], ["Which ribosomal RNA is this?"], k=len(idx))[0]
+    assert plain[0].doc["id"] == idx.docs[0]["id"] and plain[0].score == pytest.approx(1.0, abs=1e-4)
+    # the question moves rRNA descriptions up among the rest
+    rank = lambda hits: np.mean([h.rank for h in hits if h.doc["type"] == "rRNA"])  # noqa: E731
+    assert rank(asked) < rank(plain)

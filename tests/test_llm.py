@@ -1,0 +1,65 @@
+"""DnaHlmLLM: completion only, stop sequences, seeded sampling, left truncation, batching."""
+from __future__ import annotations
+
+import torch
+
+from dnahlm_rag.generator import load_checkpoint, prompt_ids
+from dnahlm_rag.llm import DnaHlmLLM
+
+from rag_fixtures import cached_tiny_model
+
+torch.set_num_threads(1)
+MODEL = cached_tiny_model()
+PROMPT = "### Instruction:\nWhat is the product of this gene?\n\n### Input:\nACGTTGCAAGT\n\n### Response:\n"
+
+
+def _llm(**kw) -> DnaHlmLLM:
+    return DnaHlmLLM(model_dir=str(MODEL), max_new_tokens=12, **kw)
+
+
+def test_completion_excludes_prompt_and_matches_hf_greedy() -> None:
+    llm = _llm()
+    out = llm.invoke(PROMPT)
+    assert isinstance(out, str) and PROMPT not in out
+    lm = load_checkpoint(MODEL)
+    ids = torch.tensor([prompt_ids(lm, [PROMPT], 12)[0]])
+    ref = lm.model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=12, do_sample=False,
+                            pad_token_id=lm.pad_id, eos_token_id=lm.tokenizer.eos_token_id)
+    assert out == lm.tokenizer.decode(ref[0, ids.shape[1]:], skip_special_tokens=True)
+    assert llm._llm_type == "dnahlm-gpt2" and llm._identifying_params["temperature"] == 0.0
+
+
+def test_stop_sequences_cut_the_completion() -> None:
+    llm = _llm(temperature=1.0, seed=1)
+    full = llm.invoke(PROMPT)
+    assert len(full) >= 4
+    stop = full[2:4]
+    cut = llm.invoke(PROMPT, stop=[stop])
+    assert stop not in cut and cut == full[: full.find(stop)]
+
+
+def test_seeded_sampling_is_deterministic_and_batch_independent() -> None:
+    a = _llm(temperature=1.0, seed=5)
+    prompts = [PROMPT, "ACGT", "GGGCCC ### Response:\n"]
+    one = a.invoke(PROMPT)
+    assert one == _llm(temperature=1.0, seed=5).invoke(PROMPT)
+    assert a.batch(prompts)[0] == one  # the same prompt's sample does not depend on its batch
+    others = {_llm(temperature=1.0, seed=s).invoke(PROMPT) for s in range(6, 10)}
+    assert len(others | {one}) > 1
+
+
+def test_greedy_batch_equals_one_by_one() -> None:
+    llm = _llm(batch_size=3)
+    prompts = [PROMPT, "ACGTACGTAC", "the", PROMPT + "x"]
+    assert llm.batch(prompts) == [llm.invoke(p) for p in prompts]
+
+
+def test_long_prompt_is_left_truncated_keeping_the_response_marker() -> None:
+    llm = _llm()
+    lm = llm.loaded
+    long_prompt = "ACGT" * 1500 + PROMPT  # far beyond the 512-token context
+    ids = prompt_ids(lm, [long_prompt], 12)[0]
+    assert len(ids) == lm.context - 12
+    assert lm.tokenizer.decode(ids).endswith("### Response:\n")
+    out = llm.invoke(long_prompt)
+    assert isinstance(out, str)
