@@ -1,0 +1,139 @@
+"""Instruction data: phrasings (held out, placeholders), Alpaca records, neighbours, prompt rendering."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dnahlm_rag.errors import DnaHlmError
+from dnahlm_rag.instruct import (InstructRecipe, PromptRenderer, PromptStyle, TrainNeighbours, build_instruct,
+                                 load_instruct_recipe, load_task_prompts, read_instruct)
+from dnahlm_rag.prompts import load_prompt
+
+from sft_fixtures import make_task_data
+
+SHIPPED = ["splice", "promoter", "trna_aa", "feature_type", "genus_16s", "product", "next_kmer"]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("instruct")
+    data = make_task_data(root)
+    recipe = InstructRecipe(tasks=["gc", "half", "nextb"], max_per_task=200, max_repeats=2, valid_per_task=20,
+                            rag_share=0.5, k=3, prompts_dir=str(root / "task_prompts"))
+    m = build_instruct(data, root / "instruct", recipe, progress=False)
+    return root, data, m
+
+
+def test_shipped_phrasings_load_and_hold_out():
+    for task in SHIPPED:
+        tp = load_task_prompts(task)
+        assert tp.phrasing("task").text == "{question}"
+        assert len(tp.phrasings) >= 5 and tp.held_out_phrasings, task
+        assert all(not p.held_out for p in tp.train_phrasings)
+    assert load_task_prompts("promoter").train is False and load_task_prompts("promoter").train_phrasings == []
+    assert load_task_prompts("product").answer == "text"
+    r = load_instruct_recipe("default")
+    assert r.tasks == SHIPPED and 0 < r.rag_share < 1
+
+
+def test_unknown_placeholder_names_file_and_placeholder(tmp_path):
+    (tmp_path / "gc.toml").write_text('task = "gc"\nversion = 1\nanswer = "labels"\n'
+                                      '[[phrasings]]\nid = "a"\ntext = "Is it {labels}?"\n'
+                                      '[[phrasings]]\nid = "b"\ntext = "What about {organism}?"\n')
+    with pytest.raises(DnaHlmError, match=r"gc\.toml.*'b'.*unknown placeholder \{organism\}"):
+        load_task_prompts("gc", tmp_path)
+    # {labels} means nothing for an open-text task
+    (tmp_path / "nx.toml").write_text('task = "nx"\nversion = 1\nanswer = "text"\n'
+                                      '[[phrasings]]\nid = "a"\ntext = "One of {labels}?"\n')
+    with pytest.raises(DnaHlmError, match=r"nx\.toml.*unknown placeholder \{labels\}"):
+        load_task_prompts("nx", tmp_path)
+    (tmp_path / "bad.toml").write_text('task = "bad"\nversion = 1\nanswer = "labels"\nphrasingz = []\n')
+    with pytest.raises(DnaHlmError, match=r"bad\.toml.*'phrasingz'"):
+        load_task_prompts("bad", tmp_path)
+
+
+def test_held_out_phrasings_and_task_never_in_train(built):
+    root, _, m = built
+    _, train, valid = read_instruct(root / "instruct")
+    assert m["held_out_tasks"] == ["half"]
+    assert {r["task"] for r in train} == {"gc", "nextb"} and {r["task"] for r in valid} == {"gc", "nextb"}
+    for r in train + valid:
+        assert r["phrasing"] != "unseen"
+        assert "GC or AT rich?" not in r["instruction"] and "Next four bases?" not in r["instruction"]
+    # the caps: 120 train rows, at most 2 renderings each, at most 200 per task
+    assert m["counts"]["train"]["per_task"] == {"gc": 200, "nextb": 200}
+    # a repeated row is worded differently the second time
+    by_id: dict[str, list[str]] = {}
+    for r in train:
+        by_id.setdefault(r["id"], []).append(r["phrasing"])
+    assert any(len(v) == 2 for v in by_id.values())
+    assert all(len(set(v)) == len(v) for v in by_id.values())
+    # Alpaca fields, answers from the data, the {labels} placeholder filled
+    r = next(x for x in train if x["task"] == "gc" and x["phrasing"] == "rich")
+    assert r["instruction"].endswith("Answer GC-rich or AT-rich.") and r["output"] in ("GC-rich", "AT-rich")
+    assert set(m["counts"]["train"]["per_mode"]) == {"plain", "rag"}
+
+
+def test_neighbours_never_include_the_example_itself(built):
+    root, data, _ = built
+    _, train, valid = read_instruct(root / "instruct")
+    rag = [r for r in train + valid if r["mode"] == "rag"]
+    assert len(rag) > 50
+    train_rows = {json.loads(l)["id"]: json.loads(l) for l in (data / "tasks" / "gc" / "train.jsonl").read_text().splitlines()}
+    train_rows.update({json.loads(l)["id"]: json.loads(l) for l in (data / "tasks" / "nextb" / "train.jsonl").read_text().splitlines()})
+    for r in rag:
+        assert len(r["examples"]) == 3
+        for e in r["examples"]:
+            assert e["id"] != r["id"] and e["seq"] != r["input"]
+            assert e["id"] in train_rows and train_rows[e["id"]]["label"] == e["answer"]  # from the TRAIN split
+        assert [e["score"] for e in r["examples"]] == sorted((e["score"] for e in r["examples"]), reverse=True)
+    assert all(r["examples"] == [] for r in train + valid if r["mode"] == "plain")
+
+
+def test_neighbour_search_excludes_self_even_when_it_is_the_best_hit():
+    rows = [{"id": f"r{i}", "seq": s, "label": "x"} for i, s in enumerate(
+        ["ACGTACGTTTGACCA" * 4, "ACGTACGTTTGACCA" * 4 + "G", "TTTTGGGGCCCCAAAA" * 4, "GATTACAGATTACA" * 4])]
+    nb = TrainNeighbours(rows)
+    hits = nb.search([rows[0]["seq"]], k=2, exclude_ids=["r0"])[0]
+    assert [h for h, _ in hits][0] == 1 and 0 not in [h for h, _ in hits]
+    # the same sequence under another id is excluded as well
+    hits = nb.search([rows[0]["seq"]], k=3, exclude_ids=["other"])[0]
+    assert 0 not in [h for h, _ in hits]
+
+
+def test_renderer_matches_the_chain_templates():
+    from transformers import PreTrainedTokenizerFast
+    from rag_fixtures import cached_tiny_model
+
+    tok = PreTrainedTokenizerFast.from_pretrained(str(cached_tiny_model()))
+    r = PromptRenderer(tok, 512, PromptStyle())
+    seq = "ACGT" * 80
+    plain = r.render("What is it?", seq, [], reserve=8)
+    assert plain == load_prompt("plain.v1").format(question="What is it?", sequence=seq[:240])
+    ex = [{"seq": "GGGG" * 20, "answer": "best"}, {"seq": "TTTT" * 20, "answer": "second"}]
+    rag = r.render("What is it?", seq, ex, reserve=8)
+    assert rag.endswith(plain) and rag.index("second") < rag.index("best")  # least similar first
+    assert "G" * 48 in rag and "G" * 49 not in rag  # examples cut to 48 bases
+    tight = PromptRenderer(tok, len(tok(plain)["input_ids"]) + 30, PromptStyle()).render("What is it?", seq, ex, reserve=8)
+    assert tight == plain  # no room: the examples are dropped, never the question
+
+
+def test_cli_build_and_bad_placeholder(tmp_path):
+    from typer.testing import CliRunner
+
+    from dnahlm_rag.cli.app import app
+
+    data = make_task_data(tmp_path)
+    rec = tmp_path / "r.toml"
+    rec.write_text(f'name = "t"\ntasks = ["gc", "half"]\nmax_per_task = 50\nvalid_per_task = 5\n'
+                   f'prompts_dir = "{tmp_path / "task_prompts"}"\n')
+    res = CliRunner().invoke(app, ["instruct", "build", "--data", str(data), "--out", str(tmp_path / "ins"),
+                                   "--recipe", str(rec), "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert "50 train / 5 valid" in res.output and "half" in res.output
+    (tmp_path / "task_prompts" / "gc.toml").write_text(
+        (tmp_path / "task_prompts" / "gc.toml").read_text().replace("{length}-nt", "{species}"))
+    res = CliRunner().invoke(app, ["instruct", "build", "--data", str(data), "--out", str(tmp_path / "ins"),
+                                   "--recipe", str(rec), "--quiet"])
+    assert res.exit_code == 2 and "gc.toml" in res.output and "{species}" in res.output
