@@ -35,8 +35,51 @@ system-deps:
 	    || echo "warning: could not install ncbi-blast+; 16S tasks and BLAST baselines will be skipped"; \
 	else echo "note: ncbi-blast+ not found and not root; 16S tasks and BLAST baselines will be skipped"; fi
 
-demo: venv system-deps
-	$(BIN)/dnahlm demo
+# ---- the demo: each stage is a file target, so a second `make demo` redoes only what is missing.
+# Released weights (models/released/{base,sft}/) are used when present; else the cpu recipes train.
+DNAHLM := $(BIN)/dnahlm
+THREADS ?= 2
+EVAL_ITEMS ?= 100
+RELEASED := $(wildcard models/released/sft/config.json)
+ifneq ($(RELEASED),)
+BASE_MODEL := models/released/base
+SFT_MODEL := models/released/sft
+else
+BASE_MODEL := runs/pretrain/cpu/final
+SFT_MODEL := runs/sft/cpu/final
+endif
+CLOSED_TASKS := splice promoter trna_aa feature_type genus_16s product
+TASK_INDEXES := $(foreach t,$(CLOSED_TASKS),indexes/$(t)/manifest.json)
+
+demo: venv system-deps data/manifest.json $(SFT_MODEL)/config.json indexes/segments/manifest.json $(TASK_INDEXES)
+	@echo "== five example questions on held-out sequences"
+	$(DNAHLM) examples --model $(SFT_MODEL)
+	@echo "== evaluation: RAG vs plain vs baselines on the test splits ($(EVAL_ITEMS) items per task)"
+	$(DNAHLM) eval --max-items $(EVAL_ITEMS) --base-model $(BASE_MODEL) --sft-model $(SFT_MODEL) --threads $(THREADS) --out reports/eval
+	$(DNAHLM) bench next-kmer --model $(BASE_MODEL) --out reports/bench --threads $(THREADS)
+	@echo "== done: reports/eval/report.md (evaluation), reports/examples.md (answers), reports/bench/ (next-k-mer)"
+
+data/manifest.json: | $(STAMP)
+	$(DNAHLM) data fetch
+	$(DNAHLM) data build
+
+runs/tokenizer/manifest.json: data/manifest.json
+	$(DNAHLM) tokenizer train
+
+runs/pretrain/cpu/final/config.json: runs/tokenizer/manifest.json
+	$(DNAHLM) pretrain --recipe cpu --threads $(THREADS) $$(test -d runs/pretrain/cpu/checkpoint && echo --resume)
+
+runs/instruct/manifest.json: data/manifest.json
+	$(DNAHLM) instruct build
+
+runs/sft/cpu/final/config.json: runs/pretrain/cpu/final/config.json runs/instruct/manifest.json
+	$(DNAHLM) sft --recipe cpu --threads $(THREADS) $$(test -d runs/sft/cpu/checkpoint && echo --resume)
+
+indexes/segments/manifest.json: data/manifest.json
+	$(DNAHLM) index build --name segments
+
+indexes/%/manifest.json: data/manifest.json
+	$(DNAHLM) index build --task $* --embedder kmer
 
 test: venv system-deps
 	$(BIN)/python -m pytest -q

@@ -71,6 +71,14 @@ class Answerer:
             raise DnaHlmError(f"unknown mode {config.mode!r}: expected rag or plain")
         self.config = config
         model_dir = Path(config.model_dir) if config.model_dir else default_model_dir()
+        # An instruction-tuned model carries the prompt style it was trained with; use it.
+        from .instruct import read_prompt_style
+
+        style = read_prompt_style(model_dir)
+        if style is not None:
+            trained = style.chain_config()
+            trained.k = config.chain.k  # how many neighbours to show stays the caller's choice
+            config.chain = trained
         self.llm = DnaHlmLLM(model_dir=str(model_dir), max_new_tokens=config.max_new_tokens,
                              temperature=config.temperature, seed=config.seed,
                              batch_size=config.batch_size, num_threads=config.num_threads)

@@ -83,3 +83,19 @@ def test_write_task_dedups_and_writes_files(tmp_path):
     assert meta["kind"] == "classification" and meta["labels"] == ["x", "y"] and meta["question"]
     lines = (tmp_path / "promoter" / "train.jsonl").read_text().splitlines()
     assert [json.loads(x)["id"] for x in lines] == ["b"]
+
+
+def test_write_task_keeps_one_item_per_id(tmp_path):
+    # The same CDS shipped in two input files gives two items with one id (sequences may differ
+    # between record versions): ids must stay unique keys, across splits too.
+    by_split = {
+        "train": [{"id": "A:CDS:0-9:+", "seq": "ATGAAATAA", "label": "x"},
+                  {"id": "A:CDS:0-9:+", "seq": "ATGCCCTAA", "label": "x"}],
+        "valid": [],
+        "test": [{"id": "A:CDS:0-9:+", "seq": "ATGGGGTAA", "label": "x"}],
+    }
+    info = write_task(tmp_path, "product", by_split)
+    ids = [json.loads(line)["id"] for s in ("train", "valid", "test")
+           for line in (tmp_path / "product" / f"{s}.jsonl").read_text().splitlines()]
+    assert ids == ["A:CDS:0-9:+"]
+    assert info["dedup_removed"]["duplicate_id_train"] == 2

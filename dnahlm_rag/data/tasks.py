@@ -251,6 +251,13 @@ def write_task(folder: Path, name: str, by_split: dict[str, list[dict]], labels:
     """Dedup across splits, write ``<folder>/<name>/{train,valid,test}.jsonl`` and ``task.json``."""
     spec = SPECS[name]
     clean, removed = enforce_disjoint(by_split)
+    # The same feature can come from two input files (a record shipped by two packages): keep one
+    # item per id across all splits, so ids stay unique keys for indexes and resumable batches.
+    seen: set[str] = set()
+    for split in ("test", "valid", "train"):  # the held-out copy wins, as in enforce_disjoint
+        kept = [it for it in clean[split] if not (it["id"] in seen or seen.add(it["id"]))]
+        removed[f"duplicate_id_{split}"] = len(clean[split]) - len(kept)
+        clean[split] = kept
     check_disjoint(clean)
     d = folder / name
     d.mkdir(parents=True, exist_ok=True)

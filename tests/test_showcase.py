@@ -1,0 +1,33 @@
+"""The five demo questions: each asked on its task's first test item, answer beside the truth."""
+import json
+
+import pytest
+from rag_fixtures import build_small_index, cached_tiny_model
+
+from dnahlm_rag.errors import DnaHlmError
+from dnahlm_rag.showcase import EXAMPLES, run_examples
+
+
+def test_run_examples_answers_each_task_and_writes_markdown(tmp_path):
+    for ex in EXAMPLES:
+        build_small_index(tmp_path, task=ex.task, name=ex.task)
+    # make_task labels every task with feature types; product is "classification" here, which is fine
+    rows = run_examples(tmp_path / "data", tmp_path / "indexes", str(cached_tiny_model()), k=2,
+                        out=tmp_path / "examples.md")
+    assert [r["task"] for r in rows] == [ex.task for ex in EXAMPLES]
+    first = json.loads((tmp_path / "data" / "tasks" / "splice" / "test.jsonl").read_text().splitlines()[0])
+    splice = rows[1]
+    assert splice["id"] == first["id"] and splice["truth"] == first["label"]
+    assert all(len(r["neighbours"]) == 2 for r in rows)
+    assert all(n["id"].startswith("train") for r in rows for n in r["neighbours"])  # train split only
+    text = (tmp_path / "examples.md").read_text()
+    assert text.count("## ") == len(EXAMPLES) and "truth:" in text
+
+
+def test_missing_index_is_a_clear_error(tmp_path):
+    from rag_fixtures import make_task
+
+    build_small_index(tmp_path, task="product", name="product")
+    make_task(tmp_path / "data", "splice")  # the task exists, its index does not
+    with pytest.raises(DnaHlmError, match="dnahlm index build --task splice"):
+        run_examples(tmp_path / "data", tmp_path / "indexes", str(cached_tiny_model()), out=None)
