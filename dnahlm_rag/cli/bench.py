@@ -1,0 +1,54 @@
+"""``dnahlm bench next-kmer``: the next-k-mer context benchmark and its tokenizer ablation."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+ORDER = 60
+
+bench_app = typer.Typer(help="Benchmarks that measure what the model learned.", no_args_is_help=True)
+
+
+@bench_app.command("next-kmer")
+def next_kmer(
+    model: Annotated[Optional[Path], typer.Option(help="Model folder (a final/); default: runs/pretrain/cpu/final when it exists.")] = None,
+    data: Annotated[Path, typer.Option(help="Dataset folder from `dnahlm data build`.")] = Path("data"),
+    n: Annotated[int, typer.Option(help="Test windows (a seeded sample; 0 = all).")] = 2000,
+    n_valid: Annotated[int, typer.Option("--n-valid", help="Valid windows used to choose the Markov order.")] = 1000,
+    markov_train_mb: Annotated[float, typer.Option("--markov-train-mb", help="MB of pretraining DNA the Markov model counts (0 = all).")] = 24.0,
+    m_max: Annotated[int, typer.Option("--m-max", help="Largest Markov order tried.")] = 10,
+    no_lm: Annotated[bool, typer.Option("--no-lm", help="Only chance and the Markov baseline.")] = False,
+    ablation: Annotated[bool, typer.Option("--ablation", help="Instead: pretrain the same small budget with BPE, single-base and 6-mer tokenizers and compare them.")] = False,
+    tokenizer: Annotated[Path, typer.Option(help="The project's BPE tokenizer folder (for --ablation).")] = Path("runs/tokenizer"),
+    ablation_steps: Annotated[int, typer.Option("--ablation-steps", help="Optimizer steps per ablation arm.")] = 600,
+    ablation_n: Annotated[int, typer.Option("--ablation-n", help="Test windows scored per ablation arm.")] = 300,
+    out: Annotated[Path, typer.Option(help="Report folder.")] = Path("reports/bench"),
+    threads: Annotated[int, typer.Option(help="Torch CPU threads (0: torch's default).")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the window sample and the bootstrap.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+) -> None:
+    """Exact next-k-mer accuracy (k = 1..6) after 50-nt human windows: chance, Markov, the LM.
+
+    Writes OUT/next_kmer.{json,md} (or OUT/next_kmer_ablation.{json,md} with --ablation) and prints the table.
+    """
+    from ..nextkmer import AblationConfig, BenchConfig, format_table, run_ablation, run_benchmark, write_report
+
+    if ablation:
+        cfg = AblationConfig(max_steps=ablation_steps, n=ablation_n, seed=seed, threads=threads)
+        rep = run_ablation(data, tokenizer, out / "ablation", cfg, progress=not quiet)
+        path = write_report(rep, out, "next_kmer_ablation")
+    else:
+        if model is None and not no_lm and (Path("runs/pretrain/cpu/final") / "config.json").is_file():
+            model = Path("runs/pretrain/cpu/final")
+        cfg = BenchConfig(n=n, n_valid=n_valid, markov_train_mb=markov_train_mb, markov_m_max=m_max, seed=seed,
+                          threads=threads)
+        rep = run_benchmark(data, None if no_lm else model, cfg, progress=not quiet)
+        path = write_report(rep, out, "next_kmer")
+    typer.echo(format_table(rep))
+    typer.echo(f"report: {path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(bench_app, name="bench")

@@ -1,0 +1,56 @@
+"""``dnahlm eval``: tasks x systems on the test splits; report.md, results.json, plots."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+ORDER = 50
+
+
+def _split(s: str) -> list[str]:
+    return [x.strip() for x in s.split(",") if x.strip()]
+
+
+def eval_cmd(
+    tasks: Annotated[str, typer.Option(help="Comma-separated tasks.")] = "splice,promoter,trna_aa,feature_type,genus_16s,product",
+    modes: Annotated[str, typer.Option(help="Comma-separated systems: majority, knn, blast, base-plain, sft-plain, sft-rag.")] = "majority,knn,blast,base-plain,sft-plain,sft-rag",
+    ks: Annotated[str, typer.Option(help="Neighbour counts for knn and sft-rag.")] = "1,3,5",
+    phrasings: Annotated[str, typer.Option(help="Prompt phrasings: seen (used in tuning) and/or held-out.")] = "seen,held-out",
+    data: Annotated[Path, typer.Option(help="Dataset folder from `dnahlm data build`.")] = Path("data"),
+    out: Annotated[Path, typer.Option(help="Report folder (finished cells in OUT/cells are reused).")] = Path("reports/eval"),
+    max_items: Annotated[int, typer.Option("--max-items", help="Test items per task (seeded sample; 0 = all).")] = 200,
+    base_model: Annotated[Path, typer.Option("--base-model", help="Pretrained model folder (base-plain).")] = Path("runs/pretrain/cpu/final"),
+    sft_model: Annotated[Path, typer.Option("--sft-model", help="Instruction-tuned model folder (sft-plain, sft-rag).")] = Path("runs/sft/cpu/final"),
+    prompts_dir: Annotated[str, typer.Option("--prompts-dir", help="Task phrasings folder (default prompts/tasks).")] = "",
+    no_generate: Annotated[bool, typer.Option("--no-generate", help="Closed tasks: label scoring only, no free generation (no format-valid rate).")] = False,
+    n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap resamples for the 95% intervals.")] = 1000,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Prompts per forward pass.")] = 16,
+    threads: Annotated[int, typer.Option(help="Torch CPU threads (0: torch's default).")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the item sample and the bootstrap.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+) -> None:
+    """Evaluate RAG vs plain prompting vs baselines (majority, kNN vote, BLAST) on the test splits.
+
+    Writes OUT/report.md (tables with n, split policy, 95% CIs, McNemar tests, the goals),
+    OUT/results.json (every number), OUT/plots/*.png and OUT/cells/*.json (the resumable cells).
+    """
+    from ..evaluate import EvalConfig, run_eval
+
+    try:
+        k_list = [int(x) for x in _split(ks)]
+    except ValueError:
+        raise typer.BadParameter(f"--ks must be integers, got {ks!r}") from None
+    cfg = EvalConfig(tasks=_split(tasks), modes=_split(modes), ks=k_list, phrasings=_split(phrasings),
+                     max_items=max_items, seed=seed, n_boot=n_boot, batch_size=batch_size,
+                     generate_closed=not no_generate, threads=threads, base_model=str(base_model),
+                     sft_model=str(sft_model), prompts_dir=prompts_dir)
+    res = run_eval(data, out, cfg, progress=not quiet)
+    for g in res["goals"]:
+        typer.echo(f"{g['status']:>12}: {g['goal']} -- {g['evidence']}")
+    typer.echo(f"report: {out / 'report.md'}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(eval_cmd)

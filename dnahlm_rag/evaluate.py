@@ -1,0 +1,656 @@
+"""The evaluation harness (``dnahlm eval``): tasks x systems on the test splits, with baselines.
+
+Systems (``--modes``):
+
+* ``majority``: the most frequent label of the task's TRAIN split, for every item.
+* ``knn``: the vote of the ``k`` nearest TRAIN items' labels (``k`` in ``ks``; ties go to the
+  nearer neighbour), no language model. Neighbours come from
+  :class:`~dnahlm_rag.instruct.TrainNeighbours` (k-mer profiles, exact inner product) fitted on
+  the task's train split: the very neighbours the RAG prompts show.
+* ``blast``: the label of the best ``blastn`` hit (bit score) in a database made from the TRAIN
+  split (``makeblastdb``; ``blastn-short`` for queries under 100 nt); an item without a hit gets
+  the majority label (the hit rate is reported). Skipped when BLAST+ is not installed.
+* ``base-plain``: the pretrained model, plain prompt (no examples).
+* ``sft-plain``: the instruction-tuned model, plain prompt.
+* ``sft-rag``: the instruction-tuned model with the ``k`` nearest TRAIN items as examples, for
+  every ``k`` in ``ks``.
+
+Language-model answers on closed tasks are chosen by label scoring
+(:func:`dnahlm_rag.scoring.score_labels`: the most likely label given the prompt); greedy free
+generation (stopping at ``<|endoftext|>`` or the prompt style's stop strings) is run as well and
+gives the **format-valid rate** (the share of completions that parse to an allowed label) and
+the generation accuracy. Open tasks (``kind: generation``, e.g. ``product``) are answered by
+greedy generation and scored by exact match and token F1 (SQuAD normalisation).
+
+Prompts: each task's phrasings (``prompts/tasks/<task>.toml``); ``seen`` is the first phrasing
+used in tuning, ``held-out`` the first phrasing held out of tuning (zero-shot wording), run for
+``sft-plain`` and for ``sft-rag`` at the primary k only (``base-plain`` runs once: an untuned
+model has seen no phrasing). A task
+held out of tuning altogether (``train = false``, e.g. ``promoter``) is a **zero-shot task**:
+its ``seen`` cell uses its first phrasing and every cell of it is flagged zero-shot.
+
+Items: at most ``max_items`` per task, a seeded sample of the test split, the same items for
+every system (so systems compare pairwise, McNemar). Metrics: accuracy, macro-F1, MCC with 95%
+bootstrap intervals; retrieval recall@k (a neighbour carries the gold label).
+
+Output folder ``--out`` (default ``reports/eval``): ``cells/<cell>.json`` (one finished
+(task, system, k, phrasing) cell each, reused on the next run when its key (items, model
+weights, settings) is unchanged: the run is resumable), ``results.json`` (every number),
+``report.md`` and ``plots/*.png``.
+"""
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import metrics as M
+from .atomic import atomic_file, sha256_file, sha256_text, write_json
+from .errors import DnaHlmError
+
+MODES = ("majority", "knn", "blast", "base-plain", "sft-plain", "sft-rag")
+LM_MODES = ("base-plain", "sft-plain", "sft-rag")
+PHRASINGS = ("seen", "held-out")
+DEFAULT_TASKS = ("splice", "promoter", "trna_aa", "feature_type", "genus_16s", "product")
+CELL_FORMAT = 1
+
+
+@dataclass
+class EvalConfig:
+    """What ``dnahlm eval`` runs."""
+
+    tasks: list[str] = field(default_factory=lambda: list(DEFAULT_TASKS))
+    modes: list[str] = field(default_factory=lambda: list(MODES))
+    ks: list[int] = field(default_factory=lambda: [1, 3, 5])
+    phrasings: list[str] = field(default_factory=lambda: list(PHRASINGS))
+    max_items: int = 200  # per task (seeded sample of test; 0 = all)
+    seed: int = 0
+    n_boot: int = 1000
+    batch_size: int = 16
+    open_max_new_tokens: int = 24  # generation length for open-text tasks
+    generate_closed: bool = True  # also free-generate on closed tasks (format-valid rate)
+    threads: int = 0
+    base_model: str = "runs/pretrain/cpu/final"
+    sft_model: str = "runs/sft/cpu/final"
+    prompts_dir: str = ""  # task phrasings ("" = prompts/tasks)
+    primary_k: int = 3  # the RAG k the goals are judged on (stated in the report)
+    alpha: float = 0.05  # significance level of the goals
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One (task, system, k, phrasing) measurement."""
+
+    task: str
+    mode: str  # one of MODES
+    k: int = 0  # neighbours (knn, sft-rag); 0 otherwise
+    phrasing: str = ""  # "seen" / "held-out" for LM modes
+
+    @property
+    def name(self) -> str:
+        s = self.mode + (f"-k{self.k}" if self.k else "")
+        return f"{self.task}__{s}" + (f"__{self.phrasing}" if self.phrasing else "")
+
+    @property
+    def system(self) -> str:
+        return self.mode + (f"-k{self.k}" if self.k else "")
+
+
+# --------------------------------------------------------------------------------------------
+# Task context: items, train split, neighbours
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TaskContext:
+    name: str
+    closed: bool
+    labels: list[str] | None
+    question: str
+    spec: dict[str, Any]
+    train: list[dict[str, Any]]
+    items: list[dict[str, Any]]
+    neighbours: list[list[int]]  # per item: train row indices, best first (max(ks) of them)
+    majority: str
+    items_sha: str
+
+
+def load_task(data_dir: Path, name: str, cfg: EvalConfig) -> TaskContext:
+    from .instruct import TrainNeighbours, read_split, read_task
+
+    task = read_task(data_dir, name)
+    closed = task.spec.get("kind") == "classification"
+    rows = read_split(data_dir, name, "test")
+    if cfg.max_items and len(rows) > cfg.max_items:
+        keep = sorted(random.Random(cfg.seed).sample(range(len(rows)), cfg.max_items))
+        rows = [rows[i] for i in keep]
+    train = read_split(data_dir, name, "train")
+    if not train:
+        raise DnaHlmError(f"task {name!r} has an empty train split")
+    kmax = max(cfg.ks) if cfg.ks else 1
+    nb = TrainNeighbours(train)
+    hits = nb.search([r["seq"] for r in rows], kmax, [str(r["id"]) for r in rows])
+    ids_text = "\n".join(f"{r['id']}\t{r['label']}" for r in rows)
+    return TaskContext(name=name, closed=closed, labels=task.labels, question=task.question, spec=task.spec,
+                       train=train, items=rows, neighbours=[[h for h, _ in hs] for hs in hits],
+                       majority=str(M.majority_label([str(r["label"]) for r in train])),
+                       items_sha=sha256_text(ids_text)[:16])
+
+
+# --------------------------------------------------------------------------------------------
+# Scoring a cell's predictions
+# --------------------------------------------------------------------------------------------
+
+
+def cell_metrics(tc: TaskContext, preds: Sequence[str | None], n_boot: int, seed: int) -> tuple[dict[str, Any], list[bool]]:
+    """Metrics of one system's predictions on ``tc.items``; returns ``(metrics, correct per item)``."""
+    gold = [str(r["label"]) for r in tc.items]
+    n = len(gold)
+    out: dict[str, Any] = {"n": n}
+    if tc.closed:
+        correct = [p == g for p, g in zip(preds, gold)]
+        out["accuracy"] = M.accuracy(gold, list(preds))
+        out["accuracy_ci"] = list(M.mean_ci(np.array(correct, float), n_boot, seed))
+        g_arr, p_arr = np.array(gold, dtype=object), np.array(list(preds), dtype=object)
+        for key, fn in (("macro_f1", M.macro_f1), ("mcc", M.mcc)):
+            out[key] = fn(gold, list(preds))
+            out[f"{key}_ci"] = list(M.bootstrap_ci(lambda idx, fn=fn: fn(list(g_arr[idx]), list(p_arr[idx])), n, n_boot, seed))
+    else:
+        correct = [p is not None and M.exact_match_one(p, g) for p, g in zip(preds, gold)]
+        f1 = [M.token_f1_one(p, g) if p is not None else 0.0 for p, g in zip(preds, gold)]
+        out["exact_match"] = float(np.mean(correct)) if n else float("nan")
+        out["exact_match_ci"] = list(M.mean_ci(np.array(correct, float), n_boot, seed))
+        out["token_f1"] = float(np.mean(f1)) if n else float("nan")
+        out["token_f1_ci"] = list(M.mean_ci(np.array(f1), n_boot, seed))
+        out["accuracy"] = out["exact_match"]
+        out["accuracy_ci"] = out["exact_match_ci"]
+    return out, correct
+
+
+# --------------------------------------------------------------------------------------------
+# Systems
+# --------------------------------------------------------------------------------------------
+
+
+def run_baseline(tc: TaskContext, cell: Cell, work: Path) -> tuple[list[str | None], dict[str, Any]]:
+    """Predictions of ``majority`` / ``knn`` / ``blast`` and any extra numbers."""
+    if cell.mode == "majority":
+        return [tc.majority] * len(tc.items), {"label": tc.majority}
+    if cell.mode == "knn":
+        preds = [M.knn_vote([str(tc.train[h]["label"]) for h in hs], cell.k) for hs in tc.neighbours]
+        return [p if p is not None else tc.majority for p in preds], {}
+    if cell.mode == "blast":
+        return blast_top_hit(tc, work)
+    raise DnaHlmError(f"unknown baseline {cell.mode!r}")
+
+
+def blast_available() -> bool:
+    return all(shutil.which(x) for x in ("blastn", "makeblastdb"))
+
+
+def blast_top_hit(tc: TaskContext, work: Path) -> tuple[list[str | None], dict[str, Any]]:
+    """Label of the best-scoring blastn hit of each item in a database of the train split."""
+    work.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=work) as tmp_s:
+        tmp = Path(tmp_s)
+        with open(tmp / "train.fa", "w") as f:
+            for i, r in enumerate(tc.train):
+                f.write(f">t{i}\n{r['seq']}\n")
+        with open(tmp / "query.fa", "w") as f:
+            for i, r in enumerate(tc.items):
+                f.write(f">q{i}\n{r['seq']}\n")
+        subprocess.run(["makeblastdb", "-in", str(tmp / "train.fa"), "-dbtype", "nucl", "-out", str(tmp / "db")],
+                       check=True, capture_output=True)
+        median = float(np.median([len(r["seq"]) for r in tc.items])) if tc.items else 0.0
+        btask = "blastn-short" if median < 100 else "blastn"
+        res = subprocess.run(["blastn", "-task", btask, "-query", str(tmp / "query.fa"), "-db", str(tmp / "db"),
+                              "-outfmt", "6 qseqid sseqid bitscore", "-max_target_seqs", "5", "-evalue", "10",
+                              "-num_threads", "1"], check=True, capture_output=True, text=True)
+    best: dict[int, tuple[float, int]] = {}
+    for line in res.stdout.splitlines():
+        q, s, bits = line.split("\t")
+        qi, si, b = int(q[1:]), int(s[1:]), float(bits)
+        if qi not in best or b > best[qi][0]:
+            best[qi] = (b, si)
+    preds = [str(tc.train[best[i][1]]["label"]) if i in best else tc.majority for i in range(len(tc.items))]
+    return preds, {"blast_task": btask, "hit_rate": len(best) / max(1, len(tc.items)),
+                   "no_hit_fallback": "majority label"}
+
+
+@dataclass
+class PhrasingChoice:
+    id: str
+    text: Any  # instruct.Phrasing
+    zero_shot: str | None  # "task" | "phrasing" | None
+
+
+def choose_phrasing(tc: TaskContext, which: str, prompts_dir: str) -> PhrasingChoice | None:
+    """The phrasing a ``seen``/``held-out`` cell uses, or None when the task has none of that kind."""
+    from .instruct import load_task_prompts
+
+    tp = load_task_prompts(tc.name, prompts_dir or None)
+    if not tp.train:  # the whole task is held out of tuning
+        pick = tp.phrasings[0] if which == "seen" else (tp.phrasings[1] if len(tp.phrasings) > 1 else None)
+        return PhrasingChoice(pick.id, pick, "task") if pick else None
+    if which == "seen":
+        p = tp.train_phrasings[0]
+        return PhrasingChoice(p.id, p, None)
+    held = [p for p in tp.phrasings if p.held_out]
+    return PhrasingChoice(held[0].id, held[0], "phrasing") if held else None
+
+
+def run_lm(tc: TaskContext, cell: Cell, model_dir: Path, ph: PhrasingChoice, cfg: EvalConfig,
+           progress: bool) -> tuple[list[str | None], dict[str, Any], list[dict[str, Any]]]:
+    """An LM cell: prompts (plain or with ``cell.k`` train neighbours), label scoring and/or generation."""
+    from .generator import generate, load_checkpoint
+    from .instruct import PromptRenderer, PromptStyle, read_prompt_style
+    from .scoring import parse_label, score_labels
+
+    lm = load_checkpoint(model_dir, num_threads=cfg.threads)
+    style = read_prompt_style(model_dir) or PromptStyle()
+    renderer = PromptRenderer(lm.tokenizer, lm.context, style)
+    max_new = cfg.open_max_new_tokens
+    if tc.closed:
+        lab_len = max(len(lm.tokenizer(lab, add_special_tokens=False)["input_ids"]) for lab in tc.labels or [""])
+        max_new = lab_len + 3
+    prompts = []
+    for r, hs in zip(tc.items, tc.neighbours):
+        ex = [{"seq": tc.train[h]["seq"], "answer": str(tc.train[h]["label"])} for h in hs[:cell.k]] if cell.k else None
+        instr = ph.text.render(tc.question, tc.labels, len(r["seq"]))
+        prompts.append(renderer.render(instr, r["seq"], ex, reserve=max_new))
+    extra: dict[str, Any] = {"phrasing_id": ph.id, "model": str(model_dir), "prompt_style": asdict(style)}
+    per_item: list[dict[str, Any]] = [{} for _ in tc.items]
+    bs = cfg.batch_size
+    from tqdm import tqdm
+
+    if tc.closed:
+        labels = list(tc.labels or [])
+        scored = []
+        for a in tqdm(range(0, len(prompts), bs), desc=f"{cell.name} score", disable=not progress, leave=False):
+            scored += score_labels(lm, prompts[a:a + bs], labels, batch_size=bs, prepend_bos=style.prepend_bos, task=tc.name)
+        preds: list[str | None] = [s.label for s in scored]
+        extra["mean_label_probability"] = float(np.mean([s.probability for s in scored])) if scored else float("nan")
+        for pi, s in zip(per_item, scored):
+            pi["p"] = round(s.probability, 4)
+        if cfg.generate_closed:
+            gens = generate(lm, prompts, max_new_tokens=max_new, stop=list(style.stop), temperature=0.0,
+                            seed=cfg.seed, batch_size=bs, prepend_bos=style.prepend_bos)
+            parsed = [parse_label(g, labels) for g in gens]
+            gold = [str(r["label"]) for r in tc.items]
+            extra["format_valid_rate"] = M.format_valid_rate(parsed)
+            extra["generation_accuracy"] = M.accuracy(gold, parsed)
+            extra["unparsed_examples"] = [g for g, p in zip(gens, parsed) if p is None][:5]
+            for pi, g in zip(per_item, gens):
+                pi["gen"] = g
+    else:
+        gens = generate(lm, prompts, max_new_tokens=max_new, stop=list(style.stop), temperature=0.0,
+                        seed=cfg.seed, batch_size=bs, prepend_bos=style.prepend_bos)
+        preds = [g.strip() for g in gens]
+        extra["empty_rate"] = float(np.mean([not p for p in preds])) if preds else float("nan")
+    return preds, extra, per_item
+
+
+# --------------------------------------------------------------------------------------------
+# Cells, caching, the run
+# --------------------------------------------------------------------------------------------
+
+
+def plan_cells(tc: TaskContext, cfg: EvalConfig, have_blast: bool) -> list[Cell]:
+    cells: list[Cell] = []
+    for mode in cfg.modes:
+        if mode not in MODES:
+            raise DnaHlmError(f"unknown mode {mode!r}; known: {', '.join(MODES)}")
+        if mode == "majority":
+            cells.append(Cell(tc.name, mode))
+        elif mode == "knn":
+            cells += [Cell(tc.name, mode, k) for k in cfg.ks]
+        elif mode == "blast":
+            if have_blast:
+                cells.append(Cell(tc.name, mode))
+        elif mode == "sft-rag":
+            for ph in cfg.phrasings:  # held-out wording: only at the primary k (it costs a full LM pass per k)
+                cells += [Cell(tc.name, mode, k, ph) for k in cfg.ks if ph == "seen" or k == primary_k(cfg)]
+        elif mode == "base-plain":  # the base model was never tuned: seen/held-out wording means nothing to it
+            cells.append(Cell(tc.name, mode, 0, "seen" if "seen" in cfg.phrasings else cfg.phrasings[0]))
+        else:
+            cells += [Cell(tc.name, mode, 0, ph) for ph in cfg.phrasings]
+    return cells
+
+
+def primary_k(cfg: EvalConfig) -> int:
+    """The RAG k the goals are judged on: ``cfg.primary_k`` when it is run, else the largest k."""
+    return cfg.primary_k if cfg.primary_k in cfg.ks else max(cfg.ks)
+
+
+def _model_identity(model_dir: Path) -> str:
+    w = model_dir / "model.safetensors"
+    return sha256_file(w)[:16] if w.is_file() else "none"
+
+
+def cell_key(tc: TaskContext, cell: Cell, cfg: EvalConfig, model_id: str | None) -> str:
+    parts = {"format": CELL_FORMAT, "cell": cell.name, "items": tc.items_sha, "model": model_id, "seed": cfg.seed,
+             "n_boot": cfg.n_boot, "ks_max": max(cfg.ks) if cfg.ks else 1, "generate_closed": cfg.generate_closed,
+             "open_max_new_tokens": cfg.open_max_new_tokens, "prompts_dir": cfg.prompts_dir,
+             "train_sha": sha256_text("\n".join(f"{r['id']}\t{r['label']}" for r in tc.train))[:16]}
+    return sha256_text(json.dumps(parts, sort_keys=True))[:24]
+
+
+def run_cell(tc: TaskContext, cell: Cell, cfg: EvalConfig, out: Path, models: dict[str, Path | None],
+             progress: bool) -> dict[str, Any] | None:
+    """Compute (or load from ``out/cells``) one cell; None when it cannot run (no model, no phrasing)."""
+    ph = None
+    model_dir = None
+    if cell.mode in LM_MODES:
+        model_dir = models["base" if cell.mode == "base-plain" else "sft"]
+        if model_dir is None:
+            return None
+        ph = choose_phrasing(tc, cell.phrasing, cfg.prompts_dir)
+        if ph is None:
+            return None
+    model_id = _model_identity(model_dir) if model_dir else None
+    key = cell_key(tc, cell, cfg, model_id)
+    path = out / "cells" / f"{cell.name}.json"
+    if path.is_file():
+        try:
+            old = json.loads(path.read_text())
+            if old.get("key") == key:
+                old["cached"] = True
+                return old
+        except json.JSONDecodeError:
+            pass
+    t0 = time.perf_counter()
+    per_item: list[dict[str, Any]] = [{} for _ in tc.items]
+    if cell.mode in LM_MODES:
+        assert model_dir is not None and ph is not None
+        preds, extra, per_item = run_lm(tc, cell, model_dir, ph, cfg, progress)
+        extra["zero_shot"] = None if cell.mode == "base-plain" else ph.zero_shot  # the base model was never tuned
+    else:
+        preds, extra = run_baseline(tc, cell, out / "work")
+        extra["zero_shot"] = None
+    mets, correct = cell_metrics(tc, preds, cfg.n_boot, cfg.seed)
+    res = {"key": key, "task": cell.task, "mode": cell.mode, "system": cell.system, "k": cell.k,
+           "phrasing": cell.phrasing, **mets, **extra, "seconds": round(time.perf_counter() - t0, 2),
+           "items": [{"id": str(r["id"]), "gold": str(r["label"]), "pred": p, "correct": bool(c), **pi}
+                     for r, p, c, pi in zip(tc.items, preds, correct, per_item)]}
+    write_json(path, res)
+    res["cached"] = False
+    return res
+
+
+def retrieval_recall(tc: TaskContext, ks: Sequence[int]) -> dict[str, float]:
+    labs = [[str(tc.train[h]["label"]) for h in hs] for hs in tc.neighbours]
+    gold = [str(r["label"]) for r in tc.items]
+    same = None if tc.closed else M.exact_match_one
+    return {str(k): M.recall_at_k(labs, gold, k, same) for k in ks}
+
+
+def compare(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """McNemar of cell ``a`` against cell ``b`` on their (identical) items."""
+    if [x["id"] for x in a["items"]] != [x["id"] for x in b["items"]]:
+        raise DnaHlmError(f"cells {a['system']} and {b['system']} of {a['task']} were run on different items")
+    t = M.mcnemar([x["correct"] for x in a["items"]], [x["correct"] for x in b["items"]])
+    return {"a": a["system"], "b": b["system"], "phrasing": a.get("phrasing", ""),
+            "accuracy_a": a["accuracy"], "accuracy_b": b["accuracy"], "difference": a["accuracy"] - b["accuracy"], **t}
+
+
+def run_eval(data_dir: str | Path, out_dir: str | Path, cfg: EvalConfig = EvalConfig(), progress: bool = True) -> dict[str, Any]:
+    """Run every cell (reusing finished ones), then write ``results.json``, ``report.md`` and plots."""
+    import torch
+    from tqdm import tqdm
+
+    from .manifest import read_manifest
+
+    data = Path(data_dir)
+    data_manifest = read_manifest(data, "data")
+    bad = [p for p in cfg.phrasings if p not in PHRASINGS] + [str(k) for k in cfg.ks if k < 1]
+    if bad or not cfg.tasks:
+        raise DnaHlmError(f"eval: unknown phrasing or k {', '.join(bad)} (phrasings: {', '.join(PHRASINGS)}; k >= 1)"
+                          if bad else "eval: no tasks")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    models: dict[str, Path | None] = {}
+    skipped: list[str] = []
+    for key, path, modes in (("base", cfg.base_model, ("base-plain",)), ("sft", cfg.sft_model, ("sft-plain", "sft-rag"))):
+        p = Path(path)
+        ok = (p / "config.json").is_file()
+        models[key] = p if ok else None
+        if not ok and any(m in cfg.modes for m in modes):
+            skipped.append(f"{', '.join(modes)}: no model at {p}")
+    have_blast = blast_available()
+    if "blast" in cfg.modes and not have_blast:
+        skipped.append("blast: blastn/makeblastdb not installed")
+    t0 = time.perf_counter()
+    results: dict[str, Any] = {"config": asdict(cfg), "data": str(data), "models": {k: str(v) if v else None for k, v in models.items()},
+                               "data_policies": data_manifest.get("policies", {}), "skipped": skipped, "tasks": {}}
+    for name in tqdm(cfg.tasks, desc="eval tasks", unit="task", disable=not progress):
+        tc = load_task(data, name, cfg)
+        cells = plan_cells(tc, cfg, have_blast)
+        done: dict[str, dict[str, Any]] = {}
+        for cell in tqdm(cells, desc=f"{name} cells", unit="cell", disable=not progress, leave=False):
+            r = run_cell(tc, cell, cfg, out, models, progress)
+            if r is None:
+                skipped.append(f"{cell.name}: no model or no such phrasing")
+                continue
+            done[cell.name] = r
+        comps = []
+        for c in done.values():
+            if c["mode"] == "sft-rag":
+                plain = done.get(Cell(name, "sft-plain", 0, c["phrasing"]).name)
+                knn = done.get(Cell(name, "knn", c["k"]).name)
+                if plain:
+                    comps.append({"kind": "rag_vs_plain", **compare(c, plain)})
+                if knn:
+                    comps.append({"kind": "rag_vs_knn", **compare(c, knn)})
+            if c["mode"] == "sft-plain":
+                base = done.get(Cell(name, "base-plain", 0, c["phrasing"]).name)
+                if base:
+                    comps.append({"kind": "sft_vs_base", **compare(c, base)})
+        results["tasks"][name] = {
+            "kind": "classification" if tc.closed else "generation", "n": len(tc.items),
+            "test_size": tc.spec.get("counts", {}).get("test"), "split_policy": tc.spec.get("split_policy"),
+            "labels": len(tc.labels or []), "majority_label": tc.majority,
+            "retrieval_recall_at_k": retrieval_recall(tc, cfg.ks),
+            "cells": {n: {k: v for k, v in c.items() if k not in ("items", "key", "prompt_style")} for n, c in done.items()},
+            "comparisons": comps,
+        }
+    results["goals"] = judge_goals(results, cfg)
+    results["seconds"] = round(time.perf_counter() - t0, 1)
+    all_cells = [c for t in results["tasks"].values() for c in t["cells"].values()]
+    results["cells_total"] = len(all_cells)
+    results["cells_reused"] = sum(bool(c.get("cached")) for c in all_cells)
+    results["cell_seconds_total"] = round(sum(c.get("seconds", 0.0) for c in all_cells), 1)
+    write_json(out / "results.json", results)
+    plots = make_plots(results, out / "plots")
+    results["plots"] = [str(p.relative_to(out)) for p in plots]
+    write_json(out / "results.json", results)
+    with atomic_file(out / "report.md") as f:
+        f.write(render_report(results))
+    return results
+
+
+# --------------------------------------------------------------------------------------------
+# Goals, report, plots
+# --------------------------------------------------------------------------------------------
+
+
+def judge_goals(results: dict[str, Any], cfg: EvalConfig) -> list[dict[str, Any]]:
+    """The issue's three goals, each judged from the measured cells (met / not met / not measured)."""
+    goals = []
+    sig_tasks, tested = [], []
+    beats_knn = []
+    for name, t in results["tasks"].items():
+        for c in t["comparisons"]:
+            if c["kind"] == "rag_vs_plain" and c["phrasing"] == "seen" and c["a"] == f"sft-rag-k{primary_k(cfg)}":
+                tested.append(name)
+                if c["p_value"] < cfg.alpha and c["difference"] > 0:
+                    sig_tasks.append(f"{name} (+{100 * c['difference']:.1f} points, p={c['p_value']:.2g})")
+            if c["kind"] == "rag_vs_knn" and c["p_value"] < cfg.alpha and c["difference"] > 0:
+                beats_knn.append(f"{name}: {c['a']} {c['phrasing']} (+{100 * c['difference']:.1f} points, p={c['p_value']:.2g})")
+    goals.append({"goal": f"RAG beats plain prompting significantly (McNemar p < {cfg.alpha}, RAG k={primary_k(cfg)} vs plain, "
+                          "instruction-tuned model, seen phrasing) on at least three tasks",
+                  "status": "not measured" if not tested else ("met" if len(sig_tasks) >= 3 else "not met"),
+                  "evidence": f"{len(sig_tasks)} of {len(tested)} tasks: " + ("; ".join(sig_tasks) or "none")})
+    tested_knn = any(c["kind"] == "rag_vs_knn" for t in results["tasks"].values() for c in t["comparisons"])
+    goals.append({"goal": f"RAG beats the kNN vote of the same neighbours (same k, McNemar p < {cfg.alpha}) on at least one task",
+                  "status": "not measured" if not tested_knn else ("met" if beats_knn else "not met"),
+                  "evidence": "; ".join(beats_knn) or "no significant win of RAG over kNN"})
+    sp = results["tasks"].get("splice")
+    if sp:
+        lm = {n: c for n, c in sp["cells"].items() if c["mode"] in LM_MODES}
+        allc = sp["cells"]
+        if lm:
+            best_name, best = max(lm.items(), key=lambda kv: kv[1]["accuracy"])
+            ci = best["accuracy_ci"]
+            other = max(allc.values(), key=lambda c: c["accuracy"])
+            goals.append({"goal": "splice accuracy towards the 96% of the best classic learners (met at >= 95%)",
+                          "status": "met" if best["accuracy"] >= 0.95 else "not met",
+                          "evidence": f"best LM cell {best['system']} ({best['phrasing']}): {100 * best['accuracy']:.1f}% "
+                                      f"(95% CI {100 * ci[0]:.1f}-{100 * ci[1]:.1f}), n={best['n']}; best of all systems: "
+                                      f"{other['system']} {100 * other['accuracy']:.1f}%"})
+        else:
+            goals.append({"goal": "splice accuracy towards 96%", "status": "not measured", "evidence": "no LM cell on splice"})
+    else:
+        goals.append({"goal": "splice accuracy towards 96%", "status": "not measured", "evidence": "splice not evaluated"})
+    return goals
+
+
+def _pct(x: Any) -> str:
+    return "" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
+
+
+def _ci(c: dict[str, Any], key: str) -> str:
+    v, ci = c.get(key), c.get(f"{key}_ci")
+    if v is None:
+        return ""
+    if key == "mcc":
+        return f"{v:.3f} ({ci[0]:.3f} to {ci[1]:.3f})" if ci else f"{v:.3f}"
+    return f"{_pct(v)} ({_pct(ci[0])}-{_pct(ci[1])})" if ci else _pct(v)
+
+
+def render_report(res: dict[str, Any]) -> str:
+    cfg = res["config"]
+    L = ["# Evaluation report", "",
+         f"Data: `{res['data']}`; base model: `{res['models'].get('base')}`; instruction-tuned model: `{res['models'].get('sft')}`.",
+         f"Items: test split, at most {cfg['max_items'] or 'all'} per task (seeded sample, seed {cfg['seed']}), the same items "
+         f"for every system. 95% intervals: percentile bootstrap over items ({cfg['n_boot']} resamples). "
+         "Paired tests: McNemar (exact binomial under 25 discordant items, else chi-square with continuity correction).",
+         "Closed tasks: LM answers by label scoring (most likely label); `format-valid` is the share of greedy free generations "
+         "that parse to an allowed label, `gen acc` their accuracy. Open tasks (product): greedy generation, exact match "
+         "(accuracy column) and token F1. RAG and kNN use the same k nearest TRAIN items (k-mer profiles).",
+         f"Wall time of this run: {res.get('seconds')} s; {res.get('cells_reused')} of {res.get('cells_total')} cells reused "
+         f"from `cells/` (resumed); all cells took {res.get('cell_seconds_total')} s when computed (without loading "
+         "tasks and neighbours).", ""]
+    if res.get("skipped"):
+        L += ["Skipped: " + "; ".join(sorted(set(res["skipped"]))), ""]
+    L += ["## Goals (measured)", "", "| goal | status | evidence |", "|---|---|---|"]
+    for g in res["goals"]:
+        L.append(f"| {g['goal']} | **{g['status']}** | {g['evidence']} |")
+    L += ["", "## Split policies (data/manifest.json)", ""]
+    for k, v in res.get("data_policies", {}).items():
+        L.append(f"- `{k}`: {v}")
+    zero = []
+    for name, t in res["tasks"].items():
+        L += ["", f"## {name}", "",
+              f"{t['kind']}, {t['labels'] or 'open-text'} labels; n = {t['n']} of {t['test_size']} test items; "
+              f"split: {t['split_policy']}; majority label `{t['majority_label']}`.", ""]
+        if t["kind"] == "classification":
+            L += ["| system | phrasing | n | accuracy % (CI) | macro-F1 % (CI) | MCC (CI) | format-valid % | gen acc % | zero-shot |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        else:
+            L += ["| system | phrasing | n | exact match % (CI) | token F1 % (CI) | empty % | zero-shot |", "|---|---|---|---|---|---|---|"]
+        for n, c in t["cells"].items():
+            ph = c.get("phrasing_id") and f"{c['phrasing']} (`{c['phrasing_id']}`)" or ""
+            zs = c.get("zero_shot") or ""
+            if zs:
+                zero.append(f"{name} / {c['system']} / {ph}: zero-shot {zs}, accuracy {_pct(c['accuracy'])}%")
+            if t["kind"] == "classification":
+                L.append(f"| {c['system']} | {ph} | {c['n']} | {_ci(c, 'accuracy')} | {_ci(c, 'macro_f1')} | {_ci(c, 'mcc')} | "
+                         f"{_pct(c.get('format_valid_rate'))} | {_pct(c.get('generation_accuracy'))} | {zs} |")
+            else:
+                L.append(f"| {c['system']} | {ph} | {c['n']} | {_ci(c, 'exact_match')} | {_ci(c, 'token_f1')} | "
+                         f"{_pct(c.get('empty_rate'))} | {zs} |")
+        rec = t["retrieval_recall_at_k"]
+        L += ["", "Retrieval recall@k (a train neighbour carries the gold label): " +
+              ", ".join(f"k={k}: {_pct(v)}%" for k, v in rec.items())]
+        if t["comparisons"]:
+            L += ["", "| comparison | phrasing | A % | B % | A only | B only | test | p |", "|---|---|---|---|---|---|---|---|"]
+            for c in t["comparisons"]:
+                L.append(f"| {c['a']} vs {c['b']} | {c['phrasing']} | {_pct(c['accuracy_a'])} | {_pct(c['accuracy_b'])} | "
+                         f"{c['a_only']} | {c['b_only']} | {c['method']} | {c['p_value']:.3g} |")
+        for p in res.get("plots", []):
+            if Path(p).stem.startswith(name + "_"):
+                L.append(f"\n![{Path(p).stem}]({p})")
+    L += ["", "## Zero-shot cases", "",
+          "A task held out of tuning (`train = false` in prompts/tasks) and phrasings held out of tuning:", ""]
+    L += [f"- {z}" for z in zero] or ["- none measured"]
+    return "\n".join(L) + "\n"
+
+
+def make_plots(res: dict[str, Any], folder: Path) -> list[Path]:
+    """Per task: a bar chart of every system (seen phrasing) with 95% CIs, and accuracy against k."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out: list[Path] = []
+    for name, t in res["tasks"].items():
+        cells = [c for c in t["cells"].values() if c.get("phrasing", "") in ("", "seen")]
+        if not cells:
+            continue
+        metric = "accuracy" if t["kind"] == "classification" else "token_f1"
+        vals = [c[metric] for c in cells]
+        lo = [c[metric] - c[f"{metric}_ci"][0] for c in cells]
+        hi = [c[f"{metric}_ci"][1] - c[metric] for c in cells]
+        colors = ["tab:blue" if c["mode"] == "sft-rag" else "tab:orange" if c["mode"] in LM_MODES else "tab:gray" for c in cells]
+        fig, ax = plt.subplots(figsize=(max(5, 0.7 * len(cells) + 2), 3.6))
+        ax.bar(range(len(cells)), vals, yerr=[lo, hi], color=colors, capsize=3)
+        ax.set_xticks(range(len(cells)), [c["system"] for c in cells], rotation=40, ha="right", fontsize=8)
+        ax.set(ylabel=metric.replace("_", " "), title=f"{name} (n={t['n']}): RAG (blue), plain LM (orange), baselines (gray)",
+               ylim=(0, 1))
+        ax.title.set_fontsize(9)
+        fig.tight_layout()
+        p = folder / f"{name}_systems.png"
+        with atomic_file(p, mode="wb") as f:
+            fig.savefig(f, format="png", dpi=90)
+        plt.close(fig)
+        out.append(p)
+        fig, ax = plt.subplots(figsize=(5, 3.4))
+        drew = False
+        for mode, style, ph in (("sft-rag", "o-", "seen"), ("sft-rag", "s--", "held-out"), ("knn", "^:", "")):
+            pts = sorted((c["k"], c[metric], c[f"{metric}_ci"]) for c in t["cells"].values()
+                         if c["mode"] == mode and c.get("phrasing", "") == ph)
+            if pts:
+                ks, v, ci = zip(*pts)
+                ax.errorbar(ks, v, yerr=[[a - b[0] for a, b in zip(v, ci)], [b[1] - a for a, b in zip(v, ci)]],
+                            fmt=style, capsize=3, label=f"{mode} {ph}".strip())
+                drew = True
+        for c in t["cells"].values():
+            if c["mode"] in ("sft-plain", "base-plain", "majority") and c.get("phrasing", "") in ("", "seen"):
+                ax.axhline(c[metric], ls="--", lw=0.8, color={"sft-plain": "tab:orange", "base-plain": "tab:red"}.get(c["mode"], "gray"),
+                           label=c["system"])
+                drew = True
+        if drew:
+            ax.set_xticks(sorted({c["k"] for c in t["cells"].values() if c["k"]}))
+            ax.set(xlabel="k (neighbours)", ylabel=metric.replace("_", " "), title=f"{name}: {metric.replace('_', ' ')} against k", ylim=(0, 1))
+            ax.legend(fontsize=7)
+            fig.tight_layout()
+            p = folder / f"{name}_k.png"
+            with atomic_file(p, mode="wb") as f:
+                fig.savefig(f, format="png", dpi=90)
+            out.append(p)
+        plt.close(fig)
+    return out

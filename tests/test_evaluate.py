@@ -1,0 +1,119 @@
+"""The evaluation harness end to end on tiny real-sequence tasks and a tiny model."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dnahlm_rag.evaluate import Cell, EvalConfig, cell_metrics, run_eval, TaskContext
+from sft_fixtures import make_base_model, make_task_data
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    import torch
+
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("eval")
+    data = make_task_data(root, n_train=60)
+    model = make_base_model(root, n_ctx=256)
+    return root, data, model
+
+
+def _cfg(root: Path, model: Path, **kw) -> EvalConfig:
+    base = dict(tasks=["gc", "half", "nextb"], ks=[1, 3], max_items=12, n_boot=50, batch_size=8,
+                open_max_new_tokens=4, threads=1, base_model=str(model), sft_model=str(model),
+                prompts_dir=str(root / "task_prompts"))
+    base.update(kw)
+    return EvalConfig(**base)
+
+
+def test_eval_end_to_end_and_resume(setup, tmp_path):
+    root, data, model = setup
+    out = tmp_path / "eval"
+    res = run_eval(data, out, _cfg(root, model), progress=False)
+    for f in ("report.md", "results.json"):
+        assert (out / f).is_file()
+    assert any(p.suffix == ".png" for p in (out / "plots").iterdir())
+    on_disk = json.loads((out / "results.json").read_text())
+    gc = on_disk["tasks"]["gc"]
+    names = set(gc["cells"])
+    assert {"gc__majority", "gc__knn-k1", "gc__knn-k3", "gc__base-plain__seen", "gc__sft-plain__held-out",
+            "gc__sft-rag-k3__seen", "gc__sft-rag-k1__seen", "gc__sft-rag-k3__held-out"} <= names
+    # held-out wording only at the primary k; the untuned base model runs once
+    assert "gc__sft-rag-k1__held-out" not in names and "gc__base-plain__held-out" not in names
+    c = gc["cells"]["gc__sft-rag-k3__seen"]
+    assert c["n"] == 12 and 0 <= c["accuracy"] <= 1 and c["accuracy_ci"][0] <= c["accuracy"] <= c["accuracy_ci"][1]
+    assert 0 <= c["format_valid_rate"] <= 1 and "macro_f1_ci" in c and "mcc" in c
+    assert gc["cells"]["gc__sft-plain__held-out"]["zero_shot"] == "phrasing"
+    # the held-out task is zero-shot in every LM cell
+    half = on_disk["tasks"]["half"]
+    assert all(c["zero_shot"] == "task" for c in half["cells"].values() if c["mode"] in ("sft-plain", "sft-rag"))
+    # open-text task: token F1 and exact match
+    nx = on_disk["tasks"]["nextb"]["cells"]["nextb__sft-plain__seen"]
+    assert "token_f1" in nx and "exact_match_ci" in nx
+    kinds = {c["kind"] for c in gc["comparisons"]}
+    assert {"rag_vs_plain", "rag_vs_knn", "sft_vs_base"} <= kinds
+    assert set(gc["retrieval_recall_at_k"]) == {"1", "3"}
+    assert len(on_disk["goals"]) == 3 and all(g["status"] in ("met", "not met", "not measured") for g in on_disk["goals"])
+    report = (out / "report.md").read_text()
+    assert "## Goals (measured)" in report and "Zero-shot cases" in report and "n = 12" in report
+    # the majority baseline really is the train majority
+    maj = gc["cells"]["gc__majority"]
+    assert maj["label"] in ("GC-rich", "AT-rich")
+    # resume: every cell comes back from the cache, with identical numbers
+    res2 = run_eval(data, out, _cfg(root, model), progress=False)
+    cells2 = res2["tasks"]["gc"]["cells"]
+    assert all(c["cached"] for t in res2["tasks"].values() for c in t["cells"].values())
+    assert cells2["gc__sft-rag-k3__seen"]["accuracy"] == c["accuracy"]
+    # a changed setting (more items) recomputes
+    res3 = run_eval(data, out, _cfg(root, model, tasks=["gc"], modes=["majority"], max_items=20), progress=False)
+    assert not res3["tasks"]["gc"]["cells"]["gc__majority"]["cached"] and res3["tasks"]["gc"]["n"] == 20
+
+
+def test_blast_baseline(setup, tmp_path):
+    import shutil
+
+    if not shutil.which("blastn"):
+        pytest.skip("blastn not installed")
+    root, data, model = setup
+    res = run_eval(data, tmp_path / "e", _cfg(root, model, tasks=["half"], modes=["blast", "majority"]), progress=False)
+    c = res["tasks"]["half"]["cells"]["half__blast"]
+    # test windows overlap train windows of the same genome: BLAST finds them and knows the half
+    assert c["hit_rate"] > 0.5 and c["accuracy"] > res["tasks"]["half"]["cells"]["half__majority"]["accuracy"]
+
+
+def test_missing_model_is_skipped(setup, tmp_path):
+    root, data, _ = setup
+    res = run_eval(data, tmp_path / "e", _cfg(root, tmp_path / "none", tasks=["gc"], modes=["majority", "sft-plain"]),
+                   progress=False)
+    assert list(res["tasks"]["gc"]["cells"]) == ["gc__majority"]
+    assert any("no model" in s for s in res["skipped"])
+
+
+def test_cell_metrics_closed():
+    tc = TaskContext(name="t", closed=True, labels=["a", "b"], question="?", spec={}, train=[],
+                     items=[{"id": str(i), "seq": "A", "label": lab} for i, lab in enumerate("aabb")],
+                     neighbours=[], majority="a", items_sha="x")
+    m, correct = cell_metrics(tc, ["a", "b", "b", "b"], n_boot=100, seed=0)
+    assert correct == [True, False, True, True] and m["accuracy"] == 0.75
+    assert m["macro_f1"] == pytest.approx((2 / 3 + 0.8) / 2)
+    assert Cell("t", "sft-rag", 3, "seen").name == "t__sft-rag-k3__seen"
+
+
+def test_cli_eval(setup, tmp_path):
+    from typer.testing import CliRunner
+
+    from dnahlm_rag.cli.app import app
+
+    root, data, model = setup
+    out = tmp_path / "cli"
+    r = CliRunner().invoke(app, ["eval", "--tasks", "gc", "--modes", "majority,knn,sft-rag", "--ks", "1",
+                                 "--phrasings", "seen", "--data", str(data), "--out", str(out), "--max-items", "6",
+                                 "--sft-model", str(model), "--prompts-dir", str(root / "task_prompts"),
+                                 "--n-boot", "20", "--threads", "1", "--quiet", "--no-generate"])
+    assert r.exit_code == 0, r.output
+    assert "report:" in r.output and (out / "report.md").is_file()
+    r = CliRunner().invoke(app, ["eval", "--tasks", "nope", "--data", str(data), "--out", str(out), "--quiet"])
+    assert r.exit_code == 2 and "error:" in r.output
