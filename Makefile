@@ -40,6 +40,7 @@ system-deps:
 DNAHLM := $(BIN)/dnahlm
 THREADS ?= 2
 EVAL_ITEMS ?= 100
+KMER_WINDOWS ?= 500
 RELEASED := $(wildcard models/released/sft/config.json)
 ifneq ($(RELEASED),)
 BASE_MODEL := models/released/base
@@ -56,7 +57,7 @@ demo: venv system-deps data/manifest.json $(SFT_MODEL)/config.json indexes/segme
 	$(DNAHLM) examples --model $(SFT_MODEL)
 	@echo "== evaluation: RAG vs plain vs baselines on the test splits ($(EVAL_ITEMS) items per task)"
 	$(DNAHLM) eval --max-items $(EVAL_ITEMS) --base-model $(BASE_MODEL) --sft-model $(SFT_MODEL) --threads $(THREADS) --out reports/eval
-	$(DNAHLM) bench next-kmer --model $(BASE_MODEL) --out reports/bench --threads $(THREADS)
+	$(DNAHLM) bench next-kmer --model $(BASE_MODEL) --n $(KMER_WINDOWS) --out reports/bench --threads $(THREADS)
 	@echo "== done: reports/eval/report.md (evaluation), reports/examples.md (answers), reports/bench/ (next-k-mer)"
 
 data/manifest.json: | $(STAMP)
