@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import json
 import random
-import string
 import tomllib
 from collections import Counter
 from collections.abc import Sequence
@@ -48,7 +47,7 @@ from .atomic import atomic_dir, sha256_file, sha256_text
 from .embed.kmer import KmerConfig, KmerEmbedder
 from .errors import DnaHlmError, RecipeError
 from .manifest import read_manifest, write_manifest
-from .prompts import PROMPTS_DIR, load_prompt
+from .prompts import PROMPTS_DIR, check_placeholders, load_prompt
 from .recipes import from_dict, load_recipe, to_dict
 
 STAGE = "instruct"
@@ -125,25 +124,6 @@ def format_labels(labels: Sequence[str]) -> str:
     if len(labels) <= 1:
         return "".join(labels)
     return ", ".join(labels[:-1]) + " or " + labels[-1]
-
-
-def check_placeholders(text: str, allowed: frozenset[str], where: str) -> frozenset[str]:
-    """The placeholders of ``text``; anything not in ``allowed`` (or with a format spec) is an error naming ``where``.
-
-    The same rule as :mod:`dnahlm_rag.prompts` (whose check is bound to the chain's field set).
-    """
-    try:
-        parsed = list(string.Formatter().parse(text))
-    except ValueError as e:
-        raise DnaHlmError(f"{where}: bad template syntax ({e})") from None
-    names = set()
-    for _, fld, spec, conv in parsed:
-        if fld is None:
-            continue
-        if fld not in allowed or spec or conv:
-            raise DnaHlmError(f"{where}: unknown placeholder {{{fld}}}; allowed: {', '.join(sorted(allowed))}")
-        names.add(fld)
-    return frozenset(names)
 
 
 def load_task_prompts(task: str, prompts_dir: str | Path | None = None) -> TaskPrompts:

@@ -43,20 +43,25 @@ class PromptTemplate:
         return self.text.format(**{k: v for k, v in values.items() if k in self.fields})
 
 
-def _fields(text: str, path: Path) -> frozenset[str]:
+def check_placeholders(text: str, allowed: frozenset[str], where: str) -> frozenset[str]:
+    """The ``{placeholder}`` names of ``text``; any name not in ``allowed`` (or one with a format
+    spec or conversion) is a :class:`DnaHlmError` naming ``where`` and the placeholder."""
     try:
         parsed = list(string.Formatter().parse(text))
     except ValueError as e:
-        raise DnaHlmError(f"prompt {path}: bad template syntax ({e})") from None
+        raise DnaHlmError(f"{where}: bad template syntax ({e})") from None
     names = set()
     for _, field, spec, conv in parsed:
         if field is None:
             continue
-        if field not in ALLOWED_FIELDS or spec or conv:
-            raise DnaHlmError(f"prompt {path}: unknown placeholder {{{field}}}; "
-                              f"allowed: {', '.join(sorted(ALLOWED_FIELDS))}")
+        if field not in allowed or spec or conv:
+            raise DnaHlmError(f"{where}: unknown placeholder {{{field}}}; allowed: {', '.join(sorted(allowed))}")
         names.add(field)
     return frozenset(names)
+
+
+def _fields(text: str, path: Path) -> frozenset[str]:
+    return check_placeholders(text, ALLOWED_FIELDS, f"prompt {path}")
 
 
 def load_prompt(name: str, prompts_dir: str | Path | None = None) -> PromptTemplate:
