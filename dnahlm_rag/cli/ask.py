@@ -60,8 +60,8 @@ def register(app: typer.Typer) -> None:
             typer.echo("\nneighbours (id, organism, type, product, similarity):")
             for d in out["neighbours"]:
                 m = d.metadata
-                typer.echo(f"  {m.get('id')}\t{m.get('organism')}\t{m.get('type')}\t{m.get('product') or m.get('label')}\t"
-                           f"{m.get('score'):.3f}")
+                cols = (m.get("id"), m.get("organism"), m.get("type"), m.get("product") or m.get("label"))
+                typer.echo("  " + "\t".join(str(c) if c else "-" for c in cols) + f"\t{m.get('score'):.3f}")
 
     @app.command("batch")
     def batch(
