@@ -252,13 +252,7 @@ def run_batch(answerer: Answerer, in_path: str | Path, out_path: str | Path, *, 
 
 def task_question_and_labels(data_dir: str | Path, task: str) -> tuple[str, list[str] | None]:
     """The question of ``data/tasks/<task>/task.json`` and its closed label set (classification)."""
-    p = Path(data_dir) / "tasks" / task / "task.json"
-    if not p.is_file():
-        raise DnaHlmError(f"no task {task!r}: {p} not found (build the data with `dnahlm data build`)")
-    try:
-        t = json.loads(p.read_text())
-        q = str(t["question"])
-    except (json.JSONDecodeError, KeyError, TypeError) as e:
-        raise DnaHlmError(f"{p} is not a task description ({e})") from None
-    labels = [str(x) for x in t.get("labels") or []] if t.get("kind") == "classification" else None
-    return q, labels or None
+    from .instruct import read_task
+
+    t = read_task(data_dir, task)
+    return t.question, t.labels

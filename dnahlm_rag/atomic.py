@@ -57,6 +57,13 @@ def write_json(path: str | Path, obj: Any) -> None:
         f.write("\n")
 
 
+def write_png(fig: Any, path: str | Path, dpi: int = 90) -> Path:
+    """Save a matplotlib figure as PNG, atomically; return ``path``."""
+    with atomic_file(path, mode="wb") as f:
+        fig.savefig(f, format="png", dpi=dpi)
+    return Path(path)
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Yield a fresh temporary folder beside ``path``; on clean exit it replaces ``path``.

@@ -55,7 +55,7 @@ from typing import Any
 import numpy as np
 
 from . import metrics as M
-from .atomic import atomic_file, sha256_file, sha256_text, write_json
+from .atomic import atomic_file, sha256_file, sha256_text, write_json, write_png
 from .errors import DnaHlmError
 
 MODES = ("majority", "knn", "blast", "base-plain", "sft-plain", "sft-rag")
@@ -624,8 +624,7 @@ def make_plots(res: dict[str, Any], folder: Path) -> list[Path]:
         ax.title.set_fontsize(9)
         fig.tight_layout()
         p = folder / f"{name}_systems.png"
-        with atomic_file(p, mode="wb") as f:
-            fig.savefig(f, format="png", dpi=90)
+        write_png(fig, p)
         plt.close(fig)
         out.append(p)
         fig, ax = plt.subplots(figsize=(5, 3.4))
@@ -649,8 +648,7 @@ def make_plots(res: dict[str, Any], folder: Path) -> list[Path]:
             ax.legend(fontsize=7)
             fig.tight_layout()
             p = folder / f"{name}_k.png"
-            with atomic_file(p, mode="wb") as f:
-                fig.savefig(f, format="png", dpi=90)
+            write_png(fig, p)
             out.append(p)
         plt.close(fig)
     return out

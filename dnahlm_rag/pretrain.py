@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_file, sha256_file
+from .atomic import atomic_file, sha256_file, write_png
 from .checkpoint import (ResumeError, load_checkpoint, read_checkpoint_state, recipe_identity,
                          save_checkpoint, save_final)
 from .errors import DnaHlmError, RecipeError
@@ -92,17 +92,22 @@ class PretrainRecipe:
     data: DataConfig = field(default_factory=DataConfig)
 
 
+def check_train_section(t: Any) -> None:
+    """Checks shared by every training recipe's ``[train]`` table (pretraining and tuning)."""
+    if t.precision not in ("auto", "bf16", "fp32"):
+        raise RecipeError(f"recipe key 'train.precision': expected 'auto', 'bf16' or 'fp32', got {t.precision!r}")
+    for key in ("max_steps", "batch_size", "grad_accum"):
+        if getattr(t, key) < 1:
+            raise RecipeError(f"recipe key 'train.{key}': must be >= 1")
+
+
 def load_pretrain_recipe(name_or_path: str | Path) -> PretrainRecipe:
     """Load and check a pretraining recipe (unknown keys / wrong types name the key)."""
     r = load_recipe(PretrainRecipe, "pretrain", name_or_path)
     t = r.train
-    if t.precision not in ("auto", "bf16", "fp32"):
-        raise RecipeError(f"recipe key 'train.precision': expected 'auto', 'bf16' or 'fp32', got {t.precision!r}")
+    check_train_section(t)
     if not 0.0 <= t.dna_fraction <= 1.0:
         raise RecipeError(f"recipe key 'train.dna_fraction': expected 0..1, got {t.dna_fraction}")
-    for key in ("max_steps", "batch_size", "grad_accum"):
-        if getattr(t, key) < 1:
-            raise RecipeError(f"recipe key 'train.{key}': must be >= 1")
     for key in ("n_layer", "n_embd", "n_head", "n_ctx"):
         if getattr(r.model, key) < 1:
             raise RecipeError(f"recipe key 'model.{key}': must be >= 1")
@@ -323,8 +328,7 @@ def plot_losses(log_path: Path, png_path: Path, markov_bpb: float | None = None)
     axes[1].legend(loc="upper right", fontsize=7)
     axes[2].set(title="held-out English", xlabel="step", ylabel="nats / token")
     fig.subplots_adjust(left=0.06, right=0.98, bottom=0.15, top=0.9, wspace=0.3)
-    with atomic_file(png_path, mode="wb") as f:
-        fig.savefig(f, format="png", dpi=90)
+    write_png(fig, png_path)
     plt.close(fig)
 
 

@@ -31,13 +31,13 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_file, sha256_file
+from .atomic import sha256_file, write_png
 from .checkpoint import (ResumeError, load_checkpoint, read_checkpoint_state, recipe_identity, save_checkpoint,
                          save_final)
 from .errors import DnaHlmError, RecipeError
 from .instruct import PromptRenderer, PromptStyle, read_instruct, style_from_dict
 from .manifest import write_manifest
-from .pretrain import lr_at, read_log, resolve_precision, resolve_threads, truncate_log
+from .pretrain import check_train_section, lr_at, read_log, resolve_precision, resolve_threads, truncate_log
 from .recipes import load_recipe, to_dict
 
 STAGE = "sft"
@@ -88,12 +88,7 @@ class SFTRecipe:
 
 def load_sft_recipe(name_or_path: str | Path) -> SFTRecipe:
     r = load_recipe(SFTRecipe, "sft", name_or_path)
-    t = r.train
-    if t.precision not in ("auto", "bf16", "fp32"):
-        raise RecipeError(f"recipe key 'train.precision': expected 'auto', 'bf16' or 'fp32', got {t.precision!r}")
-    for key in ("max_steps", "batch_size", "grad_accum"):
-        if getattr(t, key) < 1:
-            raise RecipeError(f"recipe key 'train.{key}': must be >= 1")
+    check_train_section(r.train)
     if r.data.max_response_tokens < 2:
         raise RecipeError("recipe key 'data.max_response_tokens': must be >= 2")
     return r
@@ -221,8 +216,7 @@ def plot_sft(log_path: Path, png_path: Path) -> None:
     ax.set(title="instruction tuning", xlabel="step", ylabel="nats / response token")
     ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
-    with atomic_file(png_path, mode="wb") as f:
-        fig.savefig(f, format="png", dpi=90)
+    write_png(fig, png_path)
     plt.close(fig)
 
 
