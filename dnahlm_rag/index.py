@@ -8,9 +8,16 @@ Folder layout (written atomically; format version :data:`FORMAT_VERSION`)::
                        start, end (0-based half-open on the record), strand (+1/-1), gene, product,
                        description, label (task label, or null), split, seq (5'->3', whole)
                        (the text half embeds each row's annotation text: type and product)
-      embedder.json    fitted state of the k-mer embedder (IDF, means), JSON
-      manifest.json    stage "index": embedder (name, versions, params), dim, metric, kind, the
-                       source's hashes, count, sha256 of every file above
+      embedder.json    fitted state of the k-mer or protein embedder (IDF, means), JSON
+      manifest.json    stage "index": level ("dna" or "protein"), embedder (name, versions,
+                       params), dim, metric, kind, the source's hashes, count, sha256 of every
+                       file above
+
+A **protein index** (``embedder = "protein"``, :func:`protein_records`) has the same layout: its
+rows are the CDS segments of the chosen splits, each with two more columns, ``table`` (the NCBI
+genetic code it was translated with, :func:`~dnahlm_rag.orfs.genetic_code_for` of its organism)
+and ``protein`` (:func:`~dnahlm_rag.orfs.translate_cds`), and its vectors embed the proteins
+(:mod:`dnahlm_rag.embed.protein`); ``search`` on it takes protein strings, not DNA.
 
 Search is by inner product (vectors are unit or fused as in :mod:`dnahlm_rag.embed.fusion`).
 ``flat`` is exact; ``ivf`` (IVF-Flat, ``nprobe`` lists probed) and ``hnsw`` are approximate, for
@@ -26,6 +33,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,13 +41,15 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_dir, sha256_file
+from .atomic import atomic_dir, sha256_file, write_json
 from .embed.fusion import FusedEmbedder, FusionConfig, parse_spec
 from .embed.kmer import KmerConfig, KmerEmbedder
 from .embed.lm import LMConfig
+from .embed.protein import ProteinSeqEmbedder, default_protein_config
 from .embed.text import TextConfig, TextEmbedder, annotation_text
 from .errors import DnaHlmError, ManifestError
 from .manifest import read_manifest, write_manifest
+from .protein_embed import ProteinEmbedConfig
 from .seq import normalize_dna
 
 FORMAT_VERSION = 1
@@ -69,9 +79,11 @@ class FaissConfig:
 class IndexConfig:
     """Recipe for ``dnahlm index build`` (``recipes/index/<name>.toml``)."""
 
-    embedder: str = "kmer+text"  # kmer | lm | kmer+text | lm+text
+    embedder: str = "kmer+text"  # kmer | lm | kmer+text | lm+text | protein
     splits: list[str] = field(default_factory=lambda: ["train"])
     kmer: KmerConfig = field(default_factory=KmerConfig)
+    protein: ProteinEmbedConfig = field(default_factory=default_protein_config)  # m10-k3, 1000 dims
+    protein_min_aa: int = 10  # protein index: CDS whose translation is shorter (amino acids) are left out
     text: TextConfig = field(default_factory=TextConfig)
     lm: LMConfig = field(default_factory=LMConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
@@ -165,11 +177,43 @@ def load_records(data_dir: str | Path = "data", task: str | None = None,
     return docs, source
 
 
+def protein_records(docs: list[dict[str, Any]], min_aa: int = 10) -> list[dict[str, Any]]:
+    """The CDS rows of ``docs`` with their translation, for a protein index.
+
+    Each kept row gains ``table`` (NCBI genetic code, :func:`~dnahlm_rag.orfs.genetic_code_for`
+    of its organism: 11 unless the organism is a known table-4 or eukaryotic genus, ...) and
+    ``protein`` (:func:`~dnahlm_rag.orfs.translate_cds` of its ``seq``: first codon as M when it
+    is a start codon, terminal stop dropped, internal stops ``*``). Rows that are not CDS, or
+    whose protein has fewer than ``min_aa`` amino acids, are left out.
+    """
+    from .orfs import genetic_code_for, translate_cds
+
+    out = []
+    for d in docs:
+        if d.get("type") != "CDS":
+            continue
+        table = genetic_code_for(str(d.get("organism") or ""))
+        protein = translate_cds(d["seq"], table)
+        if len(protein) >= min_aa:
+            out.append({**d, "table": table, "protein": protein})
+    if not out:
+        raise DnaHlmError(f"nothing to index at the protein level: no CDS of at least {min_aa} amino acids "
+                          "in the chosen records")
+    return out
+
+
+def level_of(spec: str) -> str:
+    """``"protein"`` for the protein embedder, else ``"dna"``."""
+    return "protein" if spec == "protein" else "dna"
+
+
 # --------------------------------------------------------------------------------------------
 # Embedders from a spec / from a manifest
 # --------------------------------------------------------------------------------------------
 def make_embedder(spec: str, config: IndexConfig, model_dir: str | Path | None = None) -> FusedEmbedder:
     """A fresh (unfitted) embedder for ``spec``; ``lm`` needs ``model_dir``."""
+    if spec == "protein":
+        return FusedEmbedder(ProteinSeqEmbedder(config.protein))
     seq_name, with_text = parse_spec(spec)
     if seq_name == "kmer":
         seq: Any = KmerEmbedder(config.kmer)
@@ -229,14 +273,24 @@ def maybe_to_gpu(index: Any, cfg: FaissConfig) -> Any:
 def build_index(docs: list[dict[str, Any]], out_dir: str | Path, config: IndexConfig,
                 source: dict[str, Any], model_dir: str | Path | None = None,
                 show_progress: bool = True) -> dict[str, Any]:
-    """Embed ``docs``, index them and write ``out_dir`` atomically; returns the manifest."""
+    """Embed ``docs``, index them and write ``out_dir`` atomically; returns the manifest.
+
+    With ``config.embedder == "protein"`` the rows must come from :func:`protein_records` (their
+    ``protein`` column is embedded).
+    """
     faiss = _faiss()
     if config.faiss.threads > 0:
         faiss.omp_set_num_threads(config.faiss.threads)
     t0 = time.perf_counter()
     emb = make_embedder(config.embedder, config, model_dir)
-    seqs = [d["seq"] for d in docs]
-    if isinstance(emb.seq, KmerEmbedder):
+    level = level_of(config.embedder)
+    if level == "protein":
+        if any("protein" not in d for d in docs):
+            raise DnaHlmError("a protein index needs translated CDS rows (index.protein_records)")
+        seqs = [d["protein"] for d in docs]
+    else:
+        seqs = [d["seq"] for d in docs]
+    if isinstance(emb.seq, (KmerEmbedder, ProteinSeqEmbedder)):
         emb.seq.fit(seqs)
     t_fit = time.perf_counter()
     svecs = emb.seq.embed(seqs)
@@ -258,8 +312,16 @@ def build_index(docs: list[dict[str, Any]], out_dir: str | Path, config: IndexCo
         if isinstance(emb.seq, KmerEmbedder):
             emb.seq.save(tmp / EMBEDDER_STATE)
             files.append(EMBEDDER_STATE)
+        elif isinstance(emb.seq, ProteinSeqEmbedder):
+            write_json(tmp / EMBEDDER_STATE, emb.seq.state())
+            files.append(EMBEDDER_STATE)
+        extra: dict[str, Any] = {}
+        if level == "protein":
+            extra["translation"] = {"tables": dict(sorted(Counter(int(d["table"]) for d in docs).items())),
+                                    "rule": "orfs.genetic_code_for(organism); orfs.translate_cds",
+                                    "min_aa": config.protein_min_aa}
         manifest = write_manifest(
-            tmp, STAGE, FORMAT_VERSION,
+            tmp, STAGE, FORMAT_VERSION, level=level, **extra,
             embedder=emb.describe(), dim=int(vecs.shape[1]), metric="inner_product",
             kind=config.faiss.kind,
             faiss={"kind": config.faiss.kind, "nprobe": config.faiss.nprobe, "ef_search": config.faiss.ef_search,
@@ -287,6 +349,11 @@ class SegmentIndex:
     @property
     def embedder_name(self) -> str:
         return str(self.manifest["embedder"]["name"])
+
+    @property
+    def level(self) -> str:
+        """``"protein"`` (rows are translated CDS, queries are proteins) or ``"dna"``."""
+        return level_of(self.embedder_name)
 
     def __len__(self) -> int:
         return len(self.docs)
@@ -342,7 +409,10 @@ class SegmentIndex:
         return self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
 
     def search(self, seqs: Sequence[str], questions: Sequence[str | None] | None = None, k: int = 4) -> list[list[Hit]]:
-        """Top-``k`` segments for each normalised query sequence (and optional question)."""
+        """Top-``k`` segments for each normalised query sequence (and optional question).
+
+        On a protein index (:attr:`level` ``"protein"``) the queries are protein strings.
+        """
         if not seqs:
             return []
         q = self.embedder.embed_queries(list(seqs), questions)
@@ -354,12 +424,13 @@ class SegmentIndex:
 def _embedder_from_manifest(folder: Path, m: dict[str, Any], model_dir: str | Path | None) -> FusedEmbedder:
     e = m["embedder"]
     seq_name = e["seq"]["name"]
+    if seq_name == "protein":
+        state = _read_state(folder)
+        if state.get("config") != e["seq"]["params"]:
+            raise DnaHlmError(f"index {folder}: {EMBEDDER_STATE} disagrees with the manifest: rebuild it")
+        return FusedEmbedder(ProteinSeqEmbedder.from_state(state))
     if seq_name == "kmer":
-        state_path = folder / EMBEDDER_STATE
-        try:
-            state = json.loads(state_path.read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            raise DnaHlmError(f"index {folder}: cannot read {EMBEDDER_STATE} ({err}): rebuild it") from None
+        state = _read_state(folder)
         if state.get("config") != e["seq"]["params"]:
             raise DnaHlmError(f"index {folder}: {EMBEDDER_STATE} disagrees with the manifest: rebuild it")
         seq: Any = KmerEmbedder.from_state(state)
@@ -386,3 +457,13 @@ def _embedder_from_manifest(folder: Path, m: dict[str, Any], model_dir: str | Pa
         text = TextEmbedder(TextConfig(**tp))
     fusion = FusionConfig(**e["fusion"]) if "fusion" in e else FusionConfig()
     return FusedEmbedder(seq, text, fusion)
+
+
+def _read_state(folder: Path) -> dict[str, Any]:
+    try:
+        state = json.loads((folder / EMBEDDER_STATE).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise DnaHlmError(f"index {folder}: cannot read {EMBEDDER_STATE} ({err}): rebuild it") from None
+    if not isinstance(state, dict):
+        raise DnaHlmError(f"index {folder}: {EMBEDDER_STATE} is not a JSON object: rebuild it")
+    return state

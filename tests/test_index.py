@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from dnahlm_rag.errors import DnaHlmError
-from dnahlm_rag.index import FaissConfig, IndexConfig, SegmentIndex, _make_faiss, build_index, load_records
+from dnahlm_rag.index import (FaissConfig, IndexConfig, SegmentIndex, _make_faiss, build_index, load_records,
+                              protein_records)
 from dnahlm_rag.seq import reverse_complement
 
 from rag_fixtures import build_small_index, make_segments, make_task, mutate
@@ -151,3 +152,13 @@ def test_kmer_text_index_and_question_fusion(tmp_path) -> None:
     # the question moves rRNA descriptions up among the rest
     rank = lambda hits: np.mean([h.rank for h in hits if h.doc["type"] == "rRNA"])  # noqa: E731
     assert rank(asked) < rank(plain)
+
+
+def test_protein_records_keep_only_cds() -> None:
+    docs = [{"id": "a", "type": "CDS", "organism": "Mycoplasma genitalium", "seq": "ATG" + "TGA" * 12 + "TAA"},
+            {"id": "b", "type": "tRNA", "organism": "x", "seq": "ACGT" * 20},
+            {"id": "c", "type": "CDS", "organism": "x", "seq": "ATGTAA"}]
+    out = protein_records(docs, min_aa=10)
+    assert [d["id"] for d in out] == ["a"] and out[0]["table"] == 4 and out[0]["protein"] == "M" + "W" * 12
+    with pytest.raises(DnaHlmError, match="nothing to index at the protein level"):
+        protein_records(docs[1:], min_aa=10)

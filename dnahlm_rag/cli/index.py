@@ -1,4 +1,9 @@
-"""``dnahlm index build``: embed annotated segments (or a task's items) into ``indexes/NAME/``."""
+"""``dnahlm index build``: embed annotated segments (or a task's items) into ``indexes/NAME/``.
+
+``--embedder protein`` builds the protein index (default name ``proteins``): the CDS segments of
+the chosen splits translated per organism's genetic code, embedded as protein k-mer profiles;
+``ask``/``batch`` use it beside the DNA index it sits next to.
+"""
 from __future__ import annotations
 
 from enum import Enum
@@ -15,6 +20,7 @@ class Embedder(str, Enum):
     lm = "lm"
     kmer_text = "kmer+text"
     lm_text = "lm+text"
+    protein = "protein"
 
 
 class Kind(str, Enum):
@@ -30,8 +36,8 @@ def register(app: typer.Typer) -> None:
     @group.command("build")
     def build(
         data: Annotated[Path, typer.Option(help="Data folder (segments.jsonl, tasks/).")] = Path("data"),
-        name: Annotated[Optional[str], typer.Option(help="Index name: writes indexes/NAME/ (default: the task name, else 'segments').")] = None,
-        embedder: Annotated[Optional[Embedder], typer.Option(help="Embedder (default: the recipe's, kmer+text).")] = None,
+        name: Annotated[Optional[str], typer.Option(help="Index name: writes indexes/NAME/ (default: the task name, 'proteins' for --embedder protein, else 'segments').")] = None,
+        embedder: Annotated[Optional[Embedder], typer.Option(help="Embedder (default: the recipe's, kmer+text); protein: translated CDS segments, a protein-level index.")] = None,
         splits: Annotated[str, typer.Option(help="Comma-separated splits to index (evaluation: train only).")] = "train",
         kind: Annotated[Optional[Kind], typer.Option(help="flat (exact inner product) or approximate ivf / hnsw.")] = None,
         task: Annotated[Optional[str], typer.Option(help="Index data/tasks/TASK/<split>.jsonl (items keep their labels) instead of segments.jsonl.")] = None,
@@ -40,7 +46,8 @@ def register(app: typer.Typer) -> None:
         out_root: Annotated[Path, typer.Option(help="Folder holding the indexes.")] = Path("indexes"),
     ) -> None:
         """Build indexes/NAME/: index.faiss, docstore.jsonl, embedder.json and manifest.json (atomically)."""
-        from ..index import IndexConfig, build_index, load_records
+        from ..errors import DnaHlmError
+        from ..index import IndexConfig, build_index, load_records, protein_records
         from ..model_folder import default_model_dir
         from ..recipes import load_recipe
 
@@ -53,8 +60,13 @@ def register(app: typer.Typer) -> None:
         model_dir = None
         if cfg.embedder.startswith("lm"):
             model_dir = model or default_model_dir()
+        protein = cfg.embedder == "protein"
+        if protein and task:
+            raise DnaHlmError("the protein index is built from segments.jsonl's CDS: drop --task")
         docs, source = load_records(data, task=task, splits=cfg.splits)
-        out = out_root / (name or task or "segments")
+        if protein:
+            docs = protein_records(docs, cfg.protein_min_aa)
+        out = out_root / (name or task or ("proteins" if protein else "segments"))
         typer.echo(f"indexing {len(docs)} records ({', '.join(cfg.splits)}) with {cfg.embedder}, {cfg.faiss.kind}")
         m = build_index(docs, out, cfg, source, model_dir=model_dir)
         typer.echo(f"wrote {out}: {m['count']} vectors x {m['dim']} dims, {m['seconds']['total']:.1f} s "
