@@ -74,6 +74,29 @@ def make_segments(path: Path, n: int = 40, seed: int = 0) -> list[dict]:
     return rows
 
 
+_CODONS = [a + b + c for a in "ACGT" for b in "ACGT" for c in "ACGT" if a + b + c not in ("TAA", "TAG", "TGA")]
+
+
+def random_cds(rng: random.Random, codons: int) -> str:
+    """ATG + stop-free random codons + TAA: one complete ORF on the + strand."""
+    return "ATG" + "".join(rng.choice(_CODONS) for _ in range(codons)) + "TAA"
+
+
+def make_coding_segments(path: Path, seed: int = 0) -> list[dict]:
+    """The tiny fixture's segments with every CDS replaced by a real open reading frame and every
+    other segment made non-coding (``CTAG`` repeats put a stop in all six frames every 72 nt)."""
+    rows = make_segments(path)
+    rng = random.Random(seed)
+    for r in rows:
+        if r["type"] == "CDS":
+            r["seq"] = random_cds(rng, rng.randint(60, 120))
+        else:
+            r["seq"] = "".join("".join(rng.choice("ACGT") for _ in range(60)) + "CTAGCTAGCTAG" for _ in range(4))
+        r["end"] = r["start"] + len(r["seq"])
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return rows
+
+
 def make_task(data: Path, name: str = "feature_type", n: int = 30, seed: int = 1) -> dict:
     """Write ``data/tasks/<name>/`` with a classification task whose labels are the segment types."""
     rng = random.Random(seed)

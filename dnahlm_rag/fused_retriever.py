@@ -1,0 +1,295 @@
+"""``FusedRetriever``: protein-level and DNA-level neighbours of a query, fused into one list.
+
+A query that codes for a protein is searched twice: its best open reading frames
+(:func:`~dnahlm_rag.orfs.find_orfs`, both strands, ``table`` 11 unless told, ORFs of at least
+``min_codons`` codons, the best ``max_orfs`` of them) against the protein index
+(``indexes/proteins``, translated CDS, :mod:`dnahlm_rag.embed.protein`), and the whole sequence
+against the DNA index (``indexes/segments``). A query with no ORF that long is searched at the
+DNA level only. Each level returns its top ``depth`` hits (protein hits merged over the ORFs by
+best cosine); the two lists are fused by ``fusion``:
+
+* ``"rrf"`` (reciprocal-rank fusion): a segment's score is
+  ``protein_weight / (rrf_c + rank_p + 1) + dna_weight / (rrf_c + rank_d + 1)`` (ranks 0-based;
+  a level that did not return the segment adds nothing), so segments that both levels find rise
+  to the top, and otherwise the levels alternate, protein first on ties.
+* ``"protein-first"`` (choose a level; the default): every protein hit, scored ``1 + cosine``, ahead of every
+  DNA hit, scored by its cosine; DNA hits fill the list when the protein level returns fewer than
+  ``k`` (so the DNA index is searched only for such queries, non-coding ones in practice).
+
+Which rule is the default, and its weights, were chosen on the *validation* organisms
+(``bench/bench_protein.py``; figures in docs/benchmarks.md). With ``vote = N > 1`` the top N
+fused hits then vote on the product (weight: fused score; products compared as lower-case word
+sets) and the best-ranked hit of the winning product moves to the top.
+
+Each ``Document`` is :func:`~dnahlm_rag.retriever.hit_to_document`'s (segment metadata, ``seq``)
+with ``score`` (the fused score, higher first), ``rank``, and:
+
+* ``level``: ``"protein"`` or ``"dna"``, the level that ranked it best (protein on ties);
+  ``levels``: every level that returned it; ``level_score``: its cosine at ``level``;
+* for protein hits, the query ORF that found it, on the query's forward strand, 0-based
+  half-open: ``query_start``, ``query_end``, ``query_strand`` (+1/-1), ``query_frame`` (0-2, as in
+  :mod:`dnahlm_rag.orfs`), ``orf_partial`` (True when the ORF runs off either end of the query
+  without a start or stop codon), ``orf_aa`` (its length in amino acids).
+
+:meth:`FusedRetriever.provenance` gives the lines an answer's provenance shows for a query: which
+levels were searched and why, and the ORF problems (no ORF of the minimum length, ambiguous bases
+inside codons, stop codons inside the coding frame). Bad DNA is an
+:class:`~dnahlm_rag.errors.InvalidSequenceError`; a valid sequence never raises here.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict, model_validator
+
+from .errors import DnaHlmError
+from .index import Hit, SegmentIndex
+from .orfs import DEFAULT_TABLE, Orf, OrfResult, find_orfs
+from .retriever import SegmentRetriever, hit_to_document
+from .seq import normalize_dna
+
+FUSIONS = ("rrf", "protein-first")
+#: Name of the protein index folder looked for next to a DNA index (``indexes/proteins``).
+PROTEIN_INDEX_NAME = "proteins"
+#: An ORF covering less than this share of a query whose frame has other stops gets a note.
+COVERAGE_NOTE = 0.8
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+@dataclass(frozen=True)
+class QueryOrfs:
+    """The ORF analysis of one query: the ORFs searched (best first) and provenance lines."""
+
+    result: OrfResult
+    notes: tuple[str, ...]
+
+    @property
+    def orfs(self) -> tuple[Orf, ...]:
+        return self.result.orfs
+
+
+def analyse_query(seq: str, *, table: int = DEFAULT_TABLE, min_codons: int = 30, max_orfs: int = 2) -> QueryOrfs:
+    """ORFs of a normalised query and the notes its answer's provenance carries (see module doc)."""
+    r = find_orfs(seq, table=table, min_codons=min_codons, max_orfs=max_orfs)
+    if not r.orfs:
+        return QueryOrfs(r, (f"DNA level only: {r.note}",))
+    best = r.orfs[0]
+    notes = [f"protein level searched with {len(r.orfs)} ORF(s), genetic code {table}; best: {best.describe()}"]
+    amb = [o for o in r.orfs if o.ambiguous_codons]
+    for o in amb:
+        notes.append(f"ambiguous bases inside {o.ambiguous_codons} codon(s) of ORF {o.start}-{o.end} "
+                     f"(translated X, ignored by the protein embedding)")
+    frame = next(f for f in r.frames if f.strand == best.strand and f.frame == best.frame)
+    other_stops = frame.stops - (0 if best.partial3 else 1)
+    cover = (best.end - best.start) / max(1, r.length)
+    if other_stops > 0 and cover < COVERAGE_NOTE:
+        notes.append(f"the best ORF covers {cover:.0%} of the query; its frame (strand {best.strand:+d} frame "
+                     f"{best.frame}) has {other_stops} more stop codon(s): a pseudogene, a frameshift, "
+                     f"several genes or a non-coding stretch")
+    return QueryOrfs(r, tuple(notes))
+
+
+def _words(product: Any) -> frozenset[str]:
+    return frozenset(_WORD.findall(str(product or "").lower()))
+
+
+def vote_products(docs: list[Document], n: int) -> list[Document]:
+    """Move the best-ranked document of the product the top ``n`` documents vote for to the top.
+
+    A vote weighs the document's ``score``; products are compared as lower-case word sets; empty
+    products do not vote. Ranks are renumbered; scores are kept.
+    """
+    if n < 2 or len(docs) < 2:
+        return docs
+    tally: dict[frozenset[str], float] = {}
+    for d in docs[:n]:
+        w = _words(d.metadata.get("product"))
+        if w:
+            tally[w] = tally.get(w, 0.0) + float(d.metadata.get("score") or 0.0)
+    if not tally:
+        return docs
+    win = max(tally, key=lambda w: tally[w])
+    i = next(i for i, d in enumerate(docs) if _words(d.metadata.get("product")) == win)
+    out = [docs[i], *docs[:i], *docs[i + 1:]]
+    for r, d in enumerate(out):
+        d.metadata["rank"] = r
+    return out
+
+
+class FusedRetriever(BaseRetriever):
+    """Top-``k`` segments for a DNA query from the protein and DNA indexes (rules: module doc).
+
+    Build with ``FusedRetriever(index_dir="indexes/segments", protein_index_dir="indexes/proteins")``
+    or with loaded ``index=`` / ``protein_index=``. Without a DNA index (``index_dir=None``) it is
+    protein-only: queries without an ORF get no documents.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    index: SegmentIndex | None = None
+    index_dir: str | None = None
+    protein_index: SegmentIndex | None = None
+    protein_index_dir: str | None = None
+    model_dir: str | None = None  # needed only by lm-embedder DNA indexes
+    k: int = 4
+    table: int = DEFAULT_TABLE  # genetic code of the query ORFs
+    min_codons: int = 30  # shortest ORF searched at the protein level (amino acids, stop excluded)
+    max_orfs: int = 2  # best ORFs per query searched
+    depth: int = 20  # hits fetched per level before fusion (at least k)
+    fusion: str = "protein-first"  # chosen on the validation organisms (module docstring)
+    rrf_c: float = 60.0
+    protein_weight: float = 1.0
+    dna_weight: float = 1.0
+    vote: int = 0  # top-N product vote after fusion; 0 or 1: off
+
+    @model_validator(mode="after")
+    def _load(self) -> "FusedRetriever":
+        if self.fusion not in FUSIONS:
+            raise DnaHlmError(f"unknown fusion {self.fusion!r}: expected one of {', '.join(FUSIONS)}")
+        if self.protein_index is None:
+            if self.protein_index_dir is None:
+                raise ValueError("FusedRetriever needs protein_index= or protein_index_dir=")
+            self.protein_index = SegmentIndex.load(Path(self.protein_index_dir), expect_embedder="protein")
+        if self.protein_index.level != "protein":
+            raise DnaHlmError(f"{self.protein_index.folder} is a {self.protein_index.embedder_name} index, "
+                              "not a protein one: build it with `dnahlm index build --embedder protein`")
+        if self.index is None and self.index_dir is not None:
+            self.index = SegmentIndex.load(Path(self.index_dir), model_dir=self.model_dir)
+        if self.index is not None:
+            if self.index.level != "dna":
+                raise DnaHlmError(f"{self.index.folder} is a protein index; the DNA index must be a DNA one")
+            src_p = self.protein_index.manifest.get("source", {}).get("files")
+            src_d = self.index.manifest.get("source", {}).get("files")
+            if src_p and src_d and src_p.get("segments.jsonl") and src_d.get("segments.jsonl") \
+                    and src_p["segments.jsonl"] != src_d["segments.jsonl"]:
+                raise DnaHlmError(f"{self.protein_index.folder} and {self.index.folder} were built from different "
+                                  "segments.jsonl files: rebuild one of them")
+        return self
+
+    # -- the query side ------------------------------------------------------------------------
+    def analyse(self, seq: str) -> QueryOrfs:
+        """ORFs of a normalised query with this retriever's settings."""
+        return analyse_query(seq, table=self.table, min_codons=self.min_codons, max_orfs=self.max_orfs)
+
+    def provenance(self, query: str) -> list[str]:
+        """Provenance lines for a query (levels searched, fusion, ORF problems)."""
+        q = self.analyse(normalize_dna(query, what="query sequence"))
+        lines = list(q.notes)
+        if q.orfs and self.index is not None:
+            lines.append(f"protein and DNA hits fused by {self.fusion}")
+        elif q.orfs:
+            lines.append("protein level only (no DNA index)")
+        return lines
+
+    # -- retrieval -----------------------------------------------------------------------------
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
+                                k: int | None = None, question: str | None = None, **_: Any) -> list[Document]:
+        seq = normalize_dna(query, what="query sequence")
+        return self.retrieve_many([seq], [question], k=k)[0]
+
+    def retrieve_many(self, seqs: list[str], questions: list[str | None] | None = None,
+                      k: int | None = None) -> list[list[Document]]:
+        """Batched retrieval for normalised sequences: one protein and one DNA search in all."""
+        k = k or self.k
+        depth = max(k, self.depth)
+        analyses = [self.analyse(s) for s in seqs]
+        flat = [(qi, o) for qi, a in enumerate(analyses) for o in a.orfs]
+        assert self.protein_index is not None
+        prot: list[dict[str, tuple[Hit, Orf]]] = [{} for _ in seqs]
+        if flat:
+            found = self.protein_index.search([o.protein for _, o in flat], k=depth)
+            for (qi, orf), hits in zip(flat, found):
+                best = prot[qi]
+                for h in hits:
+                    key = str(h.doc["id"])
+                    if key not in best or h.score > best[key][0].score:
+                        best[key] = (h, orf)
+        dna: list[list[Hit]] = [[] for _ in seqs]
+        if self.index is not None:
+            # protein-first never shows a DNA hit below k protein hits: search DNA only where needed
+            need = [i for i in range(len(seqs)) if self.fusion == "rrf" or len(prot[i]) < k]
+            if need:
+                qs = questions or [None] * len(seqs)
+                for i, hits in zip(need, self.index.search([seqs[i] for i in need], [qs[i] for i in need], k=depth)):
+                    dna[i] = hits
+        out = []
+        for p, d in zip(prot, dna):
+            p_sorted = sorted(p.values(), key=lambda x: -x[0].score)
+            docs = self._fuse(p_sorted, d)[:k]
+            out.append(vote_products(docs, self.vote))
+        return out
+
+    def _fuse(self, prot: list[tuple[Hit, Orf]], dna: list[Hit]) -> list[Document]:
+        entries: dict[str, dict[str, Any]] = {}
+        for r, (h, orf) in enumerate(prot):
+            s = self.protein_weight / (self.rrf_c + r + 1) if self.fusion == "rrf" else 1.0 + h.score
+            entries[str(h.doc["id"])] = {"hit": h, "orf": orf, "score": s, "level": "protein",
+                                         "level_score": h.score, "best": s, "levels": ["protein"]}
+        for r, h in enumerate(dna):
+            s = self.dna_weight / (self.rrf_c + r + 1) if self.fusion == "rrf" else h.score
+            key = str(h.doc["id"])
+            e = entries.get(key)
+            if e is None:
+                entries[key] = {"hit": h, "orf": None, "score": s, "level": "dna", "level_score": h.score,
+                                "best": s, "levels": ["dna"]}
+                continue
+            e["levels"].append("dna")
+            if self.fusion == "rrf":
+                e["score"] += s
+                if s > e["best"]:  # the DNA level ranked it better
+                    e.update(level="dna", level_score=h.score, best=s)
+        ranked = sorted(entries.values(), key=lambda e: (-e["score"], e["level"] != "protein"))
+        docs = []
+        for r, e in enumerate(ranked):
+            doc = hit_to_document(Hit(e["hit"].doc, float(e["score"]), r))
+            m = doc.metadata
+            m.update(level=e["level"], levels=e["levels"], level_score=float(e["level_score"]))
+            orf: Orf | None = e["orf"]
+            if orf is not None:
+                m.update(query_start=orf.start, query_end=orf.end, query_strand=orf.strand, query_frame=orf.frame,
+                         orf_partial=bool(orf.partial5 or orf.partial3), orf_aa=orf.codons)
+            docs.append(doc)
+        return docs
+
+
+def protein_index_beside(index_dir: str | Path) -> Path | None:
+    """``<parent of index_dir>/proteins`` when it holds a built index and ``index_dir`` is a DNA
+    index over segments (task indexes keep their labelled neighbours: no protein fusion)."""
+    import json
+
+    d = Path(index_dir)
+    p = d.parent / PROTEIN_INDEX_NAME
+    if p.resolve() == d.resolve() or not (p / "manifest.json").is_file():
+        return None
+    try:
+        m = json.loads((d / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None  # the DNA index's own load reports what is wrong with it
+    if m.get("source", {}).get("task") is not None:
+        return None
+    return p
+
+
+def make_retriever(index_dir: str, *, model_dir: str | None = None, k: int = 4,
+                   protein: str | None = "auto") -> BaseRetriever:
+    """The retriever ``ask``/``batch`` use: fused when a protein index applies, else DNA only.
+
+    ``protein``: ``"auto"`` (fuse with :func:`protein_index_beside` when there is one), ``None``
+    or ``"off"`` (DNA only), or a protein index folder.
+    """
+    pdir: Path | None = None
+    if protein == "auto":
+        pdir = protein_index_beside(index_dir)
+    elif protein not in (None, "off"):
+        pdir = Path(protein)
+        if not pdir.is_dir():
+            raise DnaHlmError(f"no protein index at {pdir}: build one with `dnahlm index build --embedder protein`")
+    if pdir is None:
+        return SegmentRetriever(index_dir=index_dir, model_dir=model_dir, k=k)
+    return FusedRetriever(index_dir=index_dir, protein_index_dir=str(pdir), model_dir=model_dir, k=k)

@@ -1,0 +1,214 @@
+"""FusedRetriever and the protein index: LangChain's standard retriever tests, the folder contract,
+strand symmetry, the DNA fallback for non-coding queries, provenance notes and bad input."""
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+import torch
+from langchain_core.documents import Document
+from langchain_tests.integration_tests import RetrieversIntegrationTests
+
+from dnahlm_rag.errors import DnaHlmError, InvalidSequenceError
+from dnahlm_rag.fused_retriever import FusedRetriever, analyse_query, make_retriever, vote_products
+from dnahlm_rag.index import IndexConfig, SegmentIndex, build_index, load_records, protein_records
+from dnahlm_rag.orfs import translate_cds
+from dnahlm_rag.retriever import SegmentRetriever
+from dnahlm_rag.seq import reverse_complement
+
+from rag_fixtures import build_small_index, make_coding_segments, make_segments, random_cds
+
+torch.set_num_threads(1)
+
+def build_pair(root: Path) -> tuple[Path, Path]:
+    """``root/indexes/segments`` (kmer, DNA) and ``root/indexes/proteins`` over the same data."""
+    make_coding_segments(root / "data" / "segments.jsonl")
+    dna = build_small_index(root, name="segments")
+    docs, source = load_records(root / "data")
+    prot = root / "indexes" / "proteins"
+    build_index(protein_records(docs), prot, IndexConfig(embedder="protein"), source, show_progress=False)
+    return dna, prot
+
+
+_DIR = Path(tempfile.mkdtemp(prefix="dnahlm-fused-"))
+DNA, PROT = build_pair(_DIR)
+
+
+class TestFusedRetrieverStandard(RetrieversIntegrationTests):
+    @property
+    def retriever_constructor(self) -> type[FusedRetriever]:
+        return FusedRetriever
+
+    @property
+    def retriever_constructor_params(self) -> dict:
+        return {"index_dir": str(DNA), "protein_index_dir": str(PROT), "k": 4}
+
+    @property
+    def retriever_query_example(self) -> str:
+        return random_cds(random.Random(7), 50)
+
+
+pytest.mark.asyncio(RetrieversIntegrationTests.test_ainvoke_returns_documents)
+
+
+@pytest.fixture(scope="module")
+def fused() -> FusedRetriever:
+    return FusedRetriever(index_dir=str(DNA), protein_index_dir=str(PROT), k=3)
+
+
+def test_protein_index_folder_contract() -> None:
+    assert sorted(p.name for p in PROT.iterdir()) == ["docstore.jsonl", "embedder.json", "index.faiss", "manifest.json"]
+    idx = SegmentIndex.load(PROT, expect_embedder="protein")
+    m = idx.manifest
+    assert idx.level == "protein" and m["level"] == "protein" and m["metric"] == "inner_product"
+    assert m["embedder"]["seq"] == {"name": "protein", "version": 1, "params": m["embedder"]["seq"]["params"]}
+    assert m["dim"] == 1000 and m["count"] == len(idx) == sum(d["type"] == "CDS" for d in idx.docs)
+    assert m["source"]["files"]["segments.jsonl"] == SegmentIndex.load(DNA).manifest["source"]["files"]["segments.jsonl"]
+    assert m["translation"]["tables"] == {"11": len(idx)}
+    d = idx.docs[0]
+    assert d["protein"] == translate_cds(d["seq"], 11) and d["protein"].startswith("M") and d["split"] == "train"
+
+
+def test_protein_index_load_checks(tmp_path) -> None:
+    dst = tmp_path / "p"
+    shutil.copytree(PROT, dst)
+    with pytest.raises(DnaHlmError, match="built with embedder 'protein', not 'kmer'"):
+        SegmentIndex.load(dst, expect_embedder="kmer")
+    with pytest.raises(DnaHlmError, match="built with embedder 'kmer', not 'protein'"):
+        SegmentIndex.load(DNA, expect_embedder="protein")
+    data = (dst / "index.faiss").read_bytes()
+    (dst / "index.faiss").write_bytes(data[: len(data) // 2])
+    with pytest.raises(DnaHlmError, match="index.faiss does not match its manifest hash"):
+        SegmentIndex.load(dst)
+    with pytest.raises(DnaHlmError, match="does not match its manifest hash"):
+        FusedRetriever(index_dir=str(DNA), protein_index_dir=str(dst))
+
+
+def test_fused_needs_a_protein_index_and_the_same_source(tmp_path) -> None:
+    with pytest.raises(DnaHlmError, match="not a protein one|not 'protein'"):
+        FusedRetriever(index_dir=str(DNA), protein_index_dir=str(DNA))
+    other = tmp_path / "other"
+    make_segments(other / "data" / "segments.jsonl", seed=5)
+    docs, source = load_records(other / "data")
+    build_index(protein_records(docs), other / "p", IndexConfig(embedder="protein"), source, show_progress=False)
+    with pytest.raises(DnaHlmError, match="different segments.jsonl"):
+        FusedRetriever(index_dir=str(DNA), protein_index_dir=str(other / "p"))
+    with pytest.raises(DnaHlmError, match="unknown fusion"):
+        FusedRetriever(index_dir=str(DNA), protein_index_dir=str(PROT), fusion="max")
+
+
+def _synonymous(rng: random.Random, cds: str) -> str:
+    """Change the third base of most codons where the amino acid stays the same (table 11)."""
+    from dnahlm_rag.orfs import translate
+
+    out = []
+    for i in range(0, len(cds), 3):
+        c = cds[i:i + 3]
+        alts = [c[:2] + b for b in "ACGT" if translate(c[:2] + b) == translate(c)]
+        out.append(rng.choice(alts) if i and i + 3 < len(cds) else c)
+    return "".join(out)
+
+
+def test_reverse_complemented_cds_retrieves_the_same_protein_hit(fused) -> None:
+    rng = random.Random(1)
+    idx = fused.protein_index
+    doc = idx.docs[4]
+    query = _synonymous(rng, doc["seq"])  # protein identical, DNA different
+    fwd = fused.invoke(query)
+    rev = fused.invoke(reverse_complement(query))
+    assert fwd[0].metadata["id"] == rev[0].metadata["id"] == doc["id"]
+    a, b = fwd[0].metadata, rev[0].metadata
+    assert a["level"] == b["level"] == "protein" and a["level_score"] == pytest.approx(b["level_score"], abs=1e-5)
+    assert (a["query_strand"], b["query_strand"]) == (1, -1)
+    # 0-based half-open on the query's forward strand: the same codons whichever way it was read
+    assert (a["query_start"], a["query_end"]) == (b["query_start"], b["query_end"]) == (0, len(query))
+    assert a["query_frame"] == b["query_frame"] == 0 and a["orf_partial"] is False
+    assert a["orf_aa"] == len(doc["protein"])
+
+
+def test_partial_orf_is_marked(fused) -> None:
+    doc = fused.protein_index.docs[2]
+    frag = doc["seq"][31:31 + 150]  # no start, no stop: runs off both ends
+    top = fused.invoke(frag)[0].metadata
+    assert top["id"] == doc["id"] and top["level"] == "protein" and top["orf_partial"] is True
+    assert top["query_strand"] == 1 and top["query_frame"] == 2 and top["query_start"] == 2
+
+
+def test_non_coding_query_falls_back_to_dna(fused) -> None:
+    dna_doc = next(d for d in fused.index.docs if d["type"] != "CDS")
+    q = analyse_query(dna_doc["seq"])
+    assert not q.orfs and q.notes[0].startswith("DNA level only: no open reading frame")
+    docs = fused.invoke(dna_doc["seq"])
+    assert docs[0].metadata["id"] == dna_doc["id"]
+    assert {d.metadata["level"] for d in docs} == {"dna"} and "query_frame" not in docs[0].metadata
+    prov = fused.provenance(dna_doc["seq"])
+    assert prov[0].startswith("DNA level only") and len(prov) == 1
+
+
+def test_rrf_fuses_both_levels() -> None:
+    r = FusedRetriever(index_dir=str(DNA), protein_index_dir=str(PROT), k=4, fusion="rrf")
+    doc = r.protein_index.docs[1]
+    docs = r.invoke(doc["seq"])  # found by both levels: it leads with both contributions
+    top = docs[0].metadata
+    assert top["id"] == doc["id"] and sorted(top["levels"]) == ["dna", "protein"]
+    assert top["score"] == pytest.approx(2 / 61) and docs[1].metadata["score"] < top["score"]
+    assert [d.metadata["rank"] for d in docs] == [0, 1, 2, 3]
+
+
+def test_protein_only_retriever_and_batch_agree(fused) -> None:
+    r = FusedRetriever(protein_index_dir=str(PROT), k=2)
+    doc = r.protein_index.docs[3]
+    assert r.invoke(doc["seq"])[0].metadata["id"] == doc["id"]
+    assert r.invoke("ACGTACGTAC" * 3) == []  # no ORF, no DNA index: nothing
+    seqs = [d["seq"] for d in fused.index.docs[:5]]
+    many = fused.retrieve_many(seqs)
+    one = [fused.invoke(s) for s in seqs]
+    assert [[d.metadata["id"] for d in x] for x in many] == [[d.metadata["id"] for d in x] for x in one]
+
+
+def test_provenance_notes_orf_problems(fused) -> None:
+    rng = random.Random(4)
+    cds = random_cds(rng, 80)
+    amb = cds[:30] + "N" + cds[31:]
+    prov = fused.provenance(amb)
+    assert prov[0].startswith("protein level searched") and any("ambiguous bases inside 1 codon" in x for x in prov)
+    # a premature stop at codon 40 of a 300-nt gene: the frame has a stop inside the gene
+    broken = "ATG" + random_cds(rng, 99)[3:]
+    broken = broken[:120] + "TAA" + broken[123:]
+    tail = "".join(rng.choice("ACGT") for _ in range(40))
+    notes = fused.provenance(broken + tail)
+    assert any("more stop codon(s)" in x for x in notes), notes
+    docs = fused.invoke(amb)  # ambiguous bases never crash retrieval
+    assert docs and docs[0].metadata["level"] == "protein"
+
+
+def test_bad_query_is_an_invalid_sequence_error(fused) -> None:
+    with pytest.raises(InvalidSequenceError, match="not DNA"):
+        fused.invoke("MKVLAAG?")
+    with pytest.raises(InvalidSequenceError, match="empty"):
+        fused.invoke("  ")
+
+
+def test_vote_moves_the_majority_product_up() -> None:
+    docs = [Document(page_content="", metadata={"product": p, "score": s, "rank": i})
+            for i, (p, s) in enumerate([("kinase A", 0.5), ("Elongation factor Tu", 0.45),
+                                        ("elongation factor Tu", 0.4), ("", 0.39)])]
+    out = vote_products(docs, 4)
+    assert out[0].metadata["product"] == "Elongation factor Tu" and [d.metadata["rank"] for d in out] == [0, 1, 2, 3]
+    assert vote_products(docs, 0) is docs
+
+
+def test_make_retriever_auto_off_and_folder(tmp_path) -> None:
+    assert isinstance(make_retriever(str(DNA)), FusedRetriever)
+    assert isinstance(make_retriever(str(DNA), protein=None), SegmentRetriever)
+    assert isinstance(make_retriever(str(DNA), protein="off"), SegmentRetriever)
+    assert isinstance(make_retriever(str(DNA), protein=str(PROT)), FusedRetriever)
+    with pytest.raises(DnaHlmError, match="no protein index at"):
+        make_retriever(str(DNA), protein=str(tmp_path / "nope"))
+    # a task index keeps its labelled neighbours: no protein fusion next to it
+    task_idx = build_small_index(_DIR, task="feature_type", name="feature_type")
+    assert isinstance(make_retriever(str(task_idx)), SegmentRetriever)
