@@ -25,7 +25,7 @@ from .chain import ChainConfig, build_chains
 from .errors import DnaHlmError
 from .llm import DnaHlmLLM
 from .model_folder import default_model_dir
-from .retriever import SegmentRetriever
+from .fused_retriever import make_retriever
 from .seq import normalize_dna
 
 FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas")
@@ -40,6 +40,9 @@ class AnswerConfig:
     mode: str = "rag"
     model_dir: str | None = None  # None: the newest released / sft / pretrain folder
     index_dir: str | None = "indexes/segments"
+    # "auto": fuse protein-level hits when indexes/proteins sits beside a segments index
+    # (dnahlm_rag.fused_retriever); None: DNA level only; or a protein index folder
+    protein_index: str | None = "auto"
     chain: ChainConfig = field(default_factory=ChainConfig)
     max_new_tokens: int = 32
     temperature: float = 0.0
@@ -87,12 +90,18 @@ class Answerer:
         if config.mode == "rag":
             if not config.index_dir:
                 raise DnaHlmError("rag mode needs an index (--index NAME); or use --mode plain")
-            self.retriever = SegmentRetriever(index_dir=config.index_dir, model_dir=str(model_dir), k=config.chain.k)
+            self.retriever = make_retriever(config.index_dir, model_dir=str(model_dir), k=config.chain.k,
+                                            protein=config.protein_index)
         self.chain = build_chains(self.llm, self.retriever, config.chain, labels)[config.mode]
 
     def answer_many(self, items: list[dict[str, str]]) -> list[dict[str, Any]]:
-        """Run the chain on normalised ``{"question", "seq"}`` items (batched)."""
-        return self.chain.batch(items)
+        """Run the chain on normalised ``{"question", "seq"}`` items (batched); with the fused
+        retriever each output also has ``provenance`` (levels searched, ORF problems: lines)."""
+        outs = self.chain.batch(items)
+        if hasattr(self.retriever, "provenance"):
+            for it, o in zip(items, outs):
+                o["provenance"] = self.retriever.provenance(it["seq"])
+        return outs
 
     def ask(self, question: str, seq: str) -> dict[str, Any]:
         if not question or not question.strip():

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from dnahlm_rag.cli.app import app
 
-from rag_fixtures import cached_tiny_model, make_segments, make_task
+from rag_fixtures import cached_tiny_model, make_coding_segments, make_segments, make_task
 
 torch.set_num_threads(1)
 runner = CliRunner()
@@ -119,3 +119,84 @@ def test_batch_fasta_with_task_labels(work, tmp_path) -> None:
     assert len(got) == 4 and got[3]["error"] and "empty" in got[3]["error"]
     assert got[0]["question"] == "What type of feature is this sequence?"
     assert {n["label"] for g in got[:3] for n in g["neighbours"]} <= {"CDS", "tRNA", "rRNA"}
+
+
+# ---- protein index beside the segments index: fused retrieval in ask / batch ----------------
+@pytest.fixture(scope="module")
+def protein_work(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli-protein")
+    rows = make_coding_segments(root / "data" / "segments.jsonl")
+    make_task(root / "data", "feature_type")
+    base = ["index", "build", "--data", str(root / "data"), "--out-root", str(root / "indexes")]
+    for extra in (["--embedder", "kmer"], ["--embedder", "protein"]):
+        res = runner.invoke(app, base + extra)
+        assert res.exit_code == 0, res.output
+    return root, rows, str(cached_tiny_model())
+
+
+def _ask_p(protein_work, *args):
+    root, _, model = protein_work
+    return runner.invoke(app, ["ask", "What is the product of this gene?", *args, "--model", model,
+                               "--index", str(root / "indexes" / "segments")])
+
+
+def _neighbour_lines(output: str) -> list[list[str]]:
+    return [x.strip().split("\t") for x in output.split("similarity):")[1].strip().splitlines()]
+
+
+def test_index_build_protein_writes_proteins(protein_work) -> None:
+    root, rows, _ = protein_work
+    m = json.loads((root / "indexes" / "proteins" / "manifest.json").read_text())
+    assert m["level"] == "protein" and m["embedder"]["name"] == "protein"
+    assert m["count"] == sum(r["type"] == "CDS" and r["split"] == "train" for r in rows)
+    res = runner.invoke(app, ["index", "build", "--data", str(root / "data"), "--embedder", "protein",
+                              "--task", "feature_type", "--out-root", str(root / "indexes")])
+    assert res.exit_code == 2 and res.output.startswith("error: ") and "drop --task" in res.output
+    assert res.output.strip().count("\n") == 0
+
+
+def test_ask_shows_protein_level_and_frame(protein_work) -> None:
+    from dnahlm_rag.seq import reverse_complement
+
+    _, rows, _ = protein_work
+    cds = next(r for r in rows if r["type"] == "CDS" and r["split"] == "train")
+    res = _ask_p(protein_work, "--seq", reverse_complement(cds["seq"]), "-k", "2")
+    assert res.exit_code == 0, res.output
+    assert "provenance:\n  protein level searched with" in res.output
+    assert "neighbours (id, organism, type, product, level, similarity):" in res.output
+    top = _neighbour_lines(res.output)[0]
+    assert top[0] == cds["id"] and top[-2] == f"protein -1/f0 0-{len(cds['seq'])}" and top[-1] == "1.000"
+
+
+def test_ask_non_coding_is_dna_level_only(protein_work) -> None:
+    _, rows, _ = protein_work
+    nc = next(r for r in rows if r["type"] != "CDS" and r["split"] == "train")
+    res = _ask_p(protein_work, "--seq", nc["seq"], "-k", "2")
+    assert res.exit_code == 0, res.output
+    assert "DNA level only: no open reading frame of at least 30 codons" in res.output
+    lines = _neighbour_lines(res.output)
+    assert lines[0][0] == nc["id"] and {x[-2] for x in lines} == {"dna"}
+
+
+def test_ask_protein_index_off_and_missing(protein_work) -> None:
+    _, rows, _ = protein_work
+    res = _ask_p(protein_work, "--seq", rows[0]["seq"], "--protein-index", "off")
+    assert res.exit_code == 0 and "provenance" not in res.output
+    assert "neighbours (id, organism, type, product, similarity):" in res.output
+    res = _ask_p(protein_work, "--seq", rows[0]["seq"], "--protein-index", "/nonexistent/proteins")
+    assert res.exit_code == 2 and res.output.startswith("error: no protein index at /nonexistent/proteins")
+    assert res.output.strip().count("\n") == 0
+
+
+def test_batch_uses_the_fused_retriever(protein_work, tmp_path) -> None:
+    root, rows, model = protein_work
+    fa = tmp_path / "in.fa"
+    fa.write_text("".join(f">r{i}\n{r['seq']}\n" for i, r in enumerate(rows[:4])) + ">amb\nATGNNNNNNNNN\n")
+    out = tmp_path / "o.jsonl"
+    res = runner.invoke(app, ["batch", str(fa), "--out", str(out), "--model", model, "--question", "What is it?",
+                              "--index", str(root / "indexes" / "segments")])
+    assert res.exit_code == 0, res.output
+    got = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(got) == 5 and not any(g["error"] for g in got)
+    cds_rows = [i for i, r in enumerate(rows[:4]) if r["type"] == "CDS"]
+    assert got[cds_rows[0]]["neighbours"][0]["id"] == rows[cds_rows[0]]["id"]

@@ -1,4 +1,11 @@
-"""``dnahlm ask`` (one question about one sequence) and ``dnahlm batch`` (many, to JSON lines)."""
+"""``dnahlm ask`` (one question about one sequence) and ``dnahlm batch`` (many, to JSON lines).
+
+Both fuse protein-level neighbours in when a protein index (``dnahlm index build --embedder
+protein``) sits beside the DNA segments index (``indexes/proteins``); ``--protein-index off``
+turns that off. ``ask`` prints, for each neighbour, the level that matched and, for protein
+hits, the query ORF used (strand, frame, 0-based half-open coordinates on the query), then the
+provenance notes (levels searched, ORF problems).
+"""
 from __future__ import annotations
 
 from enum import Enum
@@ -13,6 +20,23 @@ ORDER = 40
 class Mode(str, Enum):
     rag = "rag"
     plain = "plain"
+
+
+PROTEIN_HELP = ("Protein index fused with the DNA one: 'auto' (indexes/proteins beside a segments index, "
+                "when built), 'off', or a folder.")
+
+
+def _protein(value: str) -> str | None:
+    return None if value == "off" else value
+
+
+def level_column(meta: dict) -> str:
+    """``dna``, or ``protein +1/f0 0-300`` (query strand, frame, ORF on the query, 0-based
+    half-open), with ``partial`` when the ORF runs off the query without a start or stop."""
+    if meta.get("level") != "protein":
+        return str(meta.get("level") or "dna")
+    out = f"protein {meta.get('query_strand', 0):+d}/f{meta.get('query_frame')} {meta.get('query_start')}-{meta.get('query_end')}"
+    return out + (" partial" if meta.get("orf_partial") else "")
 
 
 def _index_dir(index: Optional[str], task: Optional[str], root: Path = Path("indexes")) -> str:
@@ -37,6 +61,7 @@ def register(app: typer.Typer) -> None:
         max_new_tokens: Annotated[int, typer.Option(min=1, help="Longest answer, in tokens.")] = 32,
         seed: Annotated[int, typer.Option(help="Seed (matters only with --temperature > 0).")] = 0,
         temperature: Annotated[float, typer.Option(min=0.0, help="0: greedy.")] = 0.0,
+        protein_index: Annotated[str, typer.Option(help=PROTEIN_HELP)] = "auto",
     ) -> None:
         """Answer QUESTION about one sequence; print the answer, then the neighbours it was built from."""
         from ..answer import AnswerConfig, Answerer, read_single_fasta
@@ -47,7 +72,8 @@ def register(app: typer.Typer) -> None:
             raise DnaHlmError("a question needs a sequence: pass exactly one of --seq ACGT... or --fasta FILE")
         raw = seq if seq is not None else read_single_fasta(fasta)  # type: ignore[arg-type]
         cfg = AnswerConfig(mode=mode.value, model_dir=str(model) if model else None, index_dir=_index_dir(index, None),
-                           chain=ChainConfig(k=k), max_new_tokens=max_new_tokens, seed=seed, temperature=temperature)
+                           chain=ChainConfig(k=k), max_new_tokens=max_new_tokens, seed=seed, temperature=temperature,
+                           protein_index=_protein(protein_index))
         from ..seq import normalize_dna
 
         normalize_dna(raw, what="the query sequence")  # bad input fails before any model loads
@@ -56,12 +82,20 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"note: the sequence has {out['seq_len']} bases; the prompt shows the first {out['shown_len']}, "
                        "retrieval uses all of them", err=True)
         typer.echo(out["answer"])
+        if out.get("provenance"):
+            typer.echo("\nprovenance:")
+            for line in out["provenance"]:
+                typer.echo(f"  {line}")
         if out["neighbours"]:
-            typer.echo("\nneighbours (id, organism, type, product, similarity):")
+            fused = any("level" in d.metadata for d in out["neighbours"])
+            typer.echo("\nneighbours (id, organism, type, product, " + ("level, " if fused else "") + "similarity):")
             for d in out["neighbours"]:
                 m = d.metadata
-                cols = (m.get("id"), m.get("organism"), m.get("type"), m.get("product") or m.get("label"))
-                typer.echo("  " + "\t".join(str(c) if c else "-" for c in cols) + f"\t{m.get('score'):.3f}")
+                cols = [m.get("id"), m.get("organism"), m.get("type"), m.get("product") or m.get("label")]
+                if fused:
+                    cols.append(level_column(m))
+                sim = m.get("level_score", m.get("score"))  # fused: the cosine at the level that matched
+                typer.echo("  " + "\t".join(str(c) if c else "-" for c in cols) + f"\t{sim:.3f}")
 
     @app.command("batch")
     def batch(
@@ -80,6 +114,7 @@ def register(app: typer.Typer) -> None:
         max_new_tokens: Annotated[int, typer.Option(min=1, help="Longest answer, in tokens.")] = 16,
         seed: Annotated[int, typer.Option(help="Seed (same seed, same output).")] = 0,
         temperature: Annotated[float, typer.Option(min=0.0, help="0: greedy.")] = 0.0,
+        protein_index: Annotated[str, typer.Option(help=PROTEIN_HELP)] = "auto",
     ) -> None:
         """Answer every record of IN into OUT (JSON lines); bad rows get an error and the batch goes on."""
         from ..answer import AnswerConfig, Answerer, run_batch, task_question_and_labels
@@ -91,7 +126,7 @@ def register(app: typer.Typer) -> None:
             question = question or tq
         cfg = AnswerConfig(mode=mode.value, model_dir=str(model) if model else None, index_dir=_index_dir(index, task),
                            chain=ChainConfig(k=k), max_new_tokens=max_new_tokens, seed=seed,
-                           temperature=temperature, batch_size=batch_size)
+                           temperature=temperature, batch_size=batch_size, protein_index=_protein(protein_index))
         counts = run_batch(Answerer(cfg, labels), inp, out, question=question, resume=resume, force=force)
         typer.echo(f"{out}: {counts['answered']} answered, {counts['errors']} errors, {counts['skipped']} skipped "
                    f"(already answered), {counts['rows']} rows in {inp}")
