@@ -182,7 +182,8 @@ class FusedRetriever(BaseRetriever):
         q = self.analyse(normalize_dna(query, what="query sequence"))
         lines = list(q.notes)
         if q.orfs and self.index is not None:
-            lines.append(f"protein and DNA hits fused by {self.fusion}")
+            lines.append("protein and DNA hits fused by reciprocal-rank fusion" if self.fusion == "rrf" else
+                         "protein-first: DNA-level hits only fill in below the protein hits")
         elif q.orfs:
             lines.append("protein level only (no DNA index)")
         return lines
