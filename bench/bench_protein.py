@@ -87,6 +87,7 @@ from dnahlm_rag.orfs import find_orfs, genetic_code_for, translate_cds  # noqa: 
 from dnahlm_rag.fused_retriever import FusedRetriever  # noqa: E402
 from dnahlm_rag.index import IndexConfig, SegmentIndex, build_index, load_records, protein_records  # noqa: E402
 from dnahlm_rag.protein_embed import KmerBlock, ProteinEmbedConfig, ProteinEmbedder  # noqa: E402
+from dnahlm_rag.protein_rerank import DiagonalConfig, DiagonalScorer  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------
 # designs measured against each other (name -> config)
@@ -325,6 +326,21 @@ def rerank(hits: list[list[tuple[int, float, int]]], orfs: list[list[str]], trai
     return out
 
 
+def diag_rerank(scorer: DiagonalScorer, hits: list[list[tuple[int, float, int]]], orfs: list[list[str]], k: int):
+    """Re-score each query's top-k candidates with :class:`DiagonalScorer` (shared 3-mers on the best
+    diagonal, ungapped BLOSUM62 segment / the ORF's self-score), each with the ORF that found it."""
+    out = []
+    for h, ps in zip(hits, orfs):
+        h = h[:k]
+        scores = np.zeros(len(h))
+        for w, p in enumerate(ps):
+            sel = [r for r, x in enumerate(h) if x[2] == w]
+            if sel:
+                scores[sel] = scorer.score(p, [h[r][0] for r in sel])
+        out.append(sorted(((i, float(sc), w) for (i, _, w), sc in zip(h, scores)), key=lambda x: -x[1]))
+    return out
+
+
 def shuffled(orfs: list[list[str]], seed: int) -> list[list[str]]:
     rng = random.Random(seed)
     return [["".join(rng.sample(p, len(p))) for p in ps] for ps in orfs]
@@ -456,6 +472,8 @@ def main() -> None:
     ap.add_argument("--orfs", type=int, default=2, help="best ORFs per query searched")
     ap.add_argument("--designs", default=",".join(DESIGNS))
     ap.add_argument("--rerank", default="m10-k4:10,m10-k4-exact:10", help="design:K pairs to re-rank, comma-separated")
+    ap.add_argument("--diag", default="m10-k3:20,m10-k3:50,m10-k3:100",
+                    help="design:K pairs whose top K are re-scored by the diagonal scorer, comma-separated")
     ap.add_argument("--skip-blast", action="store_true")
     ap.add_argument("--protein-index", type=Path, default=ROOT / "indexes" / "proteins",
                     help="protein index folder for the retriever rows (built in a temporary folder when missing)")
@@ -502,7 +520,14 @@ def main() -> None:
     for item in filter(None, args.rerank.split(",")):
         d, k = item.split(":")
         rerank_plan.setdefault(d, []).append(int(k))
-    designs = [d for d in args.designs.split(",") if d] + [d for d in rerank_plan if d not in args.designs.split(",")]
+    diag_plan: dict[str, list[int]] = {}
+    for item in filter(None, args.diag.split(",")):
+        d, k = item.split(":")
+        diag_plan.setdefault(d, []).append(int(k))
+    designs = [d for d in args.designs.split(",") if d]
+    designs += [d for d in [*rerank_plan, *diag_plan] if d not in designs]
+    designs = list(dict.fromkeys(designs))
+    scorer: DiagonalScorer | None = None
     orf_time, orf_cpu = time.perf_counter(), time.process_time()
     test_orfs = query_orfs(test, args.orfs)
     orf_ms = (time.perf_counter() - orf_time) * 1000 / len(test)
@@ -518,7 +543,7 @@ def main() -> None:
         index = faiss.IndexFlatIP(emb.dim)
         index.add(vecs)
         build = time.perf_counter() - t
-        kmax = max([10, *rerank_plan.get(name, [])])
+        kmax = max([10, *rerank_plan.get(name, []), *diag_plan.get(name, [])])
         valid_hits = search(emb, index, valid_orfs, kmax)
         tau = best_threshold(valid, train, valid_hits)
         tau_null = threshold(search(emb, index, null_orfs, 1))
@@ -543,6 +568,27 @@ def main() -> None:
             results.append(score(f"ours:{name}+rerank{k}", test, train, [[(i, s) for i, s, _ in h] for h in rr],
                                  lambda s, tau=tau_r: s >= tau, ms_r, cpu_r, build,
                                  f"aligned/self >= {tau_r:.3f} (null 1%: >= {tau_rnull:.3f}, found {null_found:.0%})"))
+            print(results[-1])
+
+        for k in diag_plan.get(name, []):
+            if scorer is None:
+                t = time.perf_counter()
+                scorer = DiagonalScorer([c.protein for c in train], DiagonalConfig())
+                print(f"diagonal scorer over the train proteins: {time.perf_counter() - t:.1f} s")
+            vr = diag_rerank(scorer, valid_hits, valid_orfs, k)
+            tau_r = best_threshold(valid, train, vr)
+            v_f1 = score("", valid, train, [[(i, s) for i, s, _ in h] for h in vr], lambda s, t=tau_r: s >= t,
+                         0, 0, 0).f1
+            tau_rnull = threshold(diag_rerank(scorer, search(emb, index, null_orfs, k), null_orfs, k))
+            t, c = time.perf_counter(), time.process_time()
+            rr = diag_rerank(scorer, hits, test_orfs, k)
+            ms_r = ms + (time.perf_counter() - t) * 1000 / len(test)
+            cpu_r = cpu + (time.process_time() - c) * 1000 / len(test)
+            null_found = np.mean([bool(h) and h[0][1] >= tau_rnull for h in rr])
+            results.append(score(f"ours:{name}+diag{k}", test, train, [[(i, s) for i, s, _ in h] for h in rr],
+                                 lambda s, tau=tau_r: s >= tau, ms_r, cpu_r, build,
+                                 f"diagonal/self >= {tau_r:.3f} (null 1%: >= {tau_rnull:.3f}, found "
+                                 f"{null_found:.0%}); valid F1 {v_f1:.3f}"))
             print(results[-1])
 
     val_lines: list[str] = []
