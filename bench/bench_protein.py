@@ -21,13 +21,18 @@ Methods, all over the same train CDS:
   query's hits over its ORFs are merged by best score.
 * ``ours:<design>+rerank<K>``: the embedding's top-K re-scored by a local alignment
   (Biopython ``PairwiseAligner``, BLOSUM62, gap open 11 / extend 1) of ORF vs candidate protein.
+* ``ours:<design>+diag<K>``: the embedding's top-K re-scored by
+  :class:`~dnahlm_rag.protein_rerank.DiagonalScorer` (shared 3-mers binned by diagonal, ungapped
+  BLOSUM62 segment on the best diagonal, / the ORF's self-score); its note gives the validation F1.
 * ``retriever:<variant>``: the shipped :class:`~dnahlm_rag.fused_retriever.FusedRetriever` over
   the built index folders (``--protein-index``, built into a temporary folder when missing, and
   ``--dna-index``, the ``dnahlm ask`` index ``indexes/segments``: kmer+text over *all* train
   segment types), genetic code 11 for the queries (a user does not say the organism), top 10.
   Variants (:data:`FUSED_VARIANTS`): ``protein-only`` (no DNA index), ``dna-only`` (the DNA
   index alone, what ``ask`` did before), ``rrf`` / ``rrf-c5`` (reciprocal-rank fusion, c = 60 / 5),
-  ``protein-first``, and ``+vote5`` (top-5 product vote). Every variant is first scored on the
+  ``protein-first``, ``+vote5`` (top-5 product vote) and ``+diag<N>`` (the top N protein hits
+  re-scored by :class:`~dnahlm_rag.protein_rerank.DiagonalScorer`; the variants without it set
+  ``rerank=0``). Every variant is first scored on the
   validation organisms; the one with the best validation product F1 is marked "chosen on valid"
   in the test table (the test figures play no part in the choice).
 
@@ -367,14 +372,18 @@ def best_threshold(valid: list[Cds], train: list[Cds], hits: list[list[tuple[int
 # ---------------------------------------------------------------------------------------------
 # the shipped retriever (FusedRetriever) over built index folders
 FUSED_VARIANTS: dict[str, dict] = {
-    "protein-only": {"dna": False},
-    "protein-only+vote5": {"dna": False, "vote": 5},
+    "protein-only": {"dna": False, "rerank": 0},
+    "protein-only+vote5": {"dna": False, "vote": 5, "rerank": 0},
     "dna-only": {"protein": False},
-    "rrf": {"fusion": "rrf"},
-    "rrf-c5": {"fusion": "rrf", "rrf_c": 5.0},
-    "rrf+vote5": {"fusion": "rrf", "vote": 5},
-    "protein-first": {"fusion": "protein-first"},
-    "protein-first+vote5": {"fusion": "protein-first", "vote": 5},
+    "rrf": {"fusion": "rrf", "rerank": 0},
+    "rrf-c5": {"fusion": "rrf", "rrf_c": 5.0, "rerank": 0},
+    "rrf+vote5": {"fusion": "rrf", "vote": 5, "rerank": 0},
+    "protein-first": {"fusion": "protein-first", "rerank": 0},
+    "protein-first+vote5": {"fusion": "protein-first", "vote": 5, "rerank": 0},
+    "protein-first+diag20": {"fusion": "protein-first", "rerank": 20},
+    "protein-first+diag50": {"fusion": "protein-first", "rerank": 50},
+    "protein-first+diag50+vote5": {"fusion": "protein-first", "rerank": 50, "vote": 5},
+    "rrf-c5+diag50": {"fusion": "rrf", "rrf_c": 5.0, "rerank": 50},
 }
 
 

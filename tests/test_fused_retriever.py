@@ -212,3 +212,79 @@ def test_make_retriever_auto_off_and_folder(tmp_path) -> None:
     # a task index keeps its labelled neighbours: no protein fusion next to it
     task_idx = build_small_index(_DIR, task="feature_type", name="feature_type")
     assert isinstance(make_retriever(str(task_idx)), SegmentRetriever)
+
+
+# -- diagonal re-ranking of protein hits ------------------------------------------------------
+_AA = "ACDEFGHIKLMNPQRSTVWY"
+
+
+def _back_translate(rng: random.Random, protein: str) -> str:
+    """A CDS (ATG ... TAA, table 11) whose translation is ``M`` + ``protein``."""
+    from dnahlm_rag.orfs import translate
+
+    by_aa: dict[str, list[str]] = {}
+    for a in "ACGT":
+        for b in "ACGT":
+            for c in "ACGT":
+                by_aa.setdefault(translate(a + b + c), []).append(a + b + c)
+    return "ATG" + "".join(rng.choice(by_aa[x]) for x in protein) + "TAA"
+
+
+def _homolog_and_decoy_index(root: Path) -> tuple[Path, str]:
+    """A protein index of a homolog (40% of residues replaced), a decoy made of the query's own
+    residues in 8-residue blocks put in another order (most 3-mers kept: a higher cosine than the
+    homolog's, but no long diagonal), and 20 random proteins; returns the folder and the query CDS."""
+    rng = random.Random(11)
+    query = "".join(rng.choice(_AA) for _ in range(240))
+    homolog = "".join(rng.choice(_AA.replace(x, "")) if rng.random() < 0.4 else x for x in query)
+    blocks = [query[i:i + 8] for i in range(0, len(query), 8)]
+    rng.shuffle(blocks)
+    decoy = "".join(blocks)
+    prots = {"homolog": homolog, "decoy": decoy} | {f"rand{i}": "".join(rng.choice(_AA) for _ in range(200))
+                                                   for i in range(20)}
+    rows = []
+    for i, (name, p) in enumerate(prots.items()):
+        seq = _back_translate(rng, p)
+        rows.append({"id": f"NC_X.1:CDS:{1000 * i}-{1000 * i + len(seq)}:+", "organism": "Testus homologus",
+                     "accession": "NC_X.1", "type": "CDS", "start": 1000 * i, "end": 1000 * i + len(seq),
+                     "strand": 1, "gene": name, "product": f"{name} protein", "description": name,
+                     "seq": seq, "split": "train"})
+    (root / "data").mkdir(parents=True)
+    (root / "data" / "segments.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    docs, source = load_records(root / "data")
+    build_index(protein_records(docs), root / "proteins", IndexConfig(embedder="protein"), source, show_progress=False)
+    return root / "proteins", _back_translate(rng, query)
+
+
+def test_rerank_puts_a_true_homolog_above_a_composition_matched_decoy(tmp_path) -> None:
+    pdir, query = _homolog_and_decoy_index(tmp_path)
+    plain = FusedRetriever(protein_index_dir=str(pdir), k=3, rerank=0).invoke(query)
+    assert plain[0].metadata["gene"] == "decoy"  # the cosine alone is fooled (the test can fail)
+    for q in (query, reverse_complement(query)):
+        docs = FusedRetriever(protein_index_dir=str(pdir), k=3).invoke(q)
+        top = docs[0].metadata
+        assert [d.metadata["gene"] for d in docs[:2]] == ["homolog", "decoy"]
+        assert top["level"] == "protein" and top["score"] == pytest.approx(1 + top["level_score"])
+        assert top["level_score"] > docs[1].metadata["level_score"] and 0 < top["cosine"] < 1
+    rev = FusedRetriever(protein_index_dir=str(pdir), k=3).invoke(reverse_complement(query))
+    assert rev[0].metadata["query_strand"] == -1
+
+
+def test_rerank_handles_short_and_orfless_queries(fused) -> None:
+    r = FusedRetriever(index_dir=str(DNA), protein_index_dir=str(PROT), k=3, rerank=5)
+    assert r.invoke("ATGAAATAA")  # no ORF of the minimum length: DNA fallback, no crash
+    tiny = FusedRetriever(protein_index_dir=str(PROT), k=3, rerank=5, min_codons=1)
+    out = tiny.retrieve_many(["ATGAAATAA", "ATGAAGTAA", "NNNNNNNNN"])  # ORFs of 0-3 residues
+    assert len(out) == 3
+    for docs in out:
+        assert all(0.0 <= d.metadata["level_score"] <= 1.0 for d in docs)
+    with pytest.raises(DnaHlmError):
+        FusedRetriever(protein_index_dir=str(PROT), rerank=-1)
+
+
+def test_rerank_keeps_depth_and_rank_order(fused) -> None:
+    doc = fused.protein_index.docs[3]
+    docs = FusedRetriever(protein_index_dir=str(PROT), k=5, rerank=50).invoke(doc["seq"])
+    assert docs[0].metadata["id"] == doc["id"] and docs[0].metadata["level_score"] == pytest.approx(1.0)
+    scores = [d.metadata["score"] for d in docs]
+    assert scores == sorted(scores, reverse=True) and [d.metadata["rank"] for d in docs] == list(range(len(docs)))
