@@ -54,7 +54,7 @@ endif
 CLOSED_TASKS := splice promoter trna_aa feature_type genus_16s product
 TASK_INDEXES := $(foreach t,$(CLOSED_TASKS),indexes/$(t)/manifest.json)
 
-demo: venv system-deps data/manifest.json $(SFT_MODEL)/config.json indexes/segments/manifest.json indexes/proteins/manifest.json $(TASK_INDEXES)
+demo: venv system-deps data/manifest.json $(SFT_MODEL)/config.json $(SFT_MODEL)/retrieval_mix.json indexes/segments/manifest.json indexes/proteins/manifest.json $(TASK_INDEXES)
 	@echo "== five example questions on held-out sequences"
 	$(DNAHLM) examples --model $(SFT_MODEL)
 	@echo "== evaluation: RAG vs plain vs baselines on the test splits ($(EVAL_ITEMS) items per task)"
@@ -81,6 +81,10 @@ runs/sft/cpu-rag/final/config.json: runs/pretrain/cpu/final/config.json runs/ins
 
 indexes/segments/manifest.json: data/manifest.json
 	$(DNAHLM) index build --name segments
+
+# The weight of the neighbours' answers in RAG decoding, fitted on the valid splits (about 2-4 min).
+$(SFT_MODEL)/retrieval_mix.json: $(SFT_MODEL)/config.json
+	$(DNAHLM) mix fit --model $(SFT_MODEL) --threads $(THREADS) --quiet
 
 # Protein-level index (translated train CDS, about 10 s): ask/batch fuse it with indexes/segments.
 indexes/proteins/manifest.json: data/manifest.json

@@ -11,6 +11,11 @@ input order, appended and flushed row by row: ``id, question, mode, answer, labe
 label when the input has one), ``neighbours`` (id, organism, type, product, label, score) and
 ``error`` (null, or the one-line reason this row has no answer). A bad row never stops the batch.
 With ``resume`` rows already answered (by id) are skipped; rows that had errors are retried.
+
+Retrieval mixing: in RAG mode the answer is decoded from the model's distribution mixed with the
+neighbours' answers (:mod:`dnahlm_rag.retrieval_mix`) by ``mix``; ``None`` takes the weight fitted
+for the model (``retrieval_mix.json``: the task's weight, else the default), or 0 when the model
+has no fit.
 """
 from __future__ import annotations
 
@@ -49,6 +54,8 @@ class AnswerConfig:
     seed: int = 0
     batch_size: int = 32
     num_threads: int = 0
+    task: str | None = None  # the task the questions belong to (picks its fitted mixing weight)
+    mix: float | None = None  # weight of the neighbours' answers (None: the fitted one)
 
 
 @dataclass
@@ -82,6 +89,11 @@ class Answerer:
             trained = style.chain_config()
             trained.k = config.chain.k  # how many neighbours to show stays the caller's choice
             config.chain = trained
+        if config.mode == "rag":
+            from .retrieval_mix import MixTable
+
+            table = MixTable.load(model_dir) if config.mix is None else None
+            config.chain.mix = config.mix if config.mix is not None else (table.lam_for(config.task) if table else 0.0)
         self.llm = DnaHlmLLM(model_dir=str(model_dir), max_new_tokens=config.max_new_tokens,
                              temperature=config.temperature, seed=config.seed,
                              batch_size=config.batch_size, num_threads=config.num_threads)
@@ -251,7 +263,7 @@ def run_batch(answerer: Answerer, in_path: str | Path, out_path: str | Path, *, 
                 row = {"id": r.id, "question": (r.question or question), "mode": answerer.config.mode,
                        "answer": o.get("answer"), "label": r.label,
                        "neighbours": [neighbour_summary(d) for d in o.get("neighbours", [])],
-                       "error": o.get("error")}
+                       "mix": o.get("mix"), "error": o.get("error")}
                 counts["errors" if row["error"] else "answered"] += 1
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
                 f.flush()

@@ -12,6 +12,10 @@ last resort). A neighbour's answer is its task label when it has one, else its d
 
 ``batch`` runs retrieval as one embedding pass + one FAISS search and generation as padded
 batches, so batch throughput is far above one-by-one ``invoke``.
+
+With ``mix > 0`` the RAG chain decodes each answer from the model's distribution mixed with its
+neighbours' answers (:mod:`dnahlm_rag.retrieval_mix`; every retrieved neighbour votes, shown in
+the prompt or not); the output then carries ``mix``, the weight used.
 """
 from __future__ import annotations
 
@@ -39,6 +43,7 @@ class ChainConfig:
     query_seq_chars: int = 240  # bases of the query shown in the prompt
     example_seq_chars: int = 48  # bases of each neighbour shown
     stop: list[str] = field(default_factory=lambda: ["\n\n", "###"])
+    mix: float = 0.0  # weight of the neighbours' answers in RAG decoding (0: the prompt only)
 
 
 class AnswerParser(BaseOutputParser[str]):
@@ -79,6 +84,12 @@ class _Sequential(Runnable[dict, dict]):
         return self.fn_many(list(inputs)) if inputs else []
 
 
+def neighbour_answer(doc: Document) -> str:
+    """What a neighbour answers: its task label when it has one, else its description."""
+    m = doc.metadata
+    return str(m.get("label") if m.get("label") not in (None, "") else doc.page_content)
+
+
 class PromptBuilder:
     """Renders plain and few-shot prompts that fit the model's context."""
 
@@ -98,10 +109,9 @@ class PromptBuilder:
     def render_rag(self, question: str, seq: str, neighbours: Sequence[Document]) -> str:
         ex_texts = []
         for doc in reversed(list(neighbours)[: self.config.k]):  # least similar first
-            m = doc.metadata
-            answer = m.get("label") if m.get("label") not in (None, "") else doc.page_content
-            ex_texts.append(self.example.format(question=question, sequence=(m.get("seq") or "")[: self.config.example_seq_chars],
-                                                answer=str(answer)))
+            ex_texts.append(self.example.format(question=question,
+                                                sequence=(doc.metadata.get("seq") or "")[: self.config.example_seq_chars],
+                                                answer=neighbour_answer(doc)))
         budget = self.llm.context - self.llm.max_new_tokens
         while True:
             prompt = self.rag.format(examples="".join(ex_texts), question=question,
@@ -131,11 +141,18 @@ def build_chains(llm: DnaHlmLLM, retriever: SegmentRetriever | None, config: Cha
             | RunnablePassthrough.assign(answer=generate)
         )
     }
+    def generate_mixed(xs: list[dict]) -> list[str]:
+        res = llm.generate([x["prompt"] for x in xs], stop=cfg.stop, mix=cfg.mix,
+                           neighbour_answers=[[neighbour_answer(d) for d in x["neighbours"]] for x in xs])
+        return [parser.parse(g[0].text) for g in res.generations]
+
     if retriever is not None:
+        answer_step = (RunnablePassthrough.assign(answer=_Sequential(generate_mixed, "generate_mixed"), mix=lambda _: cfg.mix)
+                       if cfg.mix > 0 else RunnablePassthrough.assign(answer=generate))
         chains["rag"] = (
             RunnablePassthrough.assign(neighbours=_Sequential(retrieve_many, "retrieve"))
             | RunnablePassthrough.assign(prompt=_Sequential(
                 lambda xs: [builder.render_rag(x["question"], x["seq"], x["neighbours"]) for x in xs], "rag_prompt"))
-            | RunnablePassthrough.assign(answer=generate)
+            | answer_step
         )
     return chains

@@ -10,6 +10,10 @@ default; with ``temperature > 0`` each prompt samples from its own ``torch.Gener
 share its batch. A prompt longer than the context minus ``max_new_tokens`` is cut on the *left*
 (its beginning is dropped), so the instruction's end and the response marker are always kept.
 Completions never include the prompt; they end before the first stop string or at eos.
+
+Retrieval mixing: with ``priors`` (one :class:`~dnahlm_rag.retrieval_mix.NeighbourPrior` or None per
+prompt) and ``mix > 0``, each step decodes from ``mix * p_nb + (1 - mix) * p_lm`` (see
+:mod:`dnahlm_rag.retrieval_mix`); ``p_lm`` is the model's distribution after temperature and top-k.
 """
 from __future__ import annotations
 
@@ -111,23 +115,32 @@ def generate(
     seed: int = 0,
     batch_size: int = 16,
     prepend_bos: bool = True,
+    priors: Sequence[Any] | None = None,
+    mix: float = 0.0,
 ) -> list[str]:
     """Complete each prompt; returns the completions only (never the prompt), in input order."""
+    if priors is not None and len(priors) != len(prompts):
+        raise DnaHlmError(f"{len(priors)} neighbour priors for {len(prompts)} prompts")
+    from .retrieval_mix import effective_weight
+
+    mix = effective_weight(mix)
     ids = prompt_ids(lm, prompts, max_new_tokens, prepend_bos)
     order = sorted(range(len(prompts)), key=lambda i: len(ids[i]))  # similar lengths share a batch
     out: list[str] = [""] * len(prompts)
     for a in range(0, len(order), batch_size):
         idx = order[a : a + batch_size]
         seeds = [(seed * 1_000_003 + zlib.crc32(prompts[i].encode())) & 0x7FFFFFFF for i in idx]
+        pri = [priors[i] for i in idx] if priors is not None and mix > 0 else None
         texts = _generate_batch(lm, [ids[i] for i in idx], max_new_tokens, list(stop or []),
-                                temperature, top_k, seeds)
+                                temperature, top_k, seeds, pri, mix)
         for i, t in zip(idx, texts):
             out[i] = t
     return out
 
 
 def _generate_batch(lm: LoadedModel, batch: list[list[int]], max_new_tokens: int, stop: list[str],
-                    temperature: float, top_k: int, seeds: list[int]) -> list[str]:
+                    temperature: float, top_k: int, seeds: list[int], priors: list[Any] | None = None,
+                    mix: float = 0.0) -> list[str]:
     import torch
 
     model, tok, dev = lm.model, lm.tokenizer, lm.device
@@ -152,6 +165,16 @@ def _generate_batch(lm: LoadedModel, batch: list[list[int]], max_new_tokens: int
                 if top_k > 0:
                     kth = torch.topk(logits, min(top_k, logits.shape[-1]), dim=-1).values[:, -1:]
                     logits = logits.masked_fill(logits < kth, float("-inf"))
+            if priors is not None:
+                probs = torch.softmax(logits, dim=-1).cpu()
+                for r in range(B):
+                    nb = priors[r].next_token_probs(new[r]) if priors[r] is not None and not done[r] else {}
+                    if nb:
+                        probs[r] *= 1.0 - mix
+                        for t, pt in nb.items():
+                            probs[r, t] += mix * pt
+                logits = torch.log(probs)
+            if temperature > 0:
                 probs = torch.softmax(logits, dim=-1).cpu()
                 nxt = torch.stack([torch.multinomial(probs[r], 1, generator=gens[r])[0] for r in range(B)])
             else:

@@ -5,6 +5,10 @@ samples, seeded per prompt (``seed`` + the prompt's text), so the same seed give
 whatever the batch. Prompts longer than ``context - max_new_tokens`` tokens are cut on the left,
 so the response marker at the end survives. Stop sequences cut the completion before the first
 one. ``batch``/``generate`` over many prompts run as padded batches of ``batch_size``.
+
+Retrieval mixing (:mod:`dnahlm_rag.retrieval_mix`): ``generate(prompts, neighbour_answers=[[...], ...],
+mix=lam)`` decodes each prompt from ``lam * p_nb + (1 - lam) * p_lm``, where ``p_nb`` follows that
+prompt's neighbours' answers (plain strings, one list per prompt).
 """
 from __future__ import annotations
 
@@ -60,12 +64,17 @@ class DnaHlmLLM(LLM):
                 "top_k": self.top_k, "seed": self.seed, "prepend_bos": self.prepend_bos}
 
     def _complete(self, prompts: list[str], stop: list[str] | None, **kwargs: Any) -> list[str]:
+        from .retrieval_mix import NeighbourPrior
+
+        answers = kwargs.get("neighbour_answers")
+        priors = [NeighbourPrior.from_answers(self.loaded.tokenizer, a) for a in answers] if answers is not None else None
         return generator.generate(
             self.loaded, prompts,
             max_new_tokens=int(kwargs.get("max_new_tokens", self.max_new_tokens)),
             stop=stop, temperature=float(kwargs.get("temperature", self.temperature)),
             top_k=int(kwargs.get("top_k", self.top_k)), seed=int(kwargs.get("seed", self.seed)),
             batch_size=self.batch_size, prepend_bos=self.prepend_bos,
+            priors=priors, mix=float(kwargs.get("mix", 0.0)),
         )
 
     def _call(self, prompt: str, stop: list[str] | None = None,

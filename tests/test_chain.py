@@ -74,3 +74,18 @@ def test_unknown_placeholder_names_file_and_placeholder(tmp_path) -> None:
     assert load_prompt("ok", tmp_path).version == 2 and load_prompt("ok.v1", tmp_path).text == "{question}"
     with pytest.raises(DnaHlmError, match="no prompt named 'nope'"):
         load_prompt("nope", tmp_path)
+
+
+def test_mixed_rag_decoding_follows_the_neighbours(setup) -> None:
+    from collections import Counter
+
+    llm, _, task = setup
+    labels = ["CDS", "tRNA", "rRNA"]
+    q = {"question": "What type of feature is this sequence?", "seq": task.index.docs[1]["seq"]}
+    mixed = build_chains(llm, task, ChainConfig(k=3, mix=1.0), labels=labels)["rag"].invoke(q)
+    votes = Counter(d.metadata["label"] for d in mixed["neighbours"])
+    top = max(votes.values())
+    # at weight 1 the answer is a neighbours' label with the most votes (the untrained model breaks ties)
+    assert votes[mixed["answer"]] == top and mixed["mix"] == 1.0
+    alone = build_chains(llm, task, ChainConfig(k=3), labels=labels)["rag"].invoke(q)
+    assert "mix" not in alone and alone["prompt"] == mixed["prompt"]

@@ -62,6 +62,7 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option(help="Seed (matters only with --temperature > 0).")] = 0,
         temperature: Annotated[float, typer.Option(min=0.0, help="0: greedy.")] = 0.0,
         protein_index: Annotated[str, typer.Option(help=PROTEIN_HELP)] = "auto",
+        mix: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="RAG: weight of the neighbours' answers mixed into decoding (default: the weight `dnahlm mix fit` chose for the model, else 0).")] = None,
     ) -> None:
         """Answer QUESTION about one sequence; print the answer, then the neighbours it was built from."""
         from ..answer import AnswerConfig, Answerer, read_single_fasta
@@ -73,7 +74,7 @@ def register(app: typer.Typer) -> None:
         raw = seq if seq is not None else read_single_fasta(fasta)  # type: ignore[arg-type]
         cfg = AnswerConfig(mode=mode.value, model_dir=str(model) if model else None, index_dir=_index_dir(index, None),
                            chain=ChainConfig(k=k), max_new_tokens=max_new_tokens, seed=seed, temperature=temperature,
-                           protein_index=_protein(protein_index))
+                           protein_index=_protein(protein_index), mix=mix)
         from ..seq import normalize_dna
 
         normalize_dna(raw, what="the query sequence")  # bad input fails before any model loads
@@ -82,6 +83,9 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"note: the sequence has {out['seq_len']} bases; the prompt shows the first {out['shown_len']}, "
                        "retrieval uses all of them", err=True)
         typer.echo(out["answer"])
+        if out.get("mix"):
+            typer.echo(f"(decoded with the neighbours' answers mixed in at weight {out['mix']:.2f}; --mix 0: the model alone)",
+                       err=True)
         if out.get("provenance"):
             typer.echo("\nprovenance:")
             for line in out["provenance"]:
@@ -115,6 +119,7 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option(help="Seed (same seed, same output).")] = 0,
         temperature: Annotated[float, typer.Option(min=0.0, help="0: greedy.")] = 0.0,
         protein_index: Annotated[str, typer.Option(help=PROTEIN_HELP)] = "auto",
+        mix: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="RAG: weight of the neighbours' answers mixed into decoding (default: the weight `dnahlm mix fit` chose for the model, else 0).")] = None,
     ) -> None:
         """Answer every record of IN into OUT (JSON lines); bad rows get an error and the batch goes on."""
         from ..answer import AnswerConfig, Answerer, run_batch, task_question_and_labels
@@ -126,7 +131,8 @@ def register(app: typer.Typer) -> None:
             question = question or tq
         cfg = AnswerConfig(mode=mode.value, model_dir=str(model) if model else None, index_dir=_index_dir(index, task),
                            chain=ChainConfig(k=k), max_new_tokens=max_new_tokens, seed=seed,
-                           temperature=temperature, batch_size=batch_size, protein_index=_protein(protein_index))
+                           temperature=temperature, batch_size=batch_size, protein_index=_protein(protein_index),
+                           task=task, mix=mix)
         counts = run_batch(Answerer(cfg, labels), inp, out, question=question, resume=resume, force=force)
         typer.echo(f"{out}: {counts['answered']} answered, {counts['errors']} errors, {counts['skipped']} skipped "
                    f"(already answered), {counts['rows']} rows in {inp}")

@@ -1,0 +1,227 @@
+"""Retrieval-mixed answering: the model's answer distribution mixed with its neighbours' answers.
+
+A small generator does not reliably copy the right answer from the few-shot examples in its
+prompt (docs/results.md: the kNN vote of the same neighbours is far ahead). kNN-LM
+(Khandelwal et al., 2020, "Generalization through Memorization") mixes a language model's
+next-token distribution with a distribution read off retrieved neighbours; we do the same over
+the neighbours' *answers*:
+
+* **Closed labels** (:func:`mix_label_probs`): ``p(l) = lam * p_nb(l) + (1 - lam) * p_lm(l)``,
+  where ``p_lm`` is the model's softmax over the allowed labels (label scoring, see
+  :mod:`dnahlm_rag.scoring`) and ``p_nb(l)`` the share of the ``k`` neighbours whose label is
+  ``l`` (a uniform vote; neighbours with a label outside the set are ignored; with none left,
+  ``p = p_lm``).
+* **Free generation** (:class:`NeighbourPrior`, used by :func:`dnahlm_rag.generator.generate`):
+  at every step, with the answer generated so far as the token prefix ``g``,
+  ``p(t) = lam * p_nb(t | g) + (1 - lam) * p_lm(t | prompt, g)``, where ``p_nb(t | g)`` is the
+  share of the neighbours whose answer (its tokens, then ``<|endoftext|>``) starts with ``g``
+  and continues with ``t``. Once no neighbour answer starts with ``g`` the model decodes alone.
+  Greedy decoding then copies a neighbour answer when ``lam`` outweighs the model, and leaves
+  it when the model is confident otherwise.
+
+``lam = 0`` is the model alone (RAG by prompt only); ``lam = 1`` is a vote of the neighbours
+with the model breaking ties (the weight is capped at ``1 - TIE_EPS`` so the model's share never
+vanishes). ``lam`` is fitted per task on the VALID split of each tuned task
+(:func:`choose_lambda`, by ``dnahlm mix fit``), never on test; tasks held out of tuning (the
+zero-shot ``promoter``) and questions without a task use ``default``, the ``lam`` that is best
+on average over the fitted closed tasks. The fit is stored beside the weights as
+``retrieval_mix.json`` (:class:`MixTable`), tied to them by the weights' SHA-256.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import DnaHlmError
+
+MIX_FILE = "retrieval_mix.json"
+MIX_FORMAT = 1
+GRID = tuple(round(0.1 * i, 1) for i in range(11))  # lambdas tried on valid (closed tasks)
+OPEN_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)  # open tasks: each point is a full generation pass
+TIE_EPS = 1e-6  # the model's least share: it breaks the neighbours' ties at lam = 1
+
+
+def effective_weight(lam: float) -> float:
+    """``lam`` checked to lie in [0, 1] and capped at ``1 - TIE_EPS``."""
+    if not 0.0 <= lam <= 1.0:
+        raise DnaHlmError(f"the mixing weight must lie in [0, 1], got {lam}")
+    return min(lam, 1.0 - TIE_EPS)
+
+
+def mix_label_probs(label_logprobs: dict[str, float], neighbour_labels: Sequence[Any], lam: float) -> dict[str, float]:
+    """``lam * p_nb + (1 - lam) * p_lm`` over the labels of ``label_logprobs`` (module docstring).
+
+    ``label_logprobs``: label -> the model's log-likelihood of that answer (nats, any offset).
+    Returns label -> probability (sums to 1), in the labels' order.
+    """
+    import math
+
+    lam = effective_weight(lam)
+    labels = list(label_logprobs)
+    top = max(label_logprobs.values())
+    ex = {lab: math.exp(v - top) for lab, v in label_logprobs.items()}
+    z = sum(ex.values())
+    votes = [str(x) for x in neighbour_labels if str(x) in ex]
+    if not votes:
+        lam = 0.0
+    return {lab: (1 - lam) * ex[lab] / z + (lam * votes.count(lab) / len(votes) if votes else 0.0) for lab in labels}
+
+
+def best_label(probs: dict[str, float]) -> str:
+    """The most probable label; ties go to the first in order."""
+    labels = list(probs)
+    return max(labels, key=lambda lab: (probs[lab], -labels.index(lab)))
+
+
+class NeighbourPrior:
+    """The neighbours' answers as a next-token distribution for one prompt (module docstring)."""
+
+    def __init__(self, answer_ids: Sequence[Sequence[int]]) -> None:
+        self.answers = [tuple(a) for a in answer_ids if len(a)]
+
+    @classmethod
+    def from_answers(cls, tokenizer: Any, answers: Sequence[str]) -> NeighbourPrior:
+        """Tokenize each answer (no special tokens) and end it with ``<|endoftext|>``."""
+        eos = tokenizer.eos_token_id
+        enc = tokenizer([str(a) for a in answers], add_special_tokens=False)["input_ids"] if answers else []
+        return cls([list(ids) + [eos] for ids in enc])
+
+    def next_token_probs(self, prefix: Sequence[int]) -> dict[int, float]:
+        """token id -> share of the answers that start with ``prefix`` and continue with it ({} when none do)."""
+        n = len(prefix)
+        p = tuple(prefix)
+        nxt = [a[n] for a in self.answers if len(a) > n and a[:n] == p]
+        return {t: nxt.count(t) / len(nxt) for t in set(nxt)}
+
+
+def choose_lambda(curve: dict[float, float]) -> float:
+    """The ``lam`` with the best score; ties go to the smallest (the model's own answer first)."""
+    if not curve:
+        raise DnaHlmError("no mixing weights were scored")
+    best = max(curve.values())
+    return min(lam for lam, s in curve.items() if s >= best - 1e-12)
+
+
+@dataclass
+class MixTable:
+    """Fitted mixing weights of one model (``retrieval_mix.json`` beside its weights)."""
+
+    default: float
+    tasks: dict[str, float] = field(default_factory=dict)
+    k: int = 3  # neighbours the weights were fitted with
+    model_sha256: str = ""
+    fitted_on: str = ""  # which split and how many items
+    curves: dict[str, dict[str, float]] = field(default_factory=dict)  # task -> {lam: valid score}
+    format_version: int = MIX_FORMAT
+
+    def lam_for(self, task: str | None) -> float:
+        """The task's fitted weight, else the default."""
+        return self.tasks.get(task, self.default) if task else self.default
+
+    def save(self, model_dir: str | Path) -> Path:
+        from .atomic import write_json
+
+        p = Path(model_dir) / MIX_FILE
+        write_json(p, asdict(self))
+        return p
+
+    @classmethod
+    def load(cls, model_dir: str | Path) -> MixTable | None:
+        """The table of ``model_dir``, None when it has none; a table made for other weights is an error."""
+        from .embed.lm import model_fingerprint
+
+        p = Path(model_dir) / MIX_FILE
+        if not p.is_file():
+            return None
+        try:
+            d = json.loads(p.read_text())
+            t = cls(**d)
+        except (json.JSONDecodeError, TypeError) as e:
+            raise DnaHlmError(f"{p} is not a mixing table ({e}); refit it with `dnahlm mix fit --model {model_dir}`") from None
+        if t.format_version != MIX_FORMAT:
+            raise DnaHlmError(f"{p} has format {t.format_version}, expected {MIX_FORMAT}; refit it with `dnahlm mix fit`")
+        if t.model_sha256 != model_fingerprint(str(model_dir)):
+            raise DnaHlmError(f"{p} was fitted for other weights; refit it with `dnahlm mix fit --model {model_dir}`")
+        return t
+
+
+@dataclass
+class FitConfig:
+    """What ``dnahlm mix fit`` measures: RAG prompts with ``k`` neighbours on valid items."""
+
+    tasks: list[str] = field(default_factory=lambda: ["splice", "trna_aa", "feature_type", "genus_16s", "product"])
+    k: int = 3
+    max_items: int = 200  # valid items per task (seeded sample)
+    seed: int = 0
+    batch_size: int = 16
+    open_max_new_tokens: int = 24
+    threads: int = 0
+    prompts_dir: str = ""  # task phrasings ("" = prompts/tasks)
+
+
+def fit_mix(data_dir: str | Path, model_dir: str | Path, cfg: FitConfig = FitConfig(),
+            progress: bool = True) -> MixTable:
+    """Fit one weight per tuned task on its VALID split (tasks held out of tuning are refused).
+
+    Closed tasks: label-scoring accuracy for every ``lam`` in :data:`GRID` (the model runs once).
+    Open tasks: token F1 of mixed greedy generation for every ``lam`` in :data:`OPEN_GRID`.
+    ``default``: the ``lam`` with the best mean accuracy over the closed tasks.
+    """
+    import numpy as np
+    from tqdm import tqdm
+
+    from . import metrics as M
+    from .embed.lm import model_fingerprint
+    from .evaluate import (EvalConfig, answer_budget, choose_phrasing, label_scores, load_task, neighbour_answers,
+                           render_prompts)
+    from .generator import generate, load_checkpoint
+    from .instruct import PromptStyle, load_task_prompts, read_prompt_style
+
+    model_dir = Path(model_dir)
+    lm = load_checkpoint(model_dir, num_threads=cfg.threads)
+    style = read_prompt_style(model_dir) or PromptStyle()
+    ecfg = EvalConfig(tasks=cfg.tasks, ks=[cfg.k], max_items=cfg.max_items, seed=cfg.seed)
+    curves: dict[str, dict[str, float]] = {}
+    chosen: dict[str, float] = {}
+    closed_curves = []
+    n_items = {}
+    for name in tqdm(cfg.tasks, desc="mix fit", unit="task", disable=not progress):
+        if not load_task_prompts(name, cfg.prompts_dir or None).train:
+            raise DnaHlmError(f"task {name!r} is held out of tuning (zero-shot): fitting on it would tune on it; "
+                              "it uses the default weight")
+        tc = load_task(Path(data_dir), name, ecfg, split="valid")
+        ph = choose_phrasing(tc, "seen", cfg.prompts_dir)
+        assert ph is not None
+        max_new = answer_budget(tc, lm, cfg.open_max_new_tokens)
+        prompts = render_prompts(tc, cfg.k, ph, lm, style, max_new)
+        nb = neighbour_answers(tc, cfg.k)
+        gold = [str(r["label"]) for r in tc.items]
+        n_items[name] = len(gold)
+        curve: dict[float, float] = {}
+        if tc.closed:
+            scored = label_scores(lm, prompts, tc, style, cfg.batch_size, progress, f"{name} score")
+            for lam in GRID:
+                preds = [best_label(mix_label_probs(s.logprobs, a, lam)) for s, a in zip(scored, nb)]
+                curve[lam] = float(np.mean([p == g for p, g in zip(preds, gold)]))
+            closed_curves.append(curve)
+        else:
+            priors = [NeighbourPrior.from_answers(lm.tokenizer, a) for a in nb]
+            for lam in tqdm(OPEN_GRID, desc=f"{name} generate", disable=not progress, leave=False):
+                gens = generate(lm, prompts, max_new_tokens=max_new, stop=list(style.stop), temperature=0.0,
+                                seed=cfg.seed, batch_size=cfg.batch_size, prepend_bos=style.prepend_bos,
+                                priors=priors, mix=lam)
+                curve[lam] = float(np.mean([M.token_f1_one(g.strip(), t) for g, t in zip(gens, gold)]))
+        chosen[name] = choose_lambda(curve)
+        curves[name] = {str(lam): round(v, 4) for lam, v in curve.items()}
+    if closed_curves:
+        mean = {lam: float(np.mean([c[lam] for c in closed_curves])) for lam in GRID}
+        default = choose_lambda(mean)
+        curves["_mean_closed"] = {str(lam): round(v, 4) for lam, v in mean.items()}
+    else:
+        default = 0.0
+    return MixTable(default=default, tasks=chosen, k=cfg.k, model_sha256=model_fingerprint(str(model_dir)),
+                    fitted_on="valid split, " + ", ".join(f"{t}: {n}" for t, n in n_items.items()) + " items",
+                    curves=curves)

@@ -1,0 +1,111 @@
+"""Retrieval mixing: the label mixture, the neighbours' next-token prior, mixed decoding, the fit."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from dnahlm_rag.errors import DnaHlmError
+from dnahlm_rag.retrieval_mix import (MIX_FILE, FitConfig, MixTable, NeighbourPrior, best_label, choose_lambda, fit_mix,
+                                      mix_label_probs)
+from sft_fixtures import make_base_model, make_task_data
+
+
+def test_mix_label_probs_ends():
+    lp = {"a": math.log(0.7), "b": math.log(0.2), "c": math.log(0.1)}
+    alone = mix_label_probs(lp, ["c", "c", "b"], 0.0)
+    assert alone == pytest.approx({"a": 0.7, "b": 0.2, "c": 0.1})
+    vote = mix_label_probs(lp, ["c", "c", "b"], 1.0)
+    assert vote == pytest.approx({"a": 0.0, "b": 1 / 3, "c": 2 / 3}, abs=1e-5)
+    # at weight 1 the model still breaks a tie of the neighbours
+    assert best_label(mix_label_probs({"b": math.log(0.1), "c": math.log(0.9)}, ["b", "c"], 1.0)) == "c"
+    half = mix_label_probs(lp, ["c", "c", "b"], 0.5)
+    assert sum(half.values()) == pytest.approx(1.0) and best_label(half) == "c"
+    assert half["a"] == pytest.approx(0.35)
+    # neighbour labels outside the set are ignored; none left: the model alone
+    assert mix_label_probs(lp, ["zzz"], 0.9) == pytest.approx(alone)
+    assert mix_label_probs(lp, ["zzz", "b"], 1.0)["b"] == pytest.approx(1.0)
+    with pytest.raises(DnaHlmError, match=r"\[0, 1\]"):
+        mix_label_probs(lp, [], 1.5)
+
+
+def test_best_label_ties_go_first():
+    assert best_label({"x": 0.5, "y": 0.5}) == "x"
+
+
+def test_neighbour_prior_follows_prefixes():
+    nb = NeighbourPrior([[1, 2, 9], [1, 3, 9], [1, 2, 9], [4, 9]])
+    assert nb.next_token_probs([]) == pytest.approx({1: 0.75, 4: 0.25})
+    assert nb.next_token_probs([1]) == pytest.approx({2: 2 / 3, 3: 1 / 3})
+    assert nb.next_token_probs([1, 2]) == {9: 1.0}
+    assert nb.next_token_probs([1, 2, 9]) == {}  # every answer is finished
+    assert nb.next_token_probs([7]) == {}  # the model left the neighbours' answers
+
+
+def test_choose_lambda_prefers_the_model_on_ties():
+    assert choose_lambda({0.0: 0.5, 0.3: 0.8, 0.6: 0.8, 1.0: 0.7}) == 0.3
+    with pytest.raises(DnaHlmError):
+        choose_lambda({})
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    import torch
+
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("mix")
+    return root, make_task_data(root, n_train=40), make_base_model(root, n_ctx=256)
+
+
+def test_mixed_generation_copies_the_neighbours_at_lambda_one(tiny):
+    from dnahlm_rag.generator import generate, load_checkpoint
+
+    _, _, model = tiny
+    lm = load_checkpoint(model)
+    prompts = ["### Instruction:\nWhat is it?\n\n### Input:\nACGTACGT\n\n### Response:\n"] * 2 + ["hello"]
+    answers = [["GC-rich", "AT-rich", "GC-rich"], ["AT-rich"], ["DNA polymerase III subunit alpha"]]
+    priors = [NeighbourPrior.from_answers(lm.tokenizer, a) for a in answers]
+    out = generate(lm, prompts, max_new_tokens=40, priors=priors, mix=1.0, batch_size=2)
+    assert out == ["GC-rich", "AT-rich", "DNA polymerase III subunit alpha"]
+    # mix 0 is the model alone, priors or not
+    assert generate(lm, prompts, max_new_tokens=6, priors=priors, mix=0.0) == generate(lm, prompts, max_new_tokens=6)
+    with pytest.raises(DnaHlmError, match="priors"):
+        generate(lm, prompts, priors=priors[:1], mix=0.5)
+
+
+def test_fit_table_and_eval_cells(tiny, tmp_path):
+    from dnahlm_rag.evaluate import EvalConfig, run_eval
+
+    root, data, model = tiny
+    cfg = FitConfig(tasks=["gc", "nextb"], k=3, max_items=10, threads=1, open_max_new_tokens=4,
+                    prompts_dir=str(root / "task_prompts"))
+    table = fit_mix(data, model, cfg, progress=False)
+    assert set(table.tasks) == {"gc", "nextb"} and 0.0 <= table.default <= 1.0
+    assert set(table.curves["gc"]) == {str(round(0.1 * i, 1)) for i in range(11)}
+    assert table.lam_for("half") == table.default and table.lam_for(None) == table.default
+    # an untrained model knows nothing: on gc its neighbours' vote must not lose to it by much
+    assert table.curves["gc"]["1.0"] >= table.curves["gc"]["0.0"] - 0.2
+    with pytest.raises(DnaHlmError, match="held out of tuning"):
+        fit_mix(data, model, FitConfig(tasks=["half"], prompts_dir=str(root / "task_prompts")), progress=False)
+    # saved beside the weights, checked against them on load
+    table.save(model)
+    try:
+        assert MixTable.load(model) == table
+        ecfg = EvalConfig(tasks=["gc", "half"], modes=["knn", "sft-plain", "sft-rag", "sft-rag-mix"], ks=[3],
+                          phrasings=["seen"], max_items=10, n_boot=20, batch_size=8, threads=1, sft_model=str(model),
+                          prompts_dir=str(root / "task_prompts"))
+        res = run_eval(data, tmp_path / "eval", ecfg, progress=False)
+        mix = res["tasks"]["gc"]["cells"]["gc__sft-rag-mix-k3__seen"]
+        assert mix["mix_lambda"] == table.tasks["gc"] and 0 <= mix["format_valid_rate"] <= 1
+        half = res["tasks"]["half"]["cells"]["half__sft-rag-mix-k3__seen"]
+        assert half["mix_lambda"] == table.default and half["zero_shot"] == "task"
+        assert any(c["a"] == "sft-rag-mix-k3" for c in res["tasks"]["gc"]["comparisons"])
+        # a table fitted for other weights is refused
+        d = json.loads((model / MIX_FILE).read_text())
+        d["model_sha256"] = "0" * 64
+        (model / MIX_FILE).write_text(json.dumps(d))
+        with pytest.raises(DnaHlmError, match="other weights"):
+            MixTable.load(model)
+    finally:
+        (model / MIX_FILE).unlink()
