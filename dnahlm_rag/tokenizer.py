@@ -3,11 +3,13 @@
 Pre-tokenization is a single regex split followed by the byte-level mapping:
 
 * a run of plain bases ``[ACGT]`` that is a word on its own (not glued to other letters) is cut
-  into chunks of at most ``dna_chunk`` bases (default 32), each one pre-token, so BPE merges learn
-  DNA "words" inside chunks and a 2 kb run is never one giant pre-token;
+  into chunks of at most ``dna_chunk`` bases from its start (default 6), each one pre-token, so
+  BPE merges learn DNA words inside chunks and a 2 kb run is never one giant pre-token; with 6-base
+  chunks the vocabulary holds every 6-mer and a run is tiled into whole 6-mers (a fixed tiling
+  that a language model learns far better than longer variable-length DNA tokens, docs/benchmarks.md);
 * everything else follows the GPT-2 split (contractions, `` ?letters``, `` ?digits``,
   `` ?punctuation``, whitespace), so English keeps its word boundaries ("instruction" is never
-  merged with its neighbours, and "DNA", "GATA" or "CAT" stay English words).
+  merged with its neighbours). A word made only of A/C/G/T ("GATA", "CAT") is read as DNA.
 
 Special tokens: ``<|endoftext|>`` (id 0; bos, eos and document separator) and ``<|pad|>`` (id 1;
 padding only, never a separator).
@@ -64,7 +66,7 @@ class TokenizerRecipe:
     """How the tokenizer is trained (``recipes/tokenizer/<name>.toml``)."""
 
     vocab_size: int = 12288  # total, special tokens included; 12k: see docs/benchmarks.md
-    dna_chunk: int = 32  # longest DNA pre-token in bases (a chunk boundary is a token boundary)
+    dna_chunk: int = 6  # longest DNA pre-token in bases (a chunk boundary is a token boundary)
     dna_sample_mb: float = 6.0  # MB of dna.train.txt sampled for training (evenly spread lines)
     english_sample_mb: float = 6.0  # MB of english.train.txt sampled for training
     min_frequency: int = 2  # a pair must occur this often to be merged
@@ -72,7 +74,7 @@ class TokenizerRecipe:
     eval_english_mb: float = 1.0  # MB of english.valid.txt used for the held-out metrics
 
 
-def build_tokenizer(dna_chunk: int = 32) -> Any:
+def build_tokenizer(dna_chunk: int = 6) -> Any:
     """An untrained ``tokenizers.Tokenizer`` with this module's pre-tokenizer and decoder."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors
 
@@ -86,7 +88,7 @@ def build_tokenizer(dna_chunk: int = 32) -> Any:
     return tok
 
 
-def pre_tokenize_str(text: str, dna_chunk: int = 32) -> list[str]:
+def pre_tokenize_str(text: str, dna_chunk: int = 6) -> list[str]:
     """The pre-tokens of ``text`` as plain strings (before the byte-level mapping)."""
     from tokenizers import Regex, pre_tokenizers
 
