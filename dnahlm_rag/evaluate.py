@@ -60,6 +60,7 @@ import numpy as np
 from . import metrics as M
 from .atomic import atomic_file, sha256_file, sha256_text, write_json, write_png
 from .errors import DnaHlmError
+from .retrieval_mix import MIX_FORMAT
 
 MODES = ("majority", "knn", "blast", "base-plain", "sft-plain", "sft-rag", "sft-rag-mix")
 LM_MODES = ("base-plain", "sft-plain", "sft-rag", "sft-rag-mix")
@@ -325,7 +326,7 @@ def run_lm(tc: TaskContext, cell: Cell, model_dir: Path, ph: PhrasingChoice, cfg
     if tc.closed:
         labels = list(tc.labels or [])
         scored = label_scores(lm, prompts, tc, style, bs, progress, f"{cell.name} score")
-        probs = [mix_label_probs(s.logprobs, a, lam) if lam > 0 else None for s, a in zip(scored, nb)]
+        probs = [mix_label_probs(s, pr, lam) for s, pr in zip(scored, priors)] if priors else [None] * len(scored)
         preds: list[str | None] = [best_label(p) if p else s.label for s, p in zip(scored, probs)]
         pmax = [p[lab] if p else s.probability for s, p, lab in zip(scored, probs, preds)]
         extra["mean_label_probability"] = float(np.mean(pmax)) if pmax else float("nan")
@@ -387,7 +388,7 @@ def _model_identity(model_dir: Path) -> str:
 
 def cell_key(tc: TaskContext, cell: Cell, cfg: EvalConfig, model_id: str | None, lam: float = 0.0) -> str:
     parts = {"format": CELL_FORMAT, "cell": cell.name, "items": tc.items_sha, "model": model_id, "seed": cfg.seed,
-             **({"mix_lambda": lam} if lam else {}),
+             **({"mix_lambda": lam, "mix_format": MIX_FORMAT} if lam else {}),
              "n_boot": cfg.n_boot, "ks_max": max(cfg.ks) if cfg.ks else 1, "generate_closed": cfg.generate_closed,
              "open_max_new_tokens": cfg.open_max_new_tokens, "prompts_dir": cfg.prompts_dir,
              "train_sha": sha256_text("\n".join(f"{r['id']}\t{r['label']}" for r in tc.train))[:16]}

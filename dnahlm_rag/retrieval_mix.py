@@ -6,18 +6,19 @@ prompt (docs/results.md: the kNN vote of the same neighbours is far ahead). kNN-
 next-token distribution with a distribution read off retrieved neighbours; we do the same over
 the neighbours' *answers*:
 
-* **Closed labels** (:func:`mix_label_probs`): ``p(l) = lam * p_nb(l) + (1 - lam) * p_lm(l)``,
-  where ``p_lm`` is the model's softmax over the allowed labels (label scoring, see
-  :mod:`dnahlm_rag.scoring`) and ``p_nb(l)`` the share of the ``k`` neighbours whose label is
-  ``l`` (a uniform vote; neighbours with a label outside the set are ignored; with none left,
-  ``p = p_lm``).
-* **Free generation** (:class:`NeighbourPrior`, used by :func:`dnahlm_rag.generator.generate`):
-  at every step, with the answer generated so far as the token prefix ``g``,
-  ``p(t) = lam * p_nb(t | g) + (1 - lam) * p_lm(t | prompt, g)``, where ``p_nb(t | g)`` is the
-  share of the neighbours whose answer (its tokens, then ``<|endoftext|>``) starts with ``g``
-  and continues with ``t``. Once no neighbour answer starts with ``g`` the model decodes alone.
-  Greedy decoding then copies a neighbour answer when ``lam`` outweighs the model, and leaves
-  it when the model is confident otherwise.
+* **The mixed next-token distribution** (:class:`NeighbourPrior`): with the answer so far as the
+  token prefix ``g``, ``p(t) = lam * p_nb(t | g) + (1 - lam) * p_lm(t | prompt, g)``, where
+  ``p_nb(t | g)`` is the share of the ``k`` neighbours whose answer (its tokens, then
+  ``<|endoftext|>``) starts with ``g`` and continues with ``t`` (a uniform vote). Once no
+  neighbour answer starts with ``g`` the model goes on alone (``p = p_lm``).
+* **Free generation** (:func:`dnahlm_rag.generator.generate`) decodes from it: greedy decoding
+  copies a neighbour answer when ``lam`` outweighs the model and leaves it when the model is
+  confident otherwise.
+* **Closed labels** (:func:`mix_label_probs`) are scored under the same distribution: a label's
+  score is the log-probability of its tokens and ``<|endoftext|>`` under ``p``, the product of
+  the per-token mixtures (label scoring of :mod:`dnahlm_rag.scoring` with ``p`` in place of
+  ``p_lm``), so scoring and generation answer alike; the softmax over the labels' scores is
+  reported.
 
 ``lam = 0`` is the model alone (RAG by prompt only); ``lam = 1`` is a vote of the neighbours
 with the model breaking ties (the weight is capped at ``1 - TIE_EPS`` so the model's share never
@@ -38,7 +39,7 @@ from typing import Any
 from .errors import DnaHlmError
 
 MIX_FILE = "retrieval_mix.json"
-MIX_FORMAT = 1
+MIX_FORMAT = 2  # 2: labels scored token by token under the mixed distribution (1: label-level mixture)
 GRID = tuple(round(0.1 * i, 1) for i in range(11))  # lambdas tried on valid (closed tasks)
 OPEN_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)  # open tasks: each point is a full generation pass
 TIE_EPS = 1e-6  # the model's least share: it breaks the neighbours' ties at lam = 1
@@ -51,23 +52,27 @@ def effective_weight(lam: float) -> float:
     return min(lam, 1.0 - TIE_EPS)
 
 
-def mix_label_probs(label_logprobs: dict[str, float], neighbour_labels: Sequence[Any], lam: float) -> dict[str, float]:
-    """``lam * p_nb + (1 - lam) * p_lm`` over the labels of ``label_logprobs`` (module docstring).
+def mix_label_probs(score: Any, prior: NeighbourPrior, lam: float) -> dict[str, float]:
+    """Each label's probability among the labels under the mixed distribution (module docstring).
 
-    ``label_logprobs``: label -> the model's log-likelihood of that answer (nats, any offset).
-    Returns label -> probability (sums to 1), in the labels' order.
+    ``score``: a :class:`dnahlm_rag.scoring.LabelScore` with ``token_ids`` and ``token_logprobs``
+    (the model's log P of each label token, nats). Returns label -> probability (sums to 1), in
+    the labels' order.
     """
     import math
 
     lam = effective_weight(lam)
-    labels = list(label_logprobs)
-    top = max(label_logprobs.values())
-    ex = {lab: math.exp(v - top) for lab, v in label_logprobs.items()}
+    mixed = {}
+    for lab, ids in score.token_ids.items():
+        total = 0.0
+        for j, (t, lp) in enumerate(zip(ids, score.token_logprobs[lab])):
+            nb = prior.next_token_probs(ids[:j]) if lam > 0 else {}
+            total += math.log(max((1 - lam) * math.exp(lp) + lam * nb.get(t, 0.0), 1e-300)) if nb else lp
+        mixed[lab] = total
+    top = max(mixed.values())
+    ex = {lab: math.exp(v - top) for lab, v in mixed.items()}
     z = sum(ex.values())
-    votes = [str(x) for x in neighbour_labels if str(x) in ex]
-    if not votes:
-        lam = 0.0
-    return {lab: (1 - lam) * ex[lab] / z + (lam * votes.count(lab) / len(votes) if votes else 0.0) for lab in labels}
+    return {lab: v / z for lab, v in ex.items()}
 
 
 def best_label(probs: dict[str, float]) -> str:
@@ -203,8 +208,9 @@ def fit_mix(data_dir: str | Path, model_dir: str | Path, cfg: FitConfig = FitCon
         curve: dict[float, float] = {}
         if tc.closed:
             scored = label_scores(lm, prompts, tc, style, cfg.batch_size, progress, f"{name} score")
+            priors = [NeighbourPrior.from_answers(lm.tokenizer, a) for a in nb]
             for lam in GRID:
-                preds = [best_label(mix_label_probs(s.logprobs, a, lam)) for s, a in zip(scored, nb)]
+                preds = [best_label(mix_label_probs(s, pr, lam)) for s, pr in zip(scored, priors)]
                 curve[lam] = float(np.mean([p == g for p, g in zip(preds, gold)]))
             closed_curves.append(curve)
         else:

@@ -25,7 +25,7 @@ import random
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,8 @@ class LabelScore:
     label: str
     probability: float
     logprobs: dict[str, float]  # label -> log P(label + eos | prompt), nats
+    token_ids: dict[str, list[int]] = field(default_factory=dict)  # label -> its tokens, then eos
+    token_logprobs: dict[str, list[float]] = field(default_factory=dict)  # label -> log P of each of them, nats
 
 
 def normalize_answer(text: str) -> str:
@@ -118,19 +120,21 @@ def score_labels(lm: Any, prompts: Sequence[str], labels: Sequence[str], *, batc
             lp = torch.log_softmax(lres.logits.float(), -1).cpu()  # (B*L, M, V): predicts label token j+1
             first = first.cpu()
             for r, i in enumerate(idx):
-                scores = []
+                per_token = []
                 for li in range(L):
                     row = r * L + li
-                    s = float(first[r, lab_ids[li][0]])
+                    toks = [float(first[r, lab_ids[li][0]])]
                     n = len(lab_ids[li])
                     if n > 1:
                         tgt = lab[li, 1:n]
-                        s += float(lp[row, : n - 1].gather(-1, tgt[:, None]).sum())
-                    scores.append(s)
+                        toks += [float(v) for v in lp[row, : n - 1].gather(-1, tgt[:, None])[:, 0]]
+                    per_token.append(toks)
+                scores = [sum(t) for t in per_token]
                 top = max(scores)
                 z = sum(math.exp(s - top) for s in scores)
                 best = max(range(L), key=lambda j: (scores[j], -j))
-                out[i] = LabelScore(labels[best], math.exp(scores[best] - top) / z, dict(zip(labels, scores)))
+                out[i] = LabelScore(labels[best], math.exp(scores[best] - top) / z, dict(zip(labels, scores)),
+                                    dict(zip(labels, lab_ids)), dict(zip(labels, per_token)))
     return [o for o in out if o is not None]
 
 

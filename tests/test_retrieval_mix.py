@@ -7,27 +7,40 @@ import math
 import pytest
 
 from dnahlm_rag.errors import DnaHlmError
+from dnahlm_rag.scoring import LabelScore
 from dnahlm_rag.retrieval_mix import (MIX_FILE, FitConfig, MixTable, NeighbourPrior, best_label, choose_lambda, fit_mix,
                                       mix_label_probs)
 from sft_fixtures import make_base_model, make_task_data
 
 
+def _score(first: dict[str, float], ids: dict[str, int]) -> LabelScore:
+    """Single-token labels (then eos = 0) whose first token has the model probability ``first``."""
+    return LabelScore(label="", probability=0.0, logprobs={},
+                      token_ids={lab: [ids[lab], 0] for lab in first},
+                      token_logprobs={lab: [math.log(p), math.log(0.9)] for lab, p in first.items()})
+
+
 def test_mix_label_probs_ends():
-    lp = {"a": math.log(0.7), "b": math.log(0.2), "c": math.log(0.1)}
-    alone = mix_label_probs(lp, ["c", "c", "b"], 0.0)
+    ids = {"a": 10, "b": 11, "c": 12}
+    sc = _score({"a": 0.7, "b": 0.2, "c": 0.1}, ids)
+    votes = NeighbourPrior([[12, 0], [12, 0], [11, 0]])  # c, c, b
+    alone = mix_label_probs(sc, votes, 0.0)
     assert alone == pytest.approx({"a": 0.7, "b": 0.2, "c": 0.1})
-    vote = mix_label_probs(lp, ["c", "c", "b"], 1.0)
+    vote = mix_label_probs(sc, votes, 1.0)
     assert vote == pytest.approx({"a": 0.0, "b": 1 / 3, "c": 2 / 3}, abs=1e-5)
-    # at weight 1 the model still breaks a tie of the neighbours
-    assert best_label(mix_label_probs({"b": math.log(0.1), "c": math.log(0.9)}, ["b", "c"], 1.0)) == "c"
-    half = mix_label_probs(lp, ["c", "c", "b"], 0.5)
+    # half and half, token by token: first token 0.5 * p_lm + 0.5 * p_nb, then eos 0.5 * 0.9 + 0.5 * 1
+    half = mix_label_probs(sc, votes, 0.5)
+    raw = {"a": 0.35 * 0.9, "b": (0.1 + 1 / 6) * 0.95, "c": (0.05 + 1 / 3) * 0.95}
+    assert half == pytest.approx({k: v / sum(raw.values()) for k, v in raw.items()})
     assert sum(half.values()) == pytest.approx(1.0) and best_label(half) == "c"
-    assert half["a"] == pytest.approx(0.35)
-    # neighbour labels outside the set are ignored; none left: the model alone
-    assert mix_label_probs(lp, ["zzz"], 0.9) == pytest.approx(alone)
-    assert mix_label_probs(lp, ["zzz", "b"], 1.0)["b"] == pytest.approx(1.0)
+    # answers outside the label set scale every label alike: the model's ranking is kept
+    other = NeighbourPrior([[99, 0]])
+    assert mix_label_probs(sc, other, 0.9) == pytest.approx(alone)
+    # at weight 1 the model still breaks a tie of the neighbours
+    tie = NeighbourPrior([[11, 0], [12, 0]])
+    assert best_label(mix_label_probs(_score({"b": 0.1, "c": 0.9}, ids), tie, 1.0)) == "c"
     with pytest.raises(DnaHlmError, match=r"\[0, 1\]"):
-        mix_label_probs(lp, [], 1.5)
+        mix_label_probs(sc, votes, 1.5)
 
 
 def test_best_label_ties_go_first():

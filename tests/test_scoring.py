@@ -33,6 +33,9 @@ def test_cached_scoring_equals_full_sequence_scoring(lm):
         ref = score_labels_naive(lm, p, LABELS)
         for lab in LABELS:
             assert g.logprobs[lab] == pytest.approx(ref[lab], abs=2e-4)
+            # per-token log-probabilities (for retrieval mixing) add up to the label's score, eos last
+            assert sum(g.token_logprobs[lab]) == pytest.approx(g.logprobs[lab], abs=1e-6)
+            assert len(g.token_logprobs[lab]) == len(g.token_ids[lab]) and g.token_ids[lab][-1] == lm.tokenizer.eos_token_id
         assert g.label == max(LABELS, key=lambda x: ref[x])
     # batch size does not change a result
     one = score_labels(lm, PROMPTS, LABELS, batch_size=1)
