@@ -39,8 +39,11 @@ system-deps:
 # Released weights (models/released/{base,sft}/) are used when present; else the cpu recipes train.
 DNAHLM := $(BIN)/dnahlm
 THREADS ?= 2
+# Sized so `make demo` stays near 20 minutes on 2 cores; `make demo EVAL_KS=1,3,5` adds the
+# neighbour-count sweep (about 1.5 min more), KMER_WINDOWS=1000 narrows the next-k-mer intervals.
 EVAL_ITEMS ?= 100
-KMER_WINDOWS ?= 500
+EVAL_KS ?= 3
+KMER_WINDOWS ?= 300
 RELEASED := $(wildcard models/released/sft/config.json)
 ifneq ($(RELEASED),)
 BASE_MODEL := models/released/base
@@ -58,7 +61,7 @@ demo: venv system-deps data/manifest.json $(SFT_MODEL)/config.json $(SFT_MODEL)/
 	@echo "== five example questions on held-out sequences"
 	$(DNAHLM) examples --model $(SFT_MODEL)
 	@echo "== evaluation: RAG vs plain vs baselines on the test splits ($(EVAL_ITEMS) items per task)"
-	$(DNAHLM) eval --max-items $(EVAL_ITEMS) --base-model $(BASE_MODEL) --sft-model $(SFT_MODEL) --threads $(THREADS) --out reports/eval
+	$(DNAHLM) eval --max-items $(EVAL_ITEMS) --ks $(EVAL_KS) --base-model $(BASE_MODEL) --sft-model $(SFT_MODEL) --threads $(THREADS) --out reports/eval
 	$(DNAHLM) bench next-kmer --model $(BASE_MODEL) --n $(KMER_WINDOWS) --out reports/bench --threads $(THREADS)
 	@echo "== done: reports/eval/report.md (evaluation), reports/examples.md (answers), reports/bench/ (next-k-mer)"
 
