@@ -5,8 +5,9 @@ Systems (``--modes``):
 * ``majority``: the most frequent label of the task's TRAIN split, for every item.
 * ``knn``: the vote of the ``k`` nearest TRAIN items' labels (``k`` in ``ks``; ties go to the
   nearer neighbour), no language model. Neighbours come from
-  :class:`~dnahlm_rag.instruct.TrainNeighbours` (k-mer profiles, exact inner product) fitted on
-  the task's train split: the very neighbours the RAG prompts show.
+  :func:`~dnahlm_rag.instruct.train_neighbours` fitted on the task's train split (k-mer profiles,
+  exact inner product; for coding tasks such as ``product``, translated proteins re-ranked by
+  homology, :mod:`dnahlm_rag.protein_neighbours`): the very neighbours the RAG prompts show.
 * ``blast``: the label of the best ``blastn`` hit (bit score) in a database made from the TRAIN
   split (``makeblastdb``; ``blastn-short`` for queries under 100 nt); an item without a hit gets
   the majority label (the hit rate is reported). Skipped when BLAST+ is not installed.
@@ -129,11 +130,12 @@ class TaskContext:
     neighbours: list[list[int]]  # per item: train row indices, best first (max(ks) of them)
     majority: str
     items_sha: str
+    neighbour_level: str = "kmer"  # "kmer" (k-mer profiles) or "protein" (CODING_TASKS)
 
 
 def load_task(data_dir: Path, name: str, cfg: EvalConfig, split: str = "test") -> TaskContext:
     """The task's items (a seeded sample of ``split``), its train split and each item's train neighbours."""
-    from .instruct import TrainNeighbours, read_split, read_task
+    from .instruct import read_split, read_task, train_neighbours
 
     task = read_task(data_dir, name)
     closed = task.spec.get("kind") == "classification"
@@ -147,13 +149,13 @@ def load_task(data_dir: Path, name: str, cfg: EvalConfig, split: str = "test") -
     if not train:
         raise DnaHlmError(f"task {name!r} has an empty train split")
     kmax = max(cfg.ks) if cfg.ks else 1
-    nb = TrainNeighbours(train)
+    nb = train_neighbours(name, train)
     hits = nb.search([r["seq"] for r in rows], kmax, [str(r["id"]) for r in rows])
     ids_text = "\n".join(f"{r['id']}\t{r['label']}" for r in rows)
     return TaskContext(name=name, closed=closed, labels=task.labels, question=task.question, spec=task.spec,
                        train=train, items=rows, neighbours=[[h for h, _ in hs] for hs in hits],
                        majority=str(M.majority_label([str(r["label"]) for r in train])),
-                       items_sha=sha256_text(ids_text)[:16])
+                       items_sha=sha256_text(ids_text)[:16], neighbour_level=getattr(nb, "level", "kmer"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -396,6 +398,7 @@ def _model_identity(model_dir: Path) -> str:
 def cell_key(tc: TaskContext, cell: Cell, cfg: EvalConfig, model_id: str | None, lam: float = 0.0) -> str:
     parts = {"format": CELL_FORMAT, "cell": cell.name, "items": tc.items_sha, "model": model_id, "seed": cfg.seed,
              **({"mix_lambda": lam, "mix_format": MIX_FORMAT} if lam else {}),
+             **({"neighbours": tc.neighbour_level} if tc.neighbour_level != "kmer" else {}),
              "n_boot": cfg.n_boot, "ks_max": max(cfg.ks) if cfg.ks else 1, "generate_closed": cfg.generate_closed,
              "open_max_new_tokens": cfg.open_max_new_tokens, "prompts_dir": cfg.prompts_dir,
              "train_sha": sha256_text("\n".join(f"{r['id']}\t{r['label']}" for r in tc.train))[:16]}
@@ -621,7 +624,7 @@ def render_report(res: dict[str, Any]) -> str:
          "Paired tests: McNemar (exact binomial under 25 discordant items, else chi-square with continuity correction).",
          "Closed tasks: LM answers by label scoring (most likely label); `format-valid` is the share of greedy free generations "
          "that parse to an allowed label, `gen acc` their accuracy. Open tasks (product): greedy generation, exact match "
-         "(accuracy column) and token F1. RAG and kNN use the same k nearest TRAIN items (k-mer profiles). "
+         "(accuracy column) and token F1. RAG and kNN use the same k nearest TRAIN items (k-mer profiles; product: translated proteins re-ranked by homology). "
          "`sft-rag-mix`: the RAG prompt, with the model's answer distribution mixed with the neighbours' answers "
          "(weight fitted on the VALID split, shown per cell as lambda; kNN-LM style, see dnahlm_rag/retrieval_mix.py).",
          f"Wall time of this run: {res.get('seconds')} s; {res.get('cells_reused')} of {res.get('cells_total')} cells reused "

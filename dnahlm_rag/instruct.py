@@ -7,7 +7,8 @@ instruction is one of the task's phrasings (``prompts/tasks/<task>.toml``, see
 neighbours of the sequence in the task's TRAIN split (never the record itself: neither its id nor
 an identical sequence), found with the project's k-mer embedder
 (:class:`~dnahlm_rag.embed.kmer.KmerEmbedder`, fitted on that split) and an exact FAISS
-inner-product index held in memory. The rest are plain.
+inner-product index held in memory; for coding tasks (:data:`CODING_TASKS`: ``product``) at the
+protein level instead (:mod:`dnahlm_rag.protein_neighbours`). The rest are plain.
 
 Held out of training: phrasings marked ``held_out`` (unseen wording) and whole tasks with
 ``train = false`` (``promoter``: zero-shot, only retrieved examples show what is wanted). The
@@ -208,6 +209,8 @@ def read_split(data_dir: str | Path, task: str, split: str) -> list[dict[str, An
 class TrainNeighbours:
     """Nearest train rows of a task by k-mer profile (exact inner product), excluding the query itself."""
 
+    level = "kmer"
+
     def __init__(self, rows: list[dict[str, Any]], config: KmerConfig | None = None) -> None:
         import faiss
 
@@ -234,6 +237,22 @@ class TrainNeighbours:
                         if i >= 0 and self.rows[int(i)]["id"] != ex and self.rows[int(i)]["seq"] != seq]
                 out.append(hits[:k])
         return out
+
+
+# Tasks whose items are coding sequences (5' end of a CDS, frame 0): their neighbours are found at
+# the protein level, since the test organisms share little DNA with the train ones.
+CODING_TASKS = frozenset({"product"})
+
+
+def train_neighbours(task: str, rows: list[dict[str, Any]], kmer: KmerConfig | None = None) -> Any:
+    """The neighbour finder of a task's train rows, the same for tuning, mixing and evaluation:
+    :class:`~dnahlm_rag.protein_neighbours.ProteinTrainNeighbours` for :data:`CODING_TASKS`,
+    :class:`TrainNeighbours` (k-mer profiles) otherwise. Both have ``search(seqs, k, exclude_ids)``."""
+    if task in CODING_TASKS:
+        from .protein_neighbours import ProteinTrainNeighbours
+
+        return ProteinTrainNeighbours(rows)
+    return TrainNeighbours(rows, kmer)
 
 
 # --------------------------------------------------------------------------------------------
@@ -364,7 +383,7 @@ def recipe_style(recipe: InstructRecipe) -> PromptStyle:
 
 
 def _records_for(task: TaskData, tp: TaskPrompts, rows: list[dict[str, Any]], n: int, split: str,
-                 recipe: InstructRecipe, neighbours: TrainNeighbours | None, rng: random.Random) -> list[dict[str, Any]]:
+                 recipe: InstructRecipe, neighbours: Any, rng: random.Random) -> list[dict[str, Any]]:
     """``n`` records from ``rows`` (each row used at most ``ceil(n / len(rows))`` times, with other phrasings)."""
     phrasings = tp.train_phrasings
     order = list(range(len(rows)))
@@ -421,7 +440,8 @@ def build_instruct(data_dir: str | Path, out_dir: str | Path, recipe: InstructRe
         rows = read_split(data, name, "train")
         if not rows:
             raise DnaHlmError(f"task {name!r} has an empty train split")
-        nb = TrainNeighbours(rows, recipe.kmer) if recipe.rag_share > 0 and len(rows) > 1 else None
+        nb = train_neighbours(name, rows, recipe.kmer) if recipe.rag_share > 0 and len(rows) > 1 else None
+        task_files[name]["neighbours"] = getattr(nb, "level", None)
         n_train = min(recipe.max_per_task, recipe.max_repeats * len(rows))
         train += _records_for(task, tp, rows, n_train, "train", recipe, nb, rng)
         vrows = read_split(data, name, "valid") if (data / "tasks" / name / "valid.jsonl").is_file() else []

@@ -177,7 +177,7 @@ def evaluate_closed_tasks(model_dir: str | Path, data_dir: str | Path, tasks: Se
     from tqdm import tqdm
 
     from .generator import generate, load_checkpoint
-    from .instruct import PromptStyle, PromptRenderer, TrainNeighbours, load_task_prompts, read_prompt_style, read_split, read_task
+    from .instruct import PromptStyle, PromptRenderer, load_task_prompts, train_neighbours, read_prompt_style, read_split, read_task
 
     if mode not in ("plain", "rag"):
         raise DnaHlmError(f"unknown mode {mode!r}: expected plain or rag")
@@ -198,7 +198,7 @@ def evaluate_closed_tasks(model_dir: str | Path, data_dir: str | Path, tasks: Se
         examples: list[list[dict[str, Any]]] = [[] for _ in rows]
         if mode == "rag":
             train = read_split(data_dir, name, "train")
-            nb = TrainNeighbours(train)
+            nb = train_neighbours(name, train)
             hits = nb.search([r["seq"] for r in rows], style.k, [str(r["id"]) for r in rows])
             examples = [[{"seq": train[h]["seq"], "answer": str(train[h]["label"])} for h, _ in hs] for hs in hits]
         prompts = [renderer.render(ph.render(task.question, labels, len(r["seq"])), r["seq"], ex, reserve=max_new_tokens)

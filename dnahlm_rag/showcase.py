@@ -23,10 +23,12 @@ from .errors import DnaHlmError
 class Example:
     task: str
     question: str  # the English question asked (a researcher's wording, not a tuning template)
+    index: str = ""  # index folder under index_root ("": the task's own train-split index)
 
 
 EXAMPLES: tuple[Example, ...] = (
-    Example("product", "What does this sequence encode?"),
+    # what `ask` does for a coding sequence: annotated train segments, protein hits first
+    Example("product", "What does this sequence encode?", index="segments"),
     Example("splice", "Is this a splice donor, a splice acceptor, or neither?"),
     Example("genus_16s", "Which genus is this 16S rRNA from?"),
     Example("trna_aa", "Which amino acid does this tRNA carry?"),
@@ -57,9 +59,10 @@ def run_examples(data_dir: str | Path = "data", index_root: str | Path = "indexe
     for ex in EXAMPLES:
         item = first_test_item(data_dir, ex.task)
         _, labels = task_question_and_labels(data_dir, ex.task)
-        index = index_root / ex.task
+        index = index_root / (ex.index or ex.task)
         if not (index / "manifest.json").is_file():
-            raise DnaHlmError(f"no index {index}: build it with `dnahlm index build --task {ex.task} --embedder kmer`")
+            how = f"--name {ex.index}" if ex.index else f"--task {ex.task} --embedder kmer"
+            raise DnaHlmError(f"no index {index}: build it with `dnahlm index build {how}`")
         cfg = AnswerConfig(mode="rag", model_dir=model_dir, index_dir=str(index), chain=ChainConfig(k=k),
                            max_new_tokens=24)
         out_ = Answerer(cfg, labels).ask(ex.question, item["seq"])
@@ -68,16 +71,19 @@ def run_examples(data_dir: str | Path = "data", index_root: str | Path = "indexe
             "length": len(item["seq"]), "truth": item["label"], "answer": out_["answer"],
             "neighbours": [{"id": d.metadata.get("id"), "organism": d.metadata.get("organism"),
                             "label": d.metadata.get("label") or d.metadata.get("product"),
+                            "level": d.metadata.get("level", "dna"),
                             "score": round(float(d.metadata.get("score", 0.0)), 3)} for d in out_["neighbours"]],
         })
     if out:
         lines = ["# Example questions on held-out sequences", "",
-                 "RAG mode; neighbours come from each task's train split. `promoter` is the task held out of tuning.", ""]
+                 "RAG mode; neighbours come from each task's train split (product: the annotated train segments, "
+                 "protein-level hits first, as `ask` does). `promoter` is the task held out of tuning.", ""]
         for r in rows:
             lines += [f"## {r['task']}: {r['question']}", "",
                       f"- query: `{r['id']}` ({r['organism'] or 'unknown organism'}, {r['length']} nt)",
                       f"- answer: **{r['answer']}**", f"- truth: {r['truth']}", "- neighbours:"]
-            lines += [f"  - `{n['id']}` {n['organism'] or ''}: {n['label']} (similarity {n['score']})" for n in r["neighbours"]]
+            lines += [f"  - `{n['id']}` {n['organism'] or ''}: {n['label']} ({n['level']} level, score {n['score']})"
+                      for n in r["neighbours"]]
             lines.append("")
         with atomic_file(out) as f:
             f.write("\n".join(lines))

@@ -11,6 +11,7 @@ from dnahlm_rag.showcase import EXAMPLES, run_examples
 def test_run_examples_answers_each_task_and_writes_markdown(tmp_path):
     for ex in EXAMPLES:
         build_small_index(tmp_path, task=ex.task, name=ex.task)
+    build_small_index(tmp_path, name="segments")  # the product question asks the segments index, as `ask` does
     # make_task labels every task with feature types; product is "classification" here, which is fine
     rows = run_examples(tmp_path / "data", tmp_path / "indexes", str(cached_tiny_model()), k=2,
                         out=tmp_path / "examples.md")
@@ -19,7 +20,10 @@ def test_run_examples_answers_each_task_and_writes_markdown(tmp_path):
     splice = rows[1]
     assert splice["id"] == first["id"] and splice["truth"] == first["label"]
     assert all(len(r["neighbours"]) == 2 for r in rows)
-    assert all(n["id"].startswith("train") for r in rows for n in r["neighbours"])  # train split only
+    by_index = {ex.task: ex.index for ex in EXAMPLES}
+    assert all(n["id"].startswith("train") for r in rows if not by_index[r["task"]] for n in r["neighbours"])
+    assert rows[0]["task"] == "product" and by_index["product"] == "segments"
+    assert all(n["level"] == "dna" for r in rows for n in r["neighbours"])  # no protein index here
     text = (tmp_path / "examples.md").read_text()
     assert text.count("## ") == len(EXAMPLES) and "truth:" in text
 
@@ -28,6 +32,7 @@ def test_missing_index_is_a_clear_error(tmp_path):
     from rag_fixtures import make_task
 
     build_small_index(tmp_path, task="product", name="product")
+    build_small_index(tmp_path, name="segments")
     make_task(tmp_path / "data", "splice")  # the task exists, its index does not
     with pytest.raises(DnaHlmError, match="dnahlm index build --task splice"):
         run_examples(tmp_path / "data", tmp_path / "indexes", str(cached_tiny_model()), out=None)
