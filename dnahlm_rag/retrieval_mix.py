@@ -9,8 +9,11 @@ the neighbours' *answers*:
 * **The mixed next-token distribution** (:class:`NeighbourPrior`): with the answer so far as the
   token prefix ``g``, ``p(t) = lam * p_nb(t | g) + (1 - lam) * p_lm(t | prompt, g)``, where
   ``p_nb(t | g)`` is the share of the ``k`` neighbours whose answer (its tokens, then
-  ``<|endoftext|>``) starts with ``g`` and continues with ``t`` (a uniform vote). Once no
-  neighbour answer starts with ``g`` the model goes on alone (``p = p_lm``).
+  ``<|endoftext|>``) starts with ``g`` and continues with ``t``: a vote in which the i-th
+  nearest neighbour (0-based) weighs ``1 + RANK_EPS * (k - i)``, so equal counts go to the
+  nearer neighbour, as in the kNN baseline, and no count is ever overturned (``RANK_EPS`` keeps
+  the total bonus under one vote for k <= 32). Once no neighbour answer starts with ``g`` the
+  model goes on alone (``p = p_lm``).
 * **Free generation** (:func:`dnahlm_rag.generator.generate`) decodes from it: greedy decoding
   copies a neighbour answer when ``lam`` outweighs the model and leaves it when the model is
   confident otherwise.
@@ -20,9 +23,9 @@ the neighbours' *answers*:
   ``p_lm``), so scoring and generation answer alike; the softmax over the labels' scores is
   reported.
 
-``lam = 0`` is the model alone (RAG by prompt only); ``lam = 1`` is a vote of the neighbours
-with the model breaking ties (the weight is capped at ``1 - TIE_EPS`` so the model's share never
-vanishes). ``lam`` is fitted per task on the VALID split of each tuned task
+``lam = 0`` is the model alone (RAG by prompt only); ``lam = 1`` is the neighbours' vote, ties
+to the nearer one, so closed-label answers equal the kNN baseline's (the weight is capped at
+``1 - TIE_EPS`` so the model's share never vanishes; it only separates answers no neighbour gave). ``lam`` is fitted per task on the VALID split of each tuned task
 (:func:`choose_lambda`, by ``dnahlm mix fit``), never on test; tasks held out of tuning (the
 zero-shot ``promoter``) and questions without a task use ``default``, the ``lam`` that is best
 on average over the fitted closed tasks. The fit is stored beside the weights as
@@ -39,10 +42,11 @@ from typing import Any
 from .errors import DnaHlmError
 
 MIX_FILE = "retrieval_mix.json"
-MIX_FORMAT = 2  # 2: labels scored token by token under the mixed distribution (1: label-level mixture)
+MIX_FORMAT = 3  # 3: rank-weighted vote (2: uniform vote; 1: label-level mixture)
 GRID = tuple(round(0.1 * i, 1) for i in range(11))  # lambdas tried on valid (closed tasks)
 OPEN_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)  # open tasks: each point is a full generation pass
-TIE_EPS = 1e-6  # the model's least share: it breaks the neighbours' ties at lam = 1
+TIE_EPS = 1e-6  # the model's least share at lam = 1
+RANK_EPS = 1e-4  # extra weight per rank step of a nearer neighbour (module docstring)
 
 
 def effective_weight(lam: float) -> float:
@@ -85,7 +89,11 @@ class NeighbourPrior:
     """The neighbours' answers as a next-token distribution for one prompt (module docstring)."""
 
     def __init__(self, answer_ids: Sequence[Sequence[int]]) -> None:
-        self.answers = [tuple(a) for a in answer_ids if len(a)]
+        """``answer_ids``: the neighbours' answers as token ids, nearest neighbour first."""
+        n = len(answer_ids)
+        kept = [(tuple(a), 1.0 + RANK_EPS * (n - i)) for i, a in enumerate(answer_ids) if len(a)]
+        self.answers = [a for a, _ in kept]
+        self.weights = [w for _, w in kept]
 
     @classmethod
     def from_answers(cls, tokenizer: Any, answers: Sequence[str]) -> NeighbourPrior:
@@ -95,11 +103,16 @@ class NeighbourPrior:
         return cls([list(ids) + [eos] for ids in enc])
 
     def next_token_probs(self, prefix: Sequence[int]) -> dict[int, float]:
-        """token id -> share of the answers that start with ``prefix`` and continue with it ({} when none do)."""
+        """token id -> weighted share of the answers that start with ``prefix`` and continue with it
+        ({} when none do)."""
         n = len(prefix)
         p = tuple(prefix)
-        nxt = [a[n] for a in self.answers if len(a) > n and a[:n] == p]
-        return {t: nxt.count(t) / len(nxt) for t in set(nxt)}
+        votes: dict[int, float] = {}
+        for a, w in zip(self.answers, self.weights):
+            if len(a) > n and a[:n] == p:
+                votes[a[n]] = votes.get(a[n], 0.0) + w
+        z = sum(votes.values())
+        return {t: v / z for t, v in votes.items()}
 
 
 def choose_lambda(curve: dict[float, float]) -> float:
