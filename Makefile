@@ -93,6 +93,11 @@ $(SFT_MODEL)/retrieval_mix.json: $(SFT_MODEL)/config.json
 indexes/proteins/manifest.json: data/manifest.json
 	$(DNAHLM) index build --embedder protein --name proteins
 
+# splice items are windows centred on the junction: its index compares them base by base (site
+# embedder), as its tuning and evaluation neighbours do; the other task indexes use k-mer profiles.
+indexes/splice/manifest.json: data/manifest.json
+	$(DNAHLM) index build --task splice --embedder site
+
 indexes/%/manifest.json: data/manifest.json
 	$(DNAHLM) index build --task $* --embedder kmer
 

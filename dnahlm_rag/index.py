@@ -46,6 +46,7 @@ from .embed.fusion import FusedEmbedder, FusionConfig, parse_spec
 from .embed.kmer import KmerConfig, KmerEmbedder
 from .embed.lm import LMConfig
 from .embed.protein import ProteinSeqEmbedder, default_protein_config
+from .embed.site import SiteConfig, SiteEmbedder
 from .embed.text import TextConfig, TextEmbedder, annotation_text
 from .errors import DnaHlmError, ManifestError
 from .manifest import read_manifest, write_manifest
@@ -79,9 +80,10 @@ class FaissConfig:
 class IndexConfig:
     """Recipe for ``dnahlm index build`` (``recipes/index/<name>.toml``)."""
 
-    embedder: str = "kmer+text"  # kmer | lm | kmer+text | lm+text | protein
+    embedder: str = "kmer+text"  # kmer | lm | kmer+text | lm+text | protein | site
     splits: list[str] = field(default_factory=lambda: ["train"])
     kmer: KmerConfig = field(default_factory=KmerConfig)
+    site: SiteConfig = field(default_factory=SiteConfig)  # the site embedder (centred windows: splice)
     protein: ProteinEmbedConfig = field(default_factory=default_protein_config)  # m10-k3, 1000 dims
     protein_min_aa: int = 10  # protein index: CDS whose translation is shorter (amino acids) are left out
     text: TextConfig = field(default_factory=TextConfig)
@@ -214,6 +216,8 @@ def make_embedder(spec: str, config: IndexConfig, model_dir: str | Path | None =
     """A fresh (unfitted) embedder for ``spec``; ``lm`` needs ``model_dir``."""
     if spec == "protein":
         return FusedEmbedder(ProteinSeqEmbedder(config.protein))
+    if spec == "site":
+        return FusedEmbedder(SiteEmbedder(config.site))
     seq_name, with_text = parse_spec(spec)
     if seq_name == "kmer":
         seq: Any = KmerEmbedder(config.kmer)
@@ -429,6 +433,11 @@ def _embedder_from_manifest(folder: Path, m: dict[str, Any], model_dir: str | Pa
         if state.get("config") != e["seq"]["params"]:
             raise DnaHlmError(f"index {folder}: {EMBEDDER_STATE} disagrees with the manifest: rebuild it")
         return FusedEmbedder(ProteinSeqEmbedder.from_state(state))
+    if seq_name == "site":
+        site = SiteEmbedder(SiteConfig(**e["seq"]["params"]))
+        if site.version != e["seq"]["version"]:
+            raise DnaHlmError(f"index {folder}: site embedder v{e['seq']['version']}, this code has v{site.version}: rebuild")
+        return FusedEmbedder(site)
     if seq_name == "kmer":
         state = _read_state(folder)
         if state.get("config") != e["seq"]["params"]:

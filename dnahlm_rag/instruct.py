@@ -46,6 +46,7 @@ import numpy as np
 
 from .atomic import atomic_dir, sha256_file, sha256_text
 from .embed.kmer import KmerConfig, KmerEmbedder
+from .embed.site import SiteConfig, SiteEmbedder
 from .errors import DnaHlmError, RecipeError
 from .manifest import read_manifest, write_manifest
 from .prompts import PROMPTS_DIR, check_placeholders, load_prompt
@@ -207,16 +208,18 @@ def read_split(data_dir: str | Path, task: str, split: str) -> list[dict[str, An
 
 
 class TrainNeighbours:
-    """Nearest train rows of a task by k-mer profile (exact inner product), excluding the query itself."""
+    """Nearest train rows of a task by a DNA embedding (exact inner product), excluding the query
+    itself: canonical k-mer profiles by default (``level`` "kmer"), or the given ``embedder``
+    (anything with ``name``, ``fit`` and ``embed``; ``level`` is its name, e.g. "site")."""
 
-    level = "kmer"
-
-    def __init__(self, rows: list[dict[str, Any]], config: KmerConfig | None = None) -> None:
+    def __init__(self, rows: list[dict[str, Any]], config: KmerConfig | None = None,
+                 embedder: Any | None = None) -> None:
         import faiss
 
         self.rows = rows
         seqs = [r["seq"] for r in rows]
-        self.embedder = KmerEmbedder(config or KmerConfig()).fit(seqs)
+        self.embedder = (embedder or KmerEmbedder(config or KmerConfig())).fit(seqs)
+        self.level = "kmer" if embedder is None else str(embedder.name)
         vecs = np.ascontiguousarray(self.embedder.embed(seqs), dtype=np.float32)
         self.index = faiss.IndexFlatIP(vecs.shape[1])
         self.index.add(vecs)
@@ -243,15 +246,23 @@ class TrainNeighbours:
 # the protein level, since the test organisms share little DNA with the train ones.
 CODING_TASKS = frozenset({"product"})
 
+# Tasks whose items are fixed-length windows centred on a site: their neighbours agree base by base
+# near the site (site embedder), which k-mer profiles cannot see. splice: 60 bases, junction
+# between 0-based positions 29 and 30; sigma chosen on the splice VALID split (docs/benchmarks.md).
+SITE_TASKS: dict[str, SiteConfig] = {"splice": SiteConfig(length=60, sigma=3.0)}
+
 
 def train_neighbours(task: str, rows: list[dict[str, Any]], kmer: KmerConfig | None = None) -> Any:
     """The neighbour finder of a task's train rows, the same for tuning, mixing and evaluation:
     :class:`~dnahlm_rag.protein_neighbours.ProteinTrainNeighbours` for :data:`CODING_TASKS`,
-    :class:`TrainNeighbours` (k-mer profiles) otherwise. Both have ``search(seqs, k, exclude_ids)``."""
+    :class:`TrainNeighbours` with the site embedder for :data:`SITE_TASKS`, with k-mer profiles
+    otherwise. All have ``search(seqs, k, exclude_ids)`` and a ``level`` ("protein", "site", "kmer")."""
     if task in CODING_TASKS:
         from .protein_neighbours import ProteinTrainNeighbours
 
         return ProteinTrainNeighbours(rows)
+    if task in SITE_TASKS:
+        return TrainNeighbours(rows, embedder=SiteEmbedder(SITE_TASKS[task]))
     return TrainNeighbours(rows, kmer)
 
 

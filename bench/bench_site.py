@@ -1,0 +1,57 @@
+"""Neighbours of splice windows: k-mer profiles against the site embedder, on the VALID split.
+
+Usage::
+
+    .venv/bin/python bench/bench_site.py                      # data/tasks/splice (make demo builds it)
+    .venv/bin/python bench/bench_site.py --sigmas 2,3,4,5,8,inf --ks 1,3,5
+
+For each neighbour finder (:func:`~dnahlm_rag.instruct.TrainNeighbours` over the train split:
+canonical k-mer profiles, or :class:`~dnahlm_rag.embed.site.SiteEmbedder` with each ``sigma``,
+``inf`` meaning no weighting) prints the accuracy of the kNN vote (ties to the nearer neighbour,
+as in the evaluation's ``knn`` baseline) on the valid windows, and the time to embed and search
+them. This is how the default ``sigma`` was chosen; the test split is never read.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from dnahlm_rag.embed.site import SiteConfig, SiteEmbedder  # noqa: E402
+from dnahlm_rag.instruct import TrainNeighbours, read_split  # noqa: E402
+from dnahlm_rag.metrics import knn_vote  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", default="data", help="data folder of `dnahlm data build`")
+    ap.add_argument("--task", default="splice")
+    ap.add_argument("--sigmas", default="2,3,4,5,6,8,10,15,inf", help="site weights' widths in bases")
+    ap.add_argument("--ks", default="1,3,5", help="neighbour counts of the vote")
+    args = ap.parse_args()
+    train, valid = read_split(args.data, args.task, "train"), read_split(args.data, args.task, "valid")
+    ks = [int(k) for k in args.ks.split(",")]
+    length = max(len(r["seq"]) for r in train)
+    finders: list[tuple[str, TrainNeighbours]] = [("k-mer profiles (kmer)", TrainNeighbours(train))]
+    for s in args.sigmas.split(","):
+        sigma = 1e9 if s == "inf" else float(s)
+        finders.append((f"site, sigma {s} bases", TrainNeighbours(train, embedder=SiteEmbedder(SiteConfig(length, sigma)))))
+    print(f"{args.task}: {len(train)} train windows, {len(valid)} valid windows, length {length}")
+    print("| neighbours | " + " | ".join(f"kNN k={k}" for k in ks) + " | ms per query (embed + search) |")
+    print("|---|" + "---|" * len(ks) + "---|")
+    for name, nb in finders:
+        t0 = time.perf_counter()
+        hits = nb.search([r["seq"] for r in valid], k=max(ks))
+        ms = 1000 * (time.perf_counter() - t0) / len(valid)
+        accs = []
+        for k in ks:
+            pred = [knn_vote([str(train[i]["label"]) for i, _ in h], k) for h in hits]
+            accs.append(sum(p == r["label"] for p, r in zip(pred, valid)) / len(valid))
+        print(f"| {name} | " + " | ".join(f"{a:.3f}" for a in accs) + f" | {ms:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
