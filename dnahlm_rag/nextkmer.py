@@ -35,6 +35,7 @@ pieces), see :data:`OVERLAPPING_KMER_HOOK`.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -364,6 +365,28 @@ class BenchConfig:
     threads: int = 0
 
 
+def bench_settings(data_dir: str | Path, model_dir: str | Path | None, cfg: BenchConfig) -> dict[str, Any]:
+    """What a next-k-mer report depends on: the config (threads and batch size aside), the data
+    manifest and the model weights (SHA-256). Equal settings give an equal report (seeded)."""
+    from .atomic import sha256_file
+    from .embed.lm import model_fingerprint
+
+    manifest = Path(data_dir) / "manifest.json"
+    keep = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("threads", "batch_rows")}
+    return {"config": keep, "data_manifest_sha256": sha256_file(manifest) if manifest.is_file() else None,
+            "model_sha256": model_fingerprint(model_dir) if model_dir is not None else None}
+
+
+def reusable_report(out_dir: str | Path, settings: dict[str, Any], name: str = "next_kmer") -> dict[str, Any] | None:
+    """The report in ``out_dir/<name>.json`` when it was made with these very ``settings``, else None."""
+    path = Path(out_dir) / f"{name}.json"
+    try:
+        rep = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return rep if isinstance(rep, dict) and rep.get("settings") == settings else None
+
+
 def run_benchmark(data_dir: str | Path, model_dir: str | Path | None, cfg: BenchConfig = BenchConfig(),
                   progress: bool = True) -> dict[str, Any]:
     """Chance, Markov and (when ``model_dir`` is given) LM accuracy per k on the test windows."""
@@ -401,6 +424,7 @@ def run_benchmark(data_dir: str | Path, model_dir: str | Path | None, cfg: Bench
         rep["model"] = str(model_dir)
         rep["systems"][f"LM ({Path(model_dir).parent.name})"] = {str(k): accuracy_row(preds[k], items, k, cfg.n_boot, cfg.seed) for k in KS}
     rep["seconds"] = round(time.perf_counter() - t0, 1)
+    rep["settings"] = bench_settings(data_dir, model_dir, cfg)
     return rep
 
 

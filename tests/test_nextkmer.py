@@ -134,15 +134,23 @@ def test_cli_bench_next_kmer(nk_data, base_model, tmp_path):
     from dnahlm_rag.cli.app import app
 
     out = tmp_path / "bench"
-    r = CliRunner().invoke(app, ["bench", "next-kmer", "--data", str(nk_data), "--model", str(base_model),
-                                 "--n", "4", "--n-valid", "50", "--markov-train-mb", "0", "--m-max", "4",
-                                 "--out", str(out), "--threads", "1", "--quiet"])
+    args = ["bench", "next-kmer", "--data", str(nk_data), "--model", str(base_model),
+            "--n", "4", "--n-valid", "50", "--markov-train-mb", "0", "--m-max", "4",
+            "--out", str(out), "--threads", "1", "--quiet"]
+    r = CliRunner().invoke(app, args)
     assert r.exit_code == 0, r.output
     rep = json.loads((out / "next_kmer.json").read_text())
     assert rep["n"] == 4 and set(rep["systems"]["chance"]) == {str(k) for k in nk.KS}
     lm = [v for n, v in rep["systems"].items() if n.startswith("LM")][0]
     assert all(0.0 <= lm[str(k)]["accuracy"] <= 1.0 for k in nk.KS)
     assert "k=6" in (out / "next_kmer.md").read_text()
+    assert rep["settings"]["model_sha256"] and rep["settings"]["config"]["n"] == 4
+    # the same settings, data and model again: the report is reused, not recomputed
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0 and "reusing" in r.output and json.loads((out / "next_kmer.json").read_text()) == rep
+    # other settings (or --force) recompute
+    r = CliRunner().invoke(app, [*args[:7], "5", *args[8:]])
+    assert r.exit_code == 0 and "reusing" not in r.output and json.loads((out / "next_kmer.json").read_text())["n"] == 5
     r = CliRunner().invoke(app, ["bench", "next-kmer", "--data", str(tmp_path / "nope")])
     assert r.exit_code == 2 and "error:" in r.output
 

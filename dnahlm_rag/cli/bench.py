@@ -28,12 +28,15 @@ def next_kmer(
     threads: Annotated[int, typer.Option(help="Torch CPU threads (0: torch's default).")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the window sample and the bootstrap.")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Recompute even when OUT/next_kmer.json was made with the same settings, data and model.")] = False,
 ) -> None:
     """Exact next-k-mer accuracy (k = 1..6) after 50-nt human windows: chance, Markov, the LM.
 
     Writes OUT/next_kmer.{json,md} (or OUT/next_kmer_ablation.{json,md} with --ablation) and prints the table.
+    A report already made with the same settings, data manifest and model weights is reused (--force redoes it).
     """
-    from ..nextkmer import AblationConfig, BenchConfig, format_table, run_ablation, run_benchmark, write_report
+    from ..nextkmer import (AblationConfig, BenchConfig, bench_settings, format_table, reusable_report, run_ablation,
+                            run_benchmark, write_report)
 
     if ablation:
         cfg = AblationConfig(max_steps=ablation_steps, n=ablation_n, seed=seed, threads=threads)
@@ -44,8 +47,14 @@ def next_kmer(
             model = Path("runs/pretrain/cpu/final")
         cfg = BenchConfig(n=n, n_valid=n_valid, markov_train_mb=markov_train_mb, markov_m_max=m_max, seed=seed,
                           threads=threads)
-        rep = run_benchmark(data, None if no_lm else model, cfg, progress=not quiet)
-        path = write_report(rep, out, "next_kmer")
+        lm = None if no_lm else model
+        old = None if force else reusable_report(out, bench_settings(data, lm, cfg))
+        if old is not None:
+            typer.echo(f"reusing {out / 'next_kmer.json'}: same settings, data and model (--force recomputes)")
+            rep, path = old, out / "next_kmer.md"
+        else:
+            rep = run_benchmark(data, lm, cfg, progress=not quiet)
+            path = write_report(rep, out, "next_kmer")
     typer.echo(format_table(rep))
     typer.echo(f"report: {path}")
 
