@@ -113,6 +113,12 @@ class Answerer:
         if hasattr(self.retriever, "provenance"):
             for it, o in zip(items, outs):
                 o["provenance"] = self.retriever.provenance(it["seq"])
+        if self.retriever is not None:
+            for it, o in zip(items, outs):
+                if not o.get("neighbours") and not any(b in it["seq"] for b in "ACGT"):
+                    o.setdefault("provenance", []).append(
+                        "the sequence has no unambiguous base (A/C/G/T): nothing to compare, so no neighbours "
+                        "were retrieved and the model answered alone")
         return outs
 
     def ask(self, question: str, seq: str) -> dict[str, Any]:

@@ -415,14 +415,17 @@ class SegmentIndex:
     def search(self, seqs: Sequence[str], questions: Sequence[str | None] | None = None, k: int = 4) -> list[list[Hit]]:
         """Top-``k`` segments for each normalised query sequence (and optional question).
 
-        On a protein index (:attr:`level` ``"protein"``) the queries are protein strings.
+        On a protein index (:attr:`level` ``"protein"``) the queries are protein strings. A query
+        whose sequence embeds to the zero vector (nothing to compare: all N/IUPAC codes, or shorter
+        than every k-mer) gets no hits, since every score would be 0 and the order arbitrary.
         """
         if not seqs:
             return []
         q = self.embedder.embed_queries(list(seqs), questions)
+        empty = ~np.any(q[:, :self.embedder.seq.dim] != 0, axis=1)
         scores, ids = self.search_vectors(q, k)
-        return [[Hit(self.docs[int(j)], float(s), r) for r, (s, j) in enumerate(zip(srow, irow)) if j >= 0]
-                for srow, irow in zip(scores, ids)]
+        return [[] if none else [Hit(self.docs[int(j)], float(s), r) for r, (s, j) in enumerate(zip(srow, irow)) if j >= 0]
+                for srow, irow, none in zip(scores, ids, empty)]
 
 
 def _embedder_from_manifest(folder: Path, m: dict[str, Any], model_dir: str | Path | None) -> FusedEmbedder:

@@ -45,6 +45,13 @@ def test_ask_rag_prints_answer_then_neighbours(work) -> None:
     assert lines[0].split("\t")[-1] == "1.000"
 
 
+def test_ask_all_n_retrieves_nothing_and_says_so(work) -> None:
+    res = _ask(work, "What is the product of this gene?", "--seq", "NNNNNNNNNNRYKMNNNN", "-k", "2")
+    assert res.exit_code == 0, res.output
+    assert "no unambiguous base (A/C/G/T)" in res.output and "mixed in at weight" not in res.output
+    assert "neighbours (id" not in res.output  # no neighbour list at all
+
+
 def test_ask_plain_from_fasta(work, tmp_path) -> None:
     fa = tmp_path / "q.fa"
     fa.write_text(">q1 query\nACGTAGCTAGCTAGCATCGA\nGGCATTACG\n")

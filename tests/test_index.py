@@ -101,6 +101,12 @@ def test_edited_docstore_and_missing_manifest_are_errors(built, tmp_path) -> Non
         SegmentIndex.load(tmp_path / "nowhere")
 
 
+def test_query_with_nothing_to_compare_gets_no_hits(built) -> None:
+    idx = SegmentIndex.load(built[1])
+    hits = idx.search(["NNNNNNNNNNNNRYKM", idx.docs[0]["seq"]], k=3)
+    assert hits[0] == [] and len(hits[1]) == 3  # all-N: no arbitrary score-0 neighbours
+
+
 def test_wrong_embedder_is_a_clear_error(built) -> None:
     with pytest.raises(DnaHlmError, match="built with embedder 'kmer', not 'lm'"):
         SegmentIndex.load(built[1], expect_embedder="lm")

@@ -83,7 +83,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"note: the sequence has {out['seq_len']} bases; the prompt shows the first {out['shown_len']}, "
                        "retrieval uses all of them", err=True)
         typer.echo(out["answer"])
-        if out.get("mix"):
+        if out.get("mix") and out.get("neighbours"):
             typer.echo(f"(decoded with the neighbours' answers mixed in at weight {out['mix']:.2f}; --mix 0: the model alone)",
                        err=True)
         if out.get("provenance"):
