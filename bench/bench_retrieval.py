@@ -226,18 +226,15 @@ def main() -> None:
     faiss.omp_set_num_threads(args.threads)
     load0 = os.getloadavg()[0]
     lines = []
-    if not args.skip_build:
-        m, t_read = build(args.data, args.index)
-        s = m["seconds"]
-        lines.append(f"| index build, {m['count']} train segments, {m['embedder']['name']} ({m['dim']}-d), flat | "
-                     f"{s['total'] + t_read:.1f} s (read {t_read:.1f}, k-mer fit {s['fit']:.1f}, embed {s['embed']:.1f}, "
-                     f"FAISS {s['index']:.1f}) | < 180 s |")
+    # the build row: this run's build, or (--skip-build) the reused index's own manifest timings
+    t_read = None if args.skip_build else build(args.data, args.index)[1]
     idx = SegmentIndex.load(args.index)
-    if args.skip_build:
-        s = idx.manifest["seconds"]
-        lines.append(f"| index build, {idx.manifest['count']} train segments, {idx.embedder_name} ({idx.manifest['dim']}-d), "
-                     f"flat (from the reused index's manifest) | {s['total']:.1f} s (k-mer fit {s['fit']:.1f}, embed "
-                     f"{s['embed']:.1f}, FAISS {s['index']:.1f}) | < 180 s |")
+    m, s = idx.manifest, idx.manifest["seconds"]
+    how = "flat (from the reused index's manifest)" if t_read is None else "flat"
+    read = "" if t_read is None else f"read {t_read:.1f}, "
+    lines.append(f"| index build, {m['count']} train segments, {idx.embedder_name} ({m['dim']}-d), {how} | "
+                 f"{s['total'] + (t_read or 0.0):.1f} s ({read}k-mer fit {s['fit']:.1f}, embed {s['embed']:.1f}, "
+                 f"FAISS {s['index']:.1f}) | < 180 s |")
     queries = test_cds(args.data, max(args.queries, args.latency_queries))
     emb_ms, search_ms = latency(idx, [q["seq"] for q in queries[: args.latency_queries]])
     lines.append(f"| query latency at batch 256 ({len(queries[:args.latency_queries])} test CDS, top 10, flat) | "

@@ -247,9 +247,9 @@ class TrainNeighbours:
 CODING_TASKS = frozenset({"product"})
 
 # Tasks whose items are fixed-length windows centred on a site: their neighbours agree base by base
-# near the site (site embedder), which k-mer profiles cannot see. splice: 60 bases, junction
-# between 0-based positions 29 and 30; sigma chosen on the splice VALID split (docs/benchmarks.md).
-SITE_TASKS: dict[str, SiteConfig] = {"splice": SiteConfig(length=60, sigma=3.0)}
+# near the site (site embedder with SiteConfig's defaults, chosen on the splice VALID split),
+# which k-mer profiles cannot see.
+SITE_TASKS = frozenset({"splice"})
 
 
 def train_neighbours(task: str, rows: list[dict[str, Any]], kmer: KmerConfig | None = None) -> Any:
@@ -262,7 +262,7 @@ def train_neighbours(task: str, rows: list[dict[str, Any]], kmer: KmerConfig | N
 
         return ProteinTrainNeighbours(rows)
     if task in SITE_TASKS:
-        return TrainNeighbours(rows, embedder=SiteEmbedder(SITE_TASKS[task]))
+        return TrainNeighbours(rows, embedder=SiteEmbedder(SiteConfig()))
     return TrainNeighbours(rows, kmer)
 
 

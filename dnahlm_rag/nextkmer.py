@@ -424,7 +424,6 @@ def run_benchmark(data_dir: str | Path, model_dir: str | Path | None, cfg: Bench
         rep["model"] = str(model_dir)
         rep["systems"][f"LM ({Path(model_dir).parent.name})"] = {str(k): accuracy_row(preds[k], items, k, cfg.n_boot, cfg.seed) for k in KS}
     rep["seconds"] = round(time.perf_counter() - t0, 1)
-    rep["settings"] = bench_settings(data_dir, model_dir, cfg)
     return rep
 
 

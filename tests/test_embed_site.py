@@ -12,6 +12,7 @@ from dnahlm_rag.embed.site import SiteConfig, SiteEmbedder
 from dnahlm_rag.errors import DnaHlmError
 from dnahlm_rag.index import IndexConfig, SegmentIndex, build_index
 from dnahlm_rag.instruct import TrainNeighbours, train_neighbours
+from dnahlm_rag.metrics import knn_vote
 
 from rag_fixtures import random_dna
 
@@ -122,8 +123,7 @@ def test_on_real_splice_valid_site_neighbours_beat_kmer_profiles(tmp_path_factor
 
     def knn3(nb) -> float:
         hits = nb.search([r["seq"] for r in valid], k=3)
-        votes = [[train[i]["label"] for i, _ in h] for h in hits]
-        best = [max(v, key=lambda lab: (v.count(lab), -v.index(lab))) for v in votes]
+        best = [knn_vote([train[i]["label"] for i, _ in h], 3) for h in hits]
         return float(np.mean([b == r["label"] for b, r in zip(best, valid)]))
 
     site, kmer = knn3(train_neighbours("splice", train)), knn3(TrainNeighbours(train))

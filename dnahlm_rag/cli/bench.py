@@ -48,12 +48,13 @@ def next_kmer(
         cfg = BenchConfig(n=n, n_valid=n_valid, markov_train_mb=markov_train_mb, markov_m_max=m_max, seed=seed,
                           threads=threads)
         lm = None if no_lm else model
-        old = None if force else reusable_report(out, bench_settings(data, lm, cfg))
+        settings = bench_settings(data, lm, cfg)
+        old = None if force else reusable_report(out, settings)
         if old is not None:
             typer.echo(f"reusing {out / 'next_kmer.json'}: same settings, data and model (--force recomputes)")
             rep, path = old, out / "next_kmer.md"
         else:
-            rep = run_benchmark(data, lm, cfg, progress=not quiet)
+            rep = {**run_benchmark(data, lm, cfg, progress=not quiet), "settings": settings}
             path = write_report(rep, out, "next_kmer")
     typer.echo(format_table(rep))
     typer.echo(f"report: {path}")

@@ -31,14 +31,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import DnaHlmError
+from .kmer import _CODE  # byte -> 0..3 for A/C/G/T (either case), 4 for anything else
 
 #: Bumped whenever the vectors this module produces change for the same input and params.
 VERSION = 1
-
-_CODE = np.full(256, 4, dtype=np.int64)
-for _i, _b in enumerate(b"ACGT"):
-    _CODE[_b] = _i
-    _CODE[ord(chr(_b).lower())] = _i
 
 
 @dataclass
