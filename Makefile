@@ -95,7 +95,8 @@ indexes/proteins/manifest.json: data/manifest.json
 
 # splice items are windows centred on the junction: its index compares them base by base (site
 # embedder), as its tuning and evaluation neighbours do; the other task indexes use k-mer profiles.
-indexes/splice/manifest.json: data/manifest.json
+# Rebuilt when the site embedder changes (a stale one is refused on load).
+indexes/splice/manifest.json: data/manifest.json dnahlm_rag/embed/site.py
 	$(DNAHLM) index build --task splice --embedder site
 
 indexes/%/manifest.json: data/manifest.json

@@ -8,7 +8,7 @@ Folder layout (written atomically; format version :data:`FORMAT_VERSION`)::
                        start, end (0-based half-open on the record), strand (+1/-1), gene, product,
                        description, label (task label, or null), split, seq (5'->3', whole)
                        (the text half embeds each row's annotation text: type and product)
-      embedder.json    fitted state of the k-mer or protein embedder (IDF, means), JSON
+      embedder.json    fitted state of the k-mer, protein or site embedder (IDF, means, weights), JSON
       manifest.json    stage "index": level ("dna" or "protein"), embedder (name, versions,
                        params), dim, metric, kind, the source's hashes, count, sha256 of every
                        file above
@@ -296,6 +296,11 @@ def build_index(docs: list[dict[str, Any]], out_dir: str | Path, config: IndexCo
         seqs = [d["seq"] for d in docs]
     if isinstance(emb.seq, (KmerEmbedder, ProteinSeqEmbedder)):
         emb.seq.fit(seqs)
+    elif isinstance(emb.seq, SiteEmbedder) and emb.seq.supervised:
+        if any(d.get("label") is None for d in docs):
+            raise DnaHlmError("the site embedder's mi weights are fitted on labelled windows: build it from a "
+                              "task (--task T), or set [site] weighting = \"gauss\" in the recipe")
+        emb.seq.fit(seqs, [str(d["label"]) for d in docs])
     t_fit = time.perf_counter()
     svecs = emb.seq.embed(seqs)
     t_seq = time.perf_counter()
@@ -316,7 +321,7 @@ def build_index(docs: list[dict[str, Any]], out_dir: str | Path, config: IndexCo
         if isinstance(emb.seq, KmerEmbedder):
             emb.seq.save(tmp / EMBEDDER_STATE)
             files.append(EMBEDDER_STATE)
-        elif isinstance(emb.seq, ProteinSeqEmbedder):
+        elif isinstance(emb.seq, (ProteinSeqEmbedder, SiteEmbedder)):
             write_json(tmp / EMBEDDER_STATE, emb.seq.state())
             files.append(EMBEDDER_STATE)
         extra: dict[str, Any] = {}
@@ -437,10 +442,13 @@ def _embedder_from_manifest(folder: Path, m: dict[str, Any], model_dir: str | Pa
             raise DnaHlmError(f"index {folder}: {EMBEDDER_STATE} disagrees with the manifest: rebuild it")
         return FusedEmbedder(ProteinSeqEmbedder.from_state(state))
     if seq_name == "site":
-        site = SiteEmbedder(SiteConfig(**e["seq"]["params"]))
-        if site.version != e["seq"]["version"]:
-            raise DnaHlmError(f"index {folder}: site embedder v{e['seq']['version']}, this code has v{site.version}: rebuild")
-        return FusedEmbedder(site)
+        if e["seq"]["version"] != SiteEmbedder.version:
+            raise DnaHlmError(f"index {folder}: site embedder v{e['seq']['version']}, this code has "
+                              f"v{SiteEmbedder.version}: rebuild")
+        state = _read_state(folder)
+        if state.get("config") != e["seq"]["params"]:
+            raise DnaHlmError(f"index {folder}: {EMBEDDER_STATE} disagrees with the manifest: rebuild it")
+        return FusedEmbedder(SiteEmbedder.from_state(state))
     if seq_name == "kmer":
         state = _read_state(folder)
         if state.get("config") != e["seq"]["params"]:

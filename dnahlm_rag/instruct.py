@@ -218,7 +218,9 @@ class TrainNeighbours:
 
         self.rows = rows
         seqs = [r["seq"] for r in rows]
-        self.embedder = (embedder or KmerEmbedder(config or KmerConfig())).fit(seqs)
+        emb = embedder or KmerEmbedder(config or KmerConfig())
+        # A supervised embedder (the site embedder's mi weights) is fitted on these rows' labels.
+        self.embedder = emb.fit(seqs, [str(r["label"]) for r in rows]) if getattr(emb, "supervised", False) else emb.fit(seqs)
         self.level = "kmer" if embedder is None else str(embedder.name)
         vecs = np.ascontiguousarray(self.embedder.embed(seqs), dtype=np.float32)
         self.index = faiss.IndexFlatIP(vecs.shape[1])
@@ -247,8 +249,8 @@ class TrainNeighbours:
 CODING_TASKS = frozenset({"product"})
 
 # Tasks whose items are fixed-length windows centred on a site: their neighbours agree base by base
-# near the site (site embedder with SiteConfig's defaults, chosen on the splice VALID split),
-# which k-mer profiles cannot see.
+# where bases tell the labels apart (site embedder with SiteConfig's defaults, weights fitted on the
+# train rows' labels; chosen on the splice VALID split), which k-mer profiles cannot see.
 SITE_TASKS = frozenset({"splice"})
 
 

@@ -1,4 +1,5 @@
-"""Site-window embedding: centre alignment, weights, bad bases, index round trip, splice neighbours."""
+"""Site-window embedding: centre alignment, gauss and mi weights, bad bases, state, index round trip,
+splice neighbours."""
 from __future__ import annotations
 
 import os
@@ -18,7 +19,7 @@ from rag_fixtures import random_dna
 
 
 def test_vectors_are_unit_and_case_blind() -> None:
-    e = SiteEmbedder(SiteConfig(length=20, sigma=3.0))
+    e = SiteEmbedder(SiteConfig(length=20, sigma=3.0, weighting="gauss"))
     s = random_dna(random.Random(0), 20)
     v = e.embed([s, s.lower()])
     assert v.shape == (2, 80) and v.dtype == np.float32
@@ -26,7 +27,7 @@ def test_vectors_are_unit_and_case_blind() -> None:
 
 
 def test_bases_near_the_centre_weigh_most() -> None:
-    e = SiteEmbedder(SiteConfig(length=20, sigma=3.0))
+    e = SiteEmbedder(SiteConfig(length=20, sigma=3.0, weighting="gauss"))
     base = "A" * 20
     near = base[:10] + "C" + base[11:]  # position 10: next to the centre (9.5)
     far = "C" + base[1:]  # position 0: far from it
@@ -35,7 +36,7 @@ def test_bases_near_the_centre_weigh_most() -> None:
 
 
 def test_n_and_iupac_are_no_evidence_and_all_n_is_zero() -> None:
-    e = SiteEmbedder(SiteConfig(length=8, sigma=2.0))
+    e = SiteEmbedder(SiteConfig(length=8, sigma=2.0, weighting="gauss"))
     v = e.embed(["ACGTNRYA", "ACGTAAAA", "NNNNNNNN", ""])
     assert float(np.abs(v[2]).sum()) == 0.0 and float(np.abs(v[3]).sum()) == 0.0
     raw = v[0].reshape(8, 4)
@@ -43,7 +44,7 @@ def test_n_and_iupac_are_no_evidence_and_all_n_is_zero() -> None:
 
 
 def test_other_lengths_are_centre_aligned() -> None:
-    e = SiteEmbedder(SiteConfig(length=10, sigma=100.0))
+    e = SiteEmbedder(SiteConfig(length=10, sigma=100.0, weighting="gauss"))
     core = "ACGTACGTAC"
     longer = "TTT" + core + "GGG"  # the same 10 bases around the same centre
     shorter = core[2:8]  # the middle 6 bases
@@ -58,6 +59,32 @@ def test_bad_config_names_the_key() -> None:
         SiteEmbedder(SiteConfig(sigma=0))
     with pytest.raises(DnaHlmError, match="length"):
         SiteEmbedder(SiteConfig(length=0))
+    with pytest.raises(DnaHlmError, match="weighting"):
+        SiteEmbedder(SiteConfig(weighting="idf"))
+
+
+def test_mi_weights_need_labels_and_information() -> None:
+    seqs = ["ACGT", "ACGA"]
+    with pytest.raises(DnaHlmError, match="labels"):
+        SiteEmbedder(SiteConfig(length=4)).fit(seqs)
+    with pytest.raises(DnaHlmError, match="not fitted"):
+        SiteEmbedder(SiteConfig(length=4)).embed(seqs)
+    with pytest.raises(DnaHlmError, match="tells the labels apart"):
+        SiteEmbedder(SiteConfig(length=4)).fit(seqs, ["x", "x"])
+
+
+def test_mi_weights_pick_the_informative_bases() -> None:
+    """Only position 30 (G in donors) tells the labels apart: every other base weighs nothing."""
+    rng = random.Random(5)
+    rows = [random_dna(rng, 60) for _ in range(200)]
+    labels = ["donor" if i % 2 else "other" for i in range(200)]
+    seqs = [s[:30] + ("G" if lab == "donor" else "C") + s[31:] for s, lab in zip(rows, labels)]
+    e = SiteEmbedder(SiteConfig()).fit(seqs, labels)
+    w = e.weights
+    assert w[30, 2] == pytest.approx(1.0, abs=1e-6) and w[30, 1] == pytest.approx(1.0, abs=1e-6)  # 1 bit each
+    assert w[30, [0, 3]].max() == 0.0 and np.delete(w, 30, axis=0).max() < 0.25  # chance MI of random bases
+    back = SiteEmbedder.from_state(e.state())
+    assert np.array_equal(back.embed(seqs[:5]), e.embed(seqs[:5]))
 
 
 def _junction_rows(n: int, seed: int) -> list[dict]:
@@ -95,17 +122,19 @@ def test_site_index_round_trip(tmp_path: Path) -> None:
     cfg = IndexConfig(embedder="site")
     out = tmp_path / "indexes" / "splice"
     m = build_index(docs, out, cfg, {"task": "splice"}, show_progress=False)
-    assert m["level"] == "dna" and m["embedder"]["seq"] == {"name": "site", "version": 1,
-                                                            "params": {"length": 60, "sigma": 3.0}}
-    assert sorted(p.name for p in out.iterdir()) == ["docstore.jsonl", "index.faiss", "manifest.json"]
+    assert m["level"] == "dna" and m["embedder"]["seq"] == {
+        "name": "site", "version": 2, "params": {"length": 60, "weighting": "mi", "sigma": 3.0}}
+    assert sorted(p.name for p in out.iterdir()) == ["docstore.jsonl", "embedder.json", "index.faiss", "manifest.json"]
     idx = SegmentIndex.load(out, expect_embedder="site")
     hit = idx.search([docs[4]["seq"]], k=1)[0][0]
     assert hit.doc["id"] == docs[4]["id"] and hit.score == pytest.approx(1.0, abs=1e-5)
+    with pytest.raises(DnaHlmError, match="labelled windows"):  # mi weights need labels
+        build_index([{**d, "label": None} for d in docs], tmp_path / "x", cfg, {}, show_progress=False)
 
 
 @pytest.mark.realdata
 def test_on_real_splice_valid_site_neighbours_beat_kmer_profiles(tmp_path_factory) -> None:
-    """The reason splice uses the site embedder, on the real StatLog windows (r-cran-mlbench from the
+    """The reason splice uses the site embedder with mi weights, on the real StatLog windows (r-cran-mlbench from the
     Debian archive, split as the default data recipe splits it; nothing from test is read)."""
     from dnahlm_rag.data.fetch import apt_available, fetch_packages
     from dnahlm_rag.data.recipe import load_data_recipe
@@ -127,4 +156,5 @@ def test_on_real_splice_valid_site_neighbours_beat_kmer_profiles(tmp_path_factor
         return float(np.mean([b == r["label"] for b, r in zip(best, valid)]))
 
     site, kmer = knn3(train_neighbours("splice", train)), knn3(TrainNeighbours(train))
-    assert site >= 0.85 and kmer < 0.65, (site, kmer)
+    gauss = knn3(TrainNeighbours(train, embedder=SiteEmbedder(SiteConfig(weighting="gauss"))))
+    assert site >= 0.92 and gauss >= 0.85 and kmer < 0.65, (site, gauss, kmer)

@@ -1,13 +1,26 @@
-"""Site-window embedding: base-by-base one-hot of a window centred on a site, weighted near it.
+"""Site-window embedding: base-by-base one-hot of a window centred on a site, weighted by what each
+base tells about the site's label.
 
 For tasks whose items are fixed-length windows centred on a candidate site (``splice``: 60 bases
 with the exon/intron junction between 0-based positions 29 and 30), what matters is *which base
 sits where* relative to the site, which a k-mer profile throws away (its kNN vote stayed at the
-majority rate on splice). Here a window of ``length`` bases becomes ``4 * length`` numbers: at
-position ``i`` (0-based) the one-hot of the base times ``w_i = exp(-((i - c) / sigma)^2 / 2)``,
-with ``c = (length - 1) / 2`` the centre, then L2-normalised. The inner product of two vectors is
-a similarity that counts agreeing bases, those near the site most. ``sigma`` (bases) was chosen
-on the splice VALID split (docs/benchmarks.md, "Site-window retrieval"), never on test.
+majority rate on splice). Here a window of ``length`` bases becomes ``4 * length`` numbers, the
+one-hot of the base at each position ``i`` (0-based) times a weight, then L2-normalised, so the
+inner product of two windows sums the squared weights of the (position, base) pairs they share.
+
+Two weightings (``SiteConfig.weighting``):
+
+- ``"mi"`` (default): fitted on labelled train windows (:meth:`SiteEmbedder.fit` with labels).
+  The weight of (position ``i``, base ``b``) is ``sqrt(MI)``, where MI (bits) is the mutual
+  information between the indicator "base ``b`` at ``i``" and the label over the train windows,
+  so the similarity of two windows is the information their shared bases carry about the label
+  (the feature-weighted overlap of memory-based learners). It learns that the GT of a donor and
+  the AG and pyrimidine tract of an acceptor matter, and the far flanks hardly.
+- ``"gauss"``: no fitting; every base at ``i`` weighs ``w_i = exp(-((i - c) / sigma)^2 / 2)``,
+  with ``c = (length - 1) / 2`` the centre (``sigma`` in bases).
+
+Both were compared on the splice VALID split (docs/benchmarks.md, "Site-window retrieval"), never
+on test.
 
 Conventions: the query is centre-aligned to the window (base ``j`` of a sequence of length ``n``
 goes to position ``j - n // 2 + length // 2``); bases that fall outside the window are dropped,
@@ -16,7 +29,7 @@ are zero rows (no evidence). The window is read as given: unlike the k-mer embed
 strand-specific, since a site window is oriented (a donor read backwards is not a donor). A
 sequence with no A/C/G/T in the window is the zero vector.
 
->>> e = SiteEmbedder(SiteConfig(length=6, sigma=2.0))
+>>> e = SiteEmbedder(SiteConfig(length=6, sigma=2.0, weighting="gauss"))
 >>> v = e.embed(["ACGTAC", "acgtac", "NNNNNN"])
 >>> bool((v[0] == v[1]).all()), float(abs(v[2]).sum()), v.shape
 (True, 0.0, (3, 24))
@@ -34,7 +47,9 @@ from ..errors import DnaHlmError
 from .kmer import _CODE  # byte -> 0..3 for A/C/G/T (either case), 4 for anything else
 
 #: Bumped whenever the vectors this module produces change for the same input and params.
-VERSION = 1
+VERSION = 2
+
+WEIGHTINGS = ("mi", "gauss")
 
 
 @dataclass
@@ -42,17 +57,50 @@ class SiteConfig:
     """Parameters of :class:`SiteEmbedder` (stored in the index manifest)."""
 
     length: int = 60  # window length in bases (the splice windows are 60)
-    sigma: float = 3.0  # Gaussian weight's width around the centre, in bases (chosen on splice valid)
+    weighting: str = "mi"  # mi: fitted on labelled windows | gauss: Gaussian around the centre
+    sigma: float = 3.0  # the gauss weighting's width, in bases (best gauss width on splice valid)
 
     def check(self) -> None:
         if self.length < 1:
             raise DnaHlmError(f"site embedder: length must be >= 1, got {self.length}")
+        if self.weighting not in WEIGHTINGS:
+            raise DnaHlmError(f"site embedder: weighting must be one of {', '.join(WEIGHTINGS)}, got {self.weighting!r}")
         if not self.sigma > 0:
             raise DnaHlmError(f"site embedder: sigma must be > 0 bases, got {self.sigma}")
 
 
+def _placed(seq: str, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """0-based window positions and base codes (0..3) of the A/C/G/T of ``seq``, centre-aligned."""
+    codes = _CODE[np.frombuffer(seq.encode("ascii", "replace"), dtype=np.uint8)]
+    pos = np.arange(len(codes)) - len(codes) // 2 + length // 2
+    keep = (pos >= 0) & (pos < length) & (codes < 4)
+    return pos[keep], codes[keep].astype(np.intp)
+
+
+def mutual_information(onehot: np.ndarray, labels: Sequence[str]) -> np.ndarray:
+    """MI in bits between each indicator column of ``onehot`` (``(n, d)`` 0/1) and ``labels``.
+
+    >>> x = np.array([[1, 0], [1, 1], [0, 0], [0, 1]], dtype=np.float64)
+    >>> np.round(mutual_information(x, ["a", "a", "b", "b"]), 3).tolist()
+    [1.0, 0.0]
+    """
+    names = sorted(set(labels))
+    y = np.zeros((len(labels), len(names)))
+    y[np.arange(len(labels)), [names.index(str(v)) for v in labels]] = 1.0
+    n = float(len(labels))
+    ones = onehot.T @ y  # (d, classes): windows with the indicator set, per class
+    zeros = y.sum(axis=0)[None, :] - ones
+    p_class = y.sum(axis=0) / n
+    mi = np.zeros(onehot.shape[1])
+    for joint in (ones / n, zeros / n):
+        p_value = joint.sum(axis=1, keepdims=True)
+        ratio = np.divide(joint, p_value * p_class[None, :], out=np.ones_like(joint), where=joint > 0)
+        mi += (joint * np.log2(ratio)).sum(axis=1)
+    return np.maximum(mi, 0.0)
+
+
 class SiteEmbedder:
-    """Centre-weighted positional one-hot of a site window (module docstring)."""
+    """Weighted positional one-hot of a site window (module docstring)."""
 
     name = "site"
     version = VERSION
@@ -61,7 +109,15 @@ class SiteEmbedder:
         self.config = config or SiteConfig()
         self.config.check()
         n = self.config.length
-        self.weights = np.exp(-0.5 * ((np.arange(n) - (n - 1) / 2) / self.config.sigma) ** 2).astype(np.float32)
+        self.weights: np.ndarray | None = None  # (length, 4), set by fit for "mi"
+        if self.config.weighting == "gauss":
+            w = np.exp(-0.5 * ((np.arange(n) - (n - 1) / 2) / self.config.sigma) ** 2)
+            self.weights = np.repeat(w[:, None], 4, axis=1).astype(np.float32)
+
+    @property
+    def supervised(self) -> bool:
+        """Whether :meth:`fit` needs the train windows' labels."""
+        return self.config.weighting == "mi"
 
     @property
     def dim(self) -> int:
@@ -71,19 +127,54 @@ class SiteEmbedder:
     def params(self) -> dict[str, Any]:
         return dataclasses.asdict(self.config)
 
-    def fit(self, seqs: Sequence[str]) -> SiteEmbedder:
-        """Nothing to fit (the vectors depend on the sequence alone); kept for the embedder interface."""
+    def fit(self, seqs: Sequence[str], labels: Sequence[str] | None = None) -> SiteEmbedder:
+        """Fit the ``mi`` weights on labelled train windows (no-op for ``gauss``)."""
+        if not self.supervised:
+            return self
+        if labels is None or len(labels) != len(seqs) or not seqs:
+            raise DnaHlmError("site embedder: the mi weighting is fitted on train windows with their labels "
+                              "(got none); use weighting = \"gauss\" for unlabelled windows")
+        n = self.config.length
+        onehot = np.zeros((len(seqs), n * 4), dtype=np.float64)
+        for row, s in enumerate(seqs):
+            pos, codes = _placed(s, n)
+            onehot[row, pos * 4 + codes] = 1.0
+        mi = mutual_information(onehot, [str(v) for v in labels])
+        if not mi.any():
+            raise DnaHlmError("site embedder: no base at any position tells the labels apart "
+                              f"({len(set(map(str, labels)))} label(s) in {len(seqs)} windows)")
+        self.weights = np.sqrt(mi).reshape(n, 4).astype(np.float32)
         return self
 
     def embed(self, seqs: Sequence[str]) -> np.ndarray:
         """``(len(seqs), 4 * length)`` float32, rows L2-normalised (zero rows stay zero)."""
+        if self.weights is None:
+            raise DnaHlmError("site embedder: the mi weighting is not fitted (fit it on labelled train windows)")
         n = self.config.length
         out = np.zeros((len(seqs), n, 4), dtype=np.float32)
         for row, s in enumerate(seqs):
-            codes = _CODE[np.frombuffer(s.encode("ascii", "replace"), dtype=np.uint8)]
-            pos = np.arange(len(codes)) - len(codes) // 2 + n // 2
-            keep = (pos >= 0) & (pos < n) & (codes < 4)
-            out[row, pos[keep], codes[keep]] = self.weights[pos[keep]]
+            pos, codes = _placed(s, n)
+            out[row, pos, codes] = self.weights[pos, codes]
         flat = out.reshape(len(seqs), 4 * n)
         norms = np.linalg.norm(flat, axis=1, keepdims=True)
         return np.divide(flat, norms, out=np.zeros_like(flat), where=norms > 0)
+
+    # ---- JSON state (beside an index; no pickle) -------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """The fitted embedder as JSON-ready data."""
+        return {"name": self.name, "version": self.version, "config": self.params,
+                "weights": None if self.weights is None else self.weights.tolist()}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> SiteEmbedder:
+        if state.get("name") != cls.name or state.get("version") != cls.version:
+            raise DnaHlmError(f"site embedder state is {state.get('name')} v{state.get('version')}, "
+                              f"this code reads {cls.name} v{cls.version}: rebuild the index")
+        e = cls(SiteConfig(**state["config"]))
+        if e.supervised:
+            w = np.asarray(state.get("weights") or [], dtype=np.float32)
+            if w.shape != (e.config.length, 4):
+                raise DnaHlmError(f"site embedder state: weights of shape {w.shape}, want ({e.config.length}, 4): "
+                                  "rebuild the index")
+            e.weights = w
+        return e
