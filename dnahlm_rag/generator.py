@@ -12,12 +12,15 @@ share its batch. A prompt longer than the context minus ``max_new_tokens`` is cu
 Completions never include the prompt; they end before the first stop string or at eos.
 
 Retrieval mixing: with ``priors`` (one :class:`~dnahlm_rag.retrieval_mix.NeighbourPrior` or None per
-prompt) and ``mix > 0``, each step decodes from ``mix * p_nb + (1 - mix) * p_lm`` (see
-:mod:`dnahlm_rag.retrieval_mix`); ``p_lm`` is the model's distribution after temperature and top-k.
+prompt) and ``mix > 0``, each step decodes from ``w * p_nb + (1 - w) * p_lm``, ``w`` the posterior
+weight of the neighbours after the answer so far (:func:`~dnahlm_rag.retrieval_mix.posterior_weight`),
+so whole answers are drawn from ``mix * P_nb + (1 - mix) * P_lm`` (see :mod:`dnahlm_rag.retrieval_mix`);
+``p_lm`` is the model's distribution after temperature and top-k.
 """
 from __future__ import annotations
 
 import functools
+import math
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -156,6 +159,7 @@ def _generate_batch(lm: LoadedModel, batch: list[list[int]], max_new_tokens: int
     eos = tok.eos_token_id
     new: list[list[int]] = [[] for _ in range(B)]
     done = [False] * B
+    lm_logp = [0.0] * B  # log P_lm of each row's answer so far (nats), for the mixing's posterior weight
     with torch.inference_mode():
         res = model(input_ids=input_ids, attention_mask=attn, position_ids=pos, use_cache=True)
         for _ in range(max_new_tokens):
@@ -166,13 +170,17 @@ def _generate_batch(lm: LoadedModel, batch: list[list[int]], max_new_tokens: int
                     kth = torch.topk(logits, min(top_k, logits.shape[-1]), dim=-1).values[:, -1:]
                     logits = logits.masked_fill(logits < kth, float("-inf"))
             if priors is not None:
-                probs = torch.softmax(logits, dim=-1).cpu()
+                from .retrieval_mix import posterior_weight
+
+                lm_probs = torch.softmax(logits, dim=-1).cpu()
+                probs = lm_probs.clone()
                 for r in range(B):
                     nb = priors[r].next_token_probs(new[r]) if priors[r] is not None and not done[r] else {}
                     if nb:
-                        probs[r] *= 1.0 - mix
+                        w = posterior_weight(mix, priors[r].prefix_mass(new[r]), lm_logp[r])
+                        probs[r] *= 1.0 - w
                         for t, pt in nb.items():
-                            probs[r, t] += mix * pt
+                            probs[r, t] += w * pt
                 logits = torch.log(probs)
             if temperature > 0:
                 probs = torch.softmax(logits, dim=-1).cpu()
@@ -183,6 +191,8 @@ def _generate_batch(lm: LoadedModel, batch: list[list[int]], max_new_tokens: int
                 if done[r]:
                     continue
                 t = int(nxt[r])
+                if priors is not None:
+                    lm_logp[r] += math.log(max(float(lm_probs[r, t]), 1e-300))
                 if t == eos:
                     done[r] = True
                     continue

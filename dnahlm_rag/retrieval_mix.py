@@ -3,33 +3,36 @@
 A small generator does not reliably copy the right answer from the few-shot examples in its
 prompt (docs/results.md: the kNN vote of the same neighbours is far ahead). kNN-LM
 (Khandelwal et al., 2020, "Generalization through Memorization") mixes a language model's
-next-token distribution with a distribution read off retrieved neighbours; we do the same over
-the neighbours' *answers*:
+next-token distribution with a distribution read off retrieved neighbours; we mix whole
+*answers*:
 
-* **The mixed next-token distribution** (:class:`NeighbourPrior`): with the answer so far as the
-  token prefix ``g``, ``p(t) = lam * p_nb(t | g) + (1 - lam) * p_lm(t | prompt, g)``, where
-  ``p_nb(t | g)`` is the share of the ``k`` neighbours whose answer (its tokens, then
-  ``<|endoftext|>``) starts with ``g`` and continues with ``t``: a vote in which the i-th
-  nearest neighbour (0-based) weighs ``1 + RANK_EPS * (k - i)``, so equal counts go to the
-  nearer neighbour, as in the kNN baseline, and no count is ever overturned (``RANK_EPS`` keeps
-  the total bonus under one vote for k <= 32). Once no neighbour answer starts with ``g`` the
-  model goes on alone (``p = p_lm``).
-* **Free generation** (:func:`dnahlm_rag.generator.generate`) decodes from it: greedy decoding
-  copies a neighbour answer when ``lam`` outweighs the model and leaves it when the model is
-  confident otherwise.
-* **Closed labels** (:func:`mix_label_probs`) are scored under the same distribution: a label's
-  score is the log-probability of its tokens and ``<|endoftext|>`` under ``p``, the product of
-  the per-token mixtures (label scoring of :mod:`dnahlm_rag.scoring` with ``p`` in place of
-  ``p_lm``), so scoring and generation answer alike; the softmax over the labels' scores is
-  reported.
+* **The answer mixture**: ``P(a) = lam * P_nb(a) + (1 - lam) * P_lm(a | prompt)`` for an answer
+  ``a`` (its tokens, then ``<|endoftext|>``). ``P_nb`` is the neighbours' vote
+  (:class:`NeighbourPrior`): the weighted share of the ``k`` neighbours whose answer is ``a``,
+  where the i-th nearest neighbour (0-based) weighs ``1 + RANK_EPS * (k - i)``, so equal counts
+  go to the nearer neighbour, as in the kNN baseline, and no count is ever overturned
+  (``RANK_EPS`` keeps the total bonus under one vote for k <= 32).
+* **Free generation** (:func:`dnahlm_rag.generator.generate`) decodes from that mixture token by
+  token. With the answer so far ``g``, the next-token distribution is
+  ``p(t | g) = w * p_nb(t | g) + (1 - w) * p_lm(t | prompt, g)`` with the posterior weight
+  ``w = lam * P_nb(g) / (lam * P_nb(g) + (1 - lam) * P_lm(g))`` (``P_nb(g)``: share of the
+  answers that start with ``g``; :func:`posterior_weight`). The product of these steps is
+  exactly ``P(a)``, so greedy decoding follows the answer that is most probable as a whole far
+  better than a fixed per-token weight did (table format 3 mixed every token with ``lam``, which
+  charged each further token of a multi-token label ``1 - lam`` again: on ``trna_aa`` "Met" (two
+  tokens) lost to "Ala" (one) in scoring but not in generation, 4.9 points apart). Once no
+  neighbour answer starts with ``g`` the model goes on alone.
+* **Closed labels** (:func:`mix_label_probs`) are scored with the same ``P(a)``; the labels'
+  probabilities renormalised over the label set are reported.
 
 ``lam = 0`` is the model alone (RAG by prompt only); ``lam = 1`` is the neighbours' vote, ties
 to the nearer one, so closed-label answers equal the kNN baseline's (the weight is capped at
-``1 - TIE_EPS`` so the model's share never vanishes; it only separates answers no neighbour gave). ``lam`` is fitted per task on the VALID split of each tuned task
-(:func:`choose_lambda`, by ``dnahlm mix fit``), never on test; tasks held out of tuning (the
-zero-shot ``promoter``) and questions without a task use ``default``, the ``lam`` that is best
-on average over the fitted closed tasks. The fit is stored beside the weights as
-``retrieval_mix.json`` (:class:`MixTable`), tied to them by the weights' SHA-256.
+``1 - TIE_EPS`` so the model's share never vanishes; it only separates answers no neighbour gave).
+``lam`` is fitted per task on the VALID split of each tuned task (:func:`choose_lambda`, by
+``dnahlm mix fit``), never on test; tasks held out of tuning (the zero-shot ``promoter``) and
+questions without a task use ``default``, the ``lam`` that is best on average over the fitted
+closed tasks. The fit is stored beside the weights as ``retrieval_mix.json`` (:class:`MixTable`),
+tied to them by the weights' SHA-256.
 """
 from __future__ import annotations
 
@@ -42,7 +45,8 @@ from typing import Any
 from .errors import DnaHlmError
 
 MIX_FILE = "retrieval_mix.json"
-MIX_FORMAT = 3  # 3: rank-weighted vote (2: uniform vote; 1: label-level mixture)
+MIX_FORMAT = 4  # 4: answer-level mixture, posterior-weighted decoding (3: per-token, rank-weighted vote;
+#                  2: per-token, uniform vote; 1: label-level scoring, per-token decoding)
 GRID = tuple(round(0.1 * i, 1) for i in range(11))  # lambdas tried on valid (closed tasks)
 OPEN_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)  # open tasks: each point is a full generation pass
 TIE_EPS = 1e-6  # the model's least share at lam = 1
@@ -57,10 +61,11 @@ def effective_weight(lam: float) -> float:
 
 
 def mix_label_probs(score: Any, prior: NeighbourPrior, lam: float) -> dict[str, float]:
-    """Each label's probability among the labels under the mixed distribution (module docstring).
+    """Each label's probability among the labels under the answer mixture (module docstring).
 
-    ``score``: a :class:`dnahlm_rag.scoring.LabelScore` with ``token_ids`` and ``token_logprobs``
-    (the model's log P of each label token, nats). Returns label -> probability (sums to 1), in
+    ``score``: a :class:`dnahlm_rag.scoring.LabelScore` with ``token_ids`` (each label's tokens,
+    then eos) and ``token_logprobs`` (the model's log P of each, nats). Returns label ->
+    ``lam * P_nb(label) + (1 - lam) * P_lm(label)`` renormalised over the labels (sums to 1), in
     the labels' order.
     """
     import math
@@ -68,15 +73,32 @@ def mix_label_probs(score: Any, prior: NeighbourPrior, lam: float) -> dict[str, 
     lam = effective_weight(lam)
     mixed = {}
     for lab, ids in score.token_ids.items():
-        total = 0.0
-        for j, (t, lp) in enumerate(zip(ids, score.token_logprobs[lab])):
-            nb = prior.next_token_probs(ids[:j]) if lam > 0 else {}
-            total += math.log(max((1 - lam) * math.exp(lp) + lam * nb.get(t, 0.0), 1e-300)) if nb else lp
-        mixed[lab] = total
+        lm = sum(score.token_logprobs[lab])
+        nb = prior.answer_prob(ids) if lam > 0 else 0.0
+        mixed[lab] = math.log(lam * nb + (1 - lam) * math.exp(lm)) if nb > 0 else math.log(1 - lam) + lm
     top = max(mixed.values())
     ex = {lab: math.exp(v - top) for lab, v in mixed.items()}
     z = sum(ex.values())
     return {lab: v / z for lab, v in ex.items()}
+
+
+def posterior_weight(lam: float, nb_prefix_mass: float, lm_prefix_logprob: float) -> float:
+    """The neighbours' share ``w`` of the next-token mixture after the answer prefix ``g``.
+
+    ``nb_prefix_mass``: ``P_nb(g)``, the share of neighbour answers that start with ``g``;
+    ``lm_prefix_logprob``: ``log P_lm(g | prompt)`` in nats (0 for the empty prefix).
+    ``w = lam * P_nb(g) / (lam * P_nb(g) + (1 - lam) * P_lm(g))``, 0 when no answer starts with ``g``.
+
+    >>> posterior_weight(0.5, 1.0, 0.0), posterior_weight(0.5, 0.0, -1.0)
+    (0.5, 0.0)
+    """
+    import math
+
+    if nb_prefix_mass <= 0 or lam <= 0:
+        return 0.0
+    # w = 1 / (1 + exp(log((1 - lam) P_lm(g)) - log(lam P_nb(g)))), in logs so tiny P_lm(g) is fine
+    z = math.log1p(-lam) + lm_prefix_logprob - math.log(lam * nb_prefix_mass)
+    return 1.0 / (1.0 + math.exp(z)) if z < 700 else 0.0
 
 
 def best_label(probs: dict[str, float]) -> str:
@@ -101,6 +123,19 @@ class NeighbourPrior:
         eos = tokenizer.eos_token_id
         enc = tokenizer([str(a) for a in answers], add_special_tokens=False)["input_ids"] if answers else []
         return cls([list(ids) + [eos] for ids in enc])
+
+    def prefix_mass(self, prefix: Sequence[int]) -> float:
+        """``P_nb(prefix)``: weighted share of the answers that start with ``prefix`` (1 for ``[]``
+        when there are answers; 0 when there are none)."""
+        n, p = len(prefix), tuple(prefix)
+        total = sum(self.weights)
+        return sum(w for a, w in zip(self.answers, self.weights) if a[:n] == p) / total if total else 0.0
+
+    def answer_prob(self, ids: Sequence[int]) -> float:
+        """``P_nb(answer)``: weighted share of the answers equal to ``ids`` (tokens, then eos)."""
+        t = tuple(ids)
+        total = sum(self.weights)
+        return sum(w for a, w in zip(self.answers, self.weights) if a == t) / total if total else 0.0
 
     def next_token_probs(self, prefix: Sequence[int]) -> dict[int, float]:
         """token id -> weighted share of the answers that start with ``prefix`` and continue with it

@@ -28,9 +28,9 @@ def test_mix_label_probs_ends():
     assert alone == pytest.approx({"a": 0.7, "b": 0.2, "c": 0.1})
     vote = mix_label_probs(sc, votes, 1.0)
     assert vote == pytest.approx({"a": 0.0, "b": 1 / 3, "c": 2 / 3}, abs=1e-3)
-    # half and half, token by token: first token 0.5 * p_lm + 0.5 * p_nb, then eos 0.5 * 0.9 + 0.5 * 1
+    # half and half, whole answers: 0.5 * P_nb(label) + 0.5 * P_lm(label), P_lm = first token x eos 0.9
     half = mix_label_probs(sc, votes, 0.5)
-    raw = {"a": 0.35 * 0.9, "b": (0.1 + 1 / 6) * 0.95, "c": (0.05 + 1 / 3) * 0.95}
+    raw = {"a": 0.5 * 0.7 * 0.9, "b": 0.5 / 3 + 0.5 * 0.2 * 0.9, "c": 0.5 * 2 / 3 + 0.5 * 0.1 * 0.9}
     assert half == pytest.approx({k: v / sum(raw.values()) for k, v in raw.items()}, rel=1e-3)
     assert sum(half.values()) == pytest.approx(1.0) and best_label(half) == "c"
     # answers outside the label set scale every label alike: the model's ranking is kept
@@ -47,6 +47,30 @@ def test_mix_label_probs_ends():
     assert best_label(mix_label_probs(_score({"b": 0.2, "c": 0.8}, ids), none, 1.0)) == "c"
     with pytest.raises(DnaHlmError, match=r"\[0, 1\]"):
         mix_label_probs(sc, votes, 1.5)
+
+
+def test_multi_token_labels_are_not_charged_per_token():
+    """A two-token label the neighbours gave weighs as much as a one-token one (format 4): a fixed
+    per-token weight charged its second token (1 - lam) again, and scoring disagreed with greedy
+    generation."""
+    ids = {"Ala": [10, 0], "Met": [20, 21, 0]}
+    sc = LabelScore(label="", probability=0.0, logprobs={}, token_ids=ids,
+                    token_logprobs={"Ala": [math.log(0.30), 0.0], "Met": [math.log(0.32), math.log(0.99), 0.0]})
+    votes = NeighbourPrior([[10, 0], [20, 21, 0]])  # Ala nearer, then Met
+    probs = mix_label_probs(sc, votes, 0.9)
+    assert best_label(probs) == "Met"  # 0.9 / 2 + 0.1 * 0.3168 beats 0.9 / 2 + 0.1 * 0.30
+    assert votes.prefix_mass([20]) == pytest.approx(0.5, abs=1e-3) and votes.prefix_mass([]) == 1.0
+    assert votes.answer_prob([20, 21, 0]) == pytest.approx(0.5, abs=1e-3) and votes.answer_prob([20]) == 0.0
+
+
+def test_posterior_weight_follows_the_prefix():
+    from dnahlm_rag.retrieval_mix import posterior_weight
+
+    assert posterior_weight(0.9, 1.0, 0.0) == pytest.approx(0.9)
+    # after a prefix the model found likely (P_lm 0.5) and half the neighbours share: 0.45 / (0.45 + 0.05)
+    assert posterior_weight(0.9, 0.5, math.log(0.5)) == pytest.approx(0.9)
+    assert posterior_weight(0.5, 0.5, math.log(1e-9)) == pytest.approx(1.0, abs=1e-6)  # the model left it
+    assert posterior_weight(0.5, 0.0, 0.0) == 0.0 and posterior_weight(0.0, 1.0, 0.0) == 0.0
 
 
 def test_best_label_ties_go_first():
