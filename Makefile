@@ -85,8 +85,9 @@ runs/sft/cpu-rag/final/config.json: runs/pretrain/cpu/final/config.json runs/ins
 indexes/segments/manifest.json: data/manifest.json
 	$(DNAHLM) index build --name segments
 
-# The weight of the neighbours' answers in RAG decoding, fitted on the valid splits (about 2-4 min).
-$(SFT_MODEL)/retrieval_mix.json: $(SFT_MODEL)/config.json
+# The weight of the neighbours' answers in RAG decoding, fitted on the valid splits (about 2-4 min);
+# refitted when the mixing code changes (a table of another format is refused on load).
+$(SFT_MODEL)/retrieval_mix.json: $(SFT_MODEL)/config.json dnahlm_rag/retrieval_mix.py
 	$(DNAHLM) mix fit --model $(SFT_MODEL) --threads $(THREADS) --quiet
 
 # Protein-level index (translated train CDS, about 10 s): ask/batch fuse it with indexes/segments.

@@ -40,8 +40,8 @@ every system (so systems compare pairwise, McNemar). Metrics: accuracy, macro-F1
 bootstrap intervals; retrieval recall@k (a neighbour carries the gold label).
 
 Output folder ``--out`` (default ``reports/eval``): ``cells/<cell>.json`` (one finished
-(task, system, k, phrasing) cell each, reused on the next run when its key (items, model
-weights, settings) is unchanged: the run is resumable), ``results.json`` (every number),
+(task, system, k, phrasing) cell each, reused on the next run when its key (items, their train
+neighbours, model weights, settings) is unchanged: the run is resumable), ``results.json`` (every number),
 ``report.md`` and ``plots/*.png``.
 """
 from __future__ import annotations
@@ -401,6 +401,8 @@ def cell_key(tc: TaskContext, cell: Cell, cfg: EvalConfig, model_id: str | None,
     parts = {"format": CELL_FORMAT, "cell": cell.name, "items": tc.items_sha, "model": model_id, "seed": cfg.seed,
              **({"mix_lambda": lam, "mix_format": MIX_FORMAT} if lam else {}),
              **({"neighbours": tc.neighbour_level} if tc.neighbour_level != "kmer" else {}),
+             # the neighbours themselves: a changed neighbour finder (embedder version, weights) recomputes
+             "neighbour_rows": sha256_text(json.dumps(tc.neighbours))[:16],
              "n_boot": cfg.n_boot, "ks_max": max(cfg.ks) if cfg.ks else 1, "generate_closed": cfg.generate_closed,
              "open_max_new_tokens": cfg.open_max_new_tokens, "prompts_dir": cfg.prompts_dir,
              "train_sha": sha256_text("\n".join(f"{r['id']}\t{r['label']}" for r in tc.train))[:16]}

@@ -72,6 +72,22 @@ def test_eval_end_to_end_and_resume(setup, tmp_path):
     assert not res3["tasks"]["gc"]["cells"]["gc__majority"]["cached"] and res3["tasks"]["gc"]["n"] == 20
 
 
+def test_cell_key_follows_the_neighbours():
+    """A cached cell is reused only for the same neighbours: a changed neighbour finder (another
+    embedder version, refitted weights) at the same level must recompute it."""
+    from dnahlm_rag.evaluate import cell_key
+
+    train = [{"id": f"t{i}", "label": "a" if i % 2 else "b"} for i in range(4)]
+    tc = TaskContext(name="t", closed=True, labels=["a", "b"], question="q", spec={}, train=train,
+                     items=[{"id": "x", "label": "a"}], neighbours=[[0, 1, 2]], majority="a", items_sha="s",
+                     neighbour_level="site")
+    cell, cfg = Cell("t", "knn", k=3), EvalConfig(ks=[3])
+    key = cell_key(tc, cell, cfg, None)
+    assert cell_key(tc, cell, cfg, None) == key
+    tc.neighbours = [[0, 3, 2]]
+    assert cell_key(tc, cell, cfg, None) != key
+
+
 def test_blast_baseline(setup, tmp_path):
     import shutil
 
