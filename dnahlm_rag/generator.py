@@ -146,6 +146,8 @@ def _generate_batch(lm: LoadedModel, batch: list[list[int]], max_new_tokens: int
                     mix: float = 0.0) -> list[str]:
     import torch
 
+    from .retrieval_mix import posterior_weight
+
     model, tok, dev = lm.model, lm.tokenizer, lm.device
     B, T = len(batch), max(len(x) for x in batch)
     input_ids = torch.full((B, T), lm.pad_id, dtype=torch.long)
@@ -170,8 +172,6 @@ def _generate_batch(lm: LoadedModel, batch: list[list[int]], max_new_tokens: int
                     kth = torch.topk(logits, min(top_k, logits.shape[-1]), dim=-1).values[:, -1:]
                     logits = logits.masked_fill(logits < kth, float("-inf"))
             if priors is not None:
-                from .retrieval_mix import posterior_weight
-
                 lm_probs = torch.softmax(logits, dim=-1).cpu()
                 probs = lm_probs.clone()
                 for r in range(B):
