@@ -4,6 +4,7 @@ Usage::
 
     .venv/bin/python bench/bench_site.py                      # data/tasks/splice (make demo builds it)
     .venv/bin/python bench/bench_site.py --sigmas 2,3,4,5,8,inf --ks 1,3,5
+    .venv/bin/python bench/bench_site.py --plot docs/img/site_weights.png   # also draw the mi weights
 
 For each neighbour finder (:func:`~dnahlm_rag.instruct.TrainNeighbours` over the train split:
 canonical k-mer profiles, :class:`~dnahlm_rag.embed.site.SiteEmbedder` with mi weights fitted on
@@ -31,6 +32,7 @@ def main() -> None:
     ap.add_argument("--task", default="splice")
     ap.add_argument("--sigmas", default="2,3,4,5,6,8,10,15,inf", help="site weights' widths in bases")
     ap.add_argument("--ks", default="1,3,5", help="neighbour counts of the vote")
+    ap.add_argument("--plot", type=Path, default=None, help="write a PNG of the fitted mi weights here")
     args = ap.parse_args()
     train, valid = read_split(args.data, args.task, "train"), read_split(args.data, args.task, "valid")
     ks = [int(k) for k in args.ks.split(",")]
@@ -54,7 +56,34 @@ def main() -> None:
             pred = [knn_vote([str(train[i]["label"]) for i, _ in h], k) for h in hits]
             accs.append(sum(p == r["label"] for p, r in zip(pred, valid)) / len(valid))
         print(f"| {name} | " + " | ".join(f"{a:.3f}" for a in accs) + f" | {ms:.3f} |")
+    if args.plot:
+        plot_weights(finders[1][1].embedder, len(train), args.task, args.plot)
+        print(f"wrote {args.plot}")
 
+
+def plot_weights(emb: SiteEmbedder, n_train: int, task: str, path: Path) -> None:
+    """Heat map of the mi weights: squared weight (bits of label information) per position and base."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from dnahlm_rag.atomic import write_png
+
+    bits = (emb.weights.astype(float) ** 2).T  # (4, length): MI in bits
+    n = bits.shape[1]
+    fig, ax = plt.subplots(figsize=(10, 2.4))
+    im = ax.imshow(bits, aspect="auto", cmap="viridis", interpolation="nearest")
+    ax.set_yticks(range(4), list("ACGT"))
+    ticks = list(range(0, n, 5))
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.axvline((n - 1) / 2, color="white", lw=0.8, ls="--")
+    ax.set_xlabel("position in the window (0-based; dashed: the site, between 29 and 30 for splice)")
+    ax.set_title(f"{task}: mutual information of 'base b at position i' with the label (bits), {n_train} train windows",
+                 fontsize=9)
+    fig.colorbar(im, ax=ax, label="bits", fraction=0.03)
+    fig.tight_layout()
+    write_png(fig, path, dpi=100)
 
 if __name__ == "__main__":
     main()
