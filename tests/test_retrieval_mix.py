@@ -118,6 +118,31 @@ def test_mixed_generation_copies_the_neighbours_at_lambda_one(tiny):
         generate(lm, prompts, priors=priors[:1], mix=0.5)
 
 
+def test_mixed_generation_agrees_with_mixed_label_scoring(tiny):
+    """Greedy generation and label scoring answer from one distribution whatever the labels' token
+    lengths: the vote's winner is both the generated and the best-scored answer. (Under the old
+    per-token weight, format 3, every further token of the long label cost a factor of about lam,
+    so scoring chose the short label with a third of the vote while generation chose the long one.)"""
+    from dnahlm_rag.generator import generate, load_checkpoint
+    from dnahlm_rag.scoring import score_labels
+
+    _, _, model = tiny
+    lm = load_checkpoint(model)
+    labels = ["AT-rich", "DNA polymerase III subunit alpha"]
+    n_tok = [len(lm.tokenizer(lab, add_special_tokens=False)["input_ids"]) for lab in labels]
+    assert n_tok[0] < n_tok[1]
+    prompts = [f"### Instruction:\nWhat is it?\n\n### Input:\n{s}\n\n### Response:\n"
+               for s in ("ACGTACGT", "GGGCCCGG", "ATATATTA", "TTTTCCCC")]
+    votes = [[labels[0], labels[1], labels[1]], [labels[1], labels[0], labels[0]],
+             [labels[1], labels[1], labels[0]], [labels[0], labels[0], labels[1]]]
+    priors = [NeighbourPrior.from_answers(lm.tokenizer, v) for v in votes]
+    scored = score_labels(lm, prompts, labels)
+    for lam in (0.3, 0.6, 0.9):
+        want = [best_label(mix_label_probs(s, p, lam)) for s, p in zip(scored, priors)]
+        assert want == [labels[1], labels[0], labels[1], labels[0]], lam  # the vote's winner
+        assert generate(lm, prompts, max_new_tokens=n_tok[1] + 2, priors=priors, mix=lam) == want, lam
+
+
 def test_fit_table_and_eval_cells(tiny, tmp_path):
     from dnahlm_rag.evaluate import EvalConfig, run_eval
 
