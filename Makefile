@@ -100,6 +100,10 @@ indexes/proteins/manifest.json: data/manifest.json
 indexes/splice/manifest.json: data/manifest.json dnahlm_rag/embed/site.py
 	$(DNAHLM) index build --task splice --embedder site
 
+# trna_aa items are tRNA genes: its index compares their anticodons (and the amino acid each decodes) first.
+indexes/trna_aa/manifest.json: data/manifest.json dnahlm_rag/embed/trna.py
+	$(DNAHLM) index build --task trna_aa --embedder trna
+
 indexes/%/manifest.json: data/manifest.json
 	$(DNAHLM) index build --task $* --embedder kmer
 

@@ -8,8 +8,9 @@ Systems (``--modes``):
   :func:`~dnahlm_rag.instruct.train_neighbours` fitted on the task's train split (k-mer profiles,
   exact inner product; for coding tasks such as ``product``, translated proteins re-ranked by
   homology, :mod:`dnahlm_rag.protein_neighbours`; for site-centred windows such as ``splice``,
-  base-by-base agreement near the site, :mod:`dnahlm_rag.embed.site`): the very neighbours the
-  RAG prompts show.
+  base-by-base agreement weighted by label information, :mod:`dnahlm_rag.embed.site`; for tRNA
+  genes (``trna_aa``), the anticodon and the amino acid it decodes, :mod:`dnahlm_rag.embed.trna`):
+  the very neighbours the RAG prompts show.
 * ``blast``: the label of the best ``blastn`` hit (bit score) in a database made from the TRAIN
   split (``makeblastdb``; ``blastn-short`` for queries under 100 nt); an item without a hit gets
   the majority label (the hit rate is reported). Skipped when BLAST+ is not installed.
@@ -132,7 +133,7 @@ class TaskContext:
     neighbours: list[list[int]]  # per item: train row indices, best first (max(ks) of them)
     majority: str
     items_sha: str
-    neighbour_level: str = "kmer"  # "kmer" (k-mer profiles), "protein" (CODING_TASKS) or "site" (SITE_TASKS)
+    neighbour_level: str = "kmer"  # instruct.task_embedder's name: kmer, protein, site or trna
 
 
 def load_task(data_dir: Path, name: str, cfg: EvalConfig, split: str = "test") -> TaskContext:
@@ -628,7 +629,7 @@ def render_report(res: dict[str, Any]) -> str:
          "Paired tests: McNemar (exact binomial under 25 discordant items, else chi-square with continuity correction).",
          "Closed tasks: LM answers by label scoring (most likely label); `format-valid` is the share of greedy free generations "
          "that parse to an allowed label, `gen acc` their accuracy. Open tasks (product): greedy generation, exact match "
-         "(accuracy column) and token F1. RAG and kNN use the same k nearest TRAIN items (k-mer profiles; product: translated proteins re-ranked by homology; splice: base-by-base around the junction, site embedder). "
+         "(accuracy column) and token F1. RAG and kNN use the same k nearest TRAIN items (k-mer profiles; product: translated proteins re-ranked by homology; splice: base-by-base around the junction, site embedder; trna_aa: anticodon first, tRNA embedder). "
          "`sft-rag-mix`: the RAG prompt, with the model's answer distribution mixed with the neighbours' answers "
          "(weight fitted on the VALID split, shown per cell as lambda; kNN-LM style, see dnahlm_rag/retrieval_mix.py).",
          f"Wall time of this run: {res.get('seconds')} s; {res.get('cells_reused')} of {res.get('cells_total')} cells reused "

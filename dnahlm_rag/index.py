@@ -47,6 +47,7 @@ from .embed.kmer import KmerConfig, KmerEmbedder
 from .embed.lm import LMConfig
 from .embed.protein import ProteinSeqEmbedder, default_protein_config
 from .embed.site import SiteConfig, SiteEmbedder
+from .embed.trna import TrnaConfig, TrnaEmbedder
 from .embed.text import TextConfig, TextEmbedder, annotation_text
 from .errors import DnaHlmError, ManifestError
 from .manifest import read_manifest, write_manifest
@@ -80,10 +81,11 @@ class FaissConfig:
 class IndexConfig:
     """Recipe for ``dnahlm index build`` (``recipes/index/<name>.toml``)."""
 
-    embedder: str = "kmer+text"  # kmer | lm | kmer+text | lm+text | protein | site
+    embedder: str = "kmer+text"  # kmer | lm | kmer+text | lm+text | protein | site | trna
     splits: list[str] = field(default_factory=lambda: ["train"])
     kmer: KmerConfig = field(default_factory=KmerConfig)
     site: SiteConfig = field(default_factory=SiteConfig)  # the site embedder (centred windows: splice)
+    trna: TrnaConfig = field(default_factory=TrnaConfig)  # the tRNA embedder (anticodon: trna_aa)
     protein: ProteinEmbedConfig = field(default_factory=default_protein_config)  # m10-k3, 1000 dims
     protein_min_aa: int = 10  # protein index: CDS whose translation is shorter (amino acids) are left out
     text: TextConfig = field(default_factory=TextConfig)
@@ -218,6 +220,8 @@ def make_embedder(spec: str, config: IndexConfig, model_dir: str | Path | None =
         return FusedEmbedder(ProteinSeqEmbedder(config.protein))
     if spec == "site":
         return FusedEmbedder(SiteEmbedder(config.site))
+    if spec == "trna":
+        return FusedEmbedder(TrnaEmbedder(config.trna))
     seq_name, with_text = parse_spec(spec)
     if seq_name == "kmer":
         seq: Any = KmerEmbedder(config.kmer)
@@ -449,6 +453,11 @@ def _embedder_from_manifest(folder: Path, m: dict[str, Any], model_dir: str | Pa
         if state.get("config") != e["seq"]["params"]:
             raise DnaHlmError(f"index {folder}: {EMBEDDER_STATE} disagrees with the manifest: rebuild it")
         return FusedEmbedder(SiteEmbedder.from_state(state))
+    if seq_name == "trna":
+        if e["seq"]["version"] != TrnaEmbedder.version:
+            raise DnaHlmError(f"index {folder}: tRNA embedder v{e['seq']['version']}, this code has "
+                              f"v{TrnaEmbedder.version}: rebuild")
+        return FusedEmbedder(TrnaEmbedder(TrnaConfig(**e["seq"]["params"])))
     if seq_name == "kmer":
         state = _read_state(folder)
         if state.get("config") != e["seq"]["params"]:

@@ -47,6 +47,7 @@ import numpy as np
 from .atomic import atomic_dir, sha256_file, sha256_text
 from .embed.kmer import KmerConfig, KmerEmbedder
 from .embed.site import SiteConfig, SiteEmbedder
+from .embed.trna import TrnaEmbedder
 from .errors import DnaHlmError, RecipeError
 from .manifest import read_manifest, write_manifest
 from .prompts import PROMPTS_DIR, check_placeholders, load_prompt
@@ -253,18 +254,36 @@ CODING_TASKS = frozenset({"product"})
 # train rows' labels; chosen on the splice VALID split), which k-mer profiles cannot see.
 SITE_TASKS = frozenset({"splice"})
 
+# Tasks whose items are tRNA genes: their neighbours carry the same anticodon and decoded amino acid
+# first (tRNA embedder; k-mer profiles of whole tRNAs mostly see how related two organisms are).
+TRNA_TASKS = frozenset({"trna_aa"})
+
+
+def task_embedder(task: str) -> str:
+    """The embedder name of a task's neighbours and task index: ``protein`` (:data:`CODING_TASKS`),
+    ``site`` (:data:`SITE_TASKS`), ``trna`` (:data:`TRNA_TASKS`), else ``kmer``."""
+    if task in CODING_TASKS:
+        return "protein"
+    if task in SITE_TASKS:
+        return "site"
+    return "trna" if task in TRNA_TASKS else "kmer"
+
 
 def train_neighbours(task: str, rows: list[dict[str, Any]], kmer: KmerConfig | None = None) -> Any:
     """The neighbour finder of a task's train rows, the same for tuning, mixing and evaluation:
     :class:`~dnahlm_rag.protein_neighbours.ProteinTrainNeighbours` for :data:`CODING_TASKS`,
-    :class:`TrainNeighbours` with the site embedder for :data:`SITE_TASKS`, with k-mer profiles
-    otherwise. All have ``search(seqs, k, exclude_ids)`` and a ``level`` ("protein", "site", "kmer")."""
-    if task in CODING_TASKS:
+    :class:`TrainNeighbours` with the site embedder for :data:`SITE_TASKS`, with the tRNA embedder
+    for :data:`TRNA_TASKS`, with k-mer profiles otherwise. All have ``search(seqs, k, exclude_ids)``
+    and a ``level`` (:func:`task_embedder`'s name)."""
+    kind = task_embedder(task)
+    if kind == "protein":
         from .protein_neighbours import ProteinTrainNeighbours
 
         return ProteinTrainNeighbours(rows)
-    if task in SITE_TASKS:
+    if kind == "site":
         return TrainNeighbours(rows, embedder=SiteEmbedder(SiteConfig()))
+    if kind == "trna":
+        return TrainNeighbours(rows, embedder=TrnaEmbedder())
     return TrainNeighbours(rows, kmer)
 
 

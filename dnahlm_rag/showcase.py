@@ -17,7 +17,7 @@ from .answer import AnswerConfig, Answerer, task_question_and_labels
 from .atomic import atomic_file
 from .chain import ChainConfig
 from .errors import DnaHlmError
-from .instruct import SITE_TASKS
+from .instruct import task_embedder
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def run_examples(data_dir: str | Path = "data", index_root: str | Path = "indexe
         _, labels = task_question_and_labels(data_dir, ex.task)
         index = index_root / (ex.index or ex.task)
         if not (index / "manifest.json").is_file():
-            emb = "site" if ex.task in SITE_TASKS else "kmer"
+            emb = task_embedder(ex.task)
             how = f"--name {ex.index}" if ex.index else f"--task {ex.task} --embedder {emb}"
             raise DnaHlmError(f"no index {index}: build it with `dnahlm index build {how}`")
         cfg = AnswerConfig(mode="rag", model_dir=model_dir, index_dir=str(index), chain=ChainConfig(k=k),

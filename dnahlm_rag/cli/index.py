@@ -22,6 +22,7 @@ class Embedder(str, Enum):
     lm_text = "lm+text"
     protein = "protein"
     site = "site"
+    trna = "trna"
 
 
 class Kind(str, Enum):
@@ -38,7 +39,7 @@ def register(app: typer.Typer) -> None:
     def build(
         data: Annotated[Path, typer.Option(help="Data folder (segments.jsonl, tasks/).")] = Path("data"),
         name: Annotated[Optional[str], typer.Option(help="Index name: writes indexes/NAME/ (default: the task name, 'proteins' for --embedder protein, else 'segments').")] = None,
-        embedder: Annotated[Optional[Embedder], typer.Option(help="Embedder (default: the recipe's, kmer+text); protein: translated CDS segments, a protein-level index; site: base-by-base windows centred on a site (splice).")] = None,
+        embedder: Annotated[Optional[Embedder], typer.Option(help="Embedder (default: the recipe's, kmer+text); protein: translated CDS segments, a protein-level index; site: base-by-base windows centred on a site (splice); trna: a tRNA's anticodon and the amino acid it decodes (trna_aa).")] = None,
         splits: Annotated[str, typer.Option(help="Comma-separated splits to index (evaluation: train only).")] = "train",
         kind: Annotated[Optional[Kind], typer.Option(help="flat (exact inner product) or approximate ivf / hnsw.")] = None,
         task: Annotated[Optional[str], typer.Option(help="Index data/tasks/TASK/<split>.jsonl (items keep their labels) instead of segments.jsonl.")] = None,
