@@ -108,11 +108,14 @@ class Answerer:
 
     def answer_many(self, items: list[dict[str, str]]) -> list[dict[str, Any]]:
         """Run the chain on normalised ``{"question", "seq"}`` items (batched); with the fused
-        retriever each output also has ``provenance`` (levels searched, ORF problems: lines)."""
+        retriever (levels searched, ORF problems) or a tRNA index (the anticodon read) an output also
+        has ``provenance`` (lines)."""
         outs = self.chain.batch(items)
         if hasattr(self.retriever, "provenance"):
             for it, o in zip(items, outs):
-                o["provenance"] = self.retriever.provenance(it["seq"])
+                lines = self.retriever.provenance(it["seq"])
+                if lines:
+                    o["provenance"] = lines
         if self.retriever is not None:
             for it, o in zip(items, outs):
                 if not o.get("neighbours") and not any(b in it["seq"] for b in "ACGT"):

@@ -113,3 +113,16 @@ def test_trna_index_round_trip(tmp_path: Path) -> None:
     idx = SegmentIndex.load(out, expect_embedder="trna")
     hit = idx.search([docs[7]["seq"]], k=1)[0][0]
     assert hit.doc["id"] == docs[7]["id"] and hit.score == pytest.approx(1.0, abs=1e-5)
+
+
+def test_retriever_provenance_names_the_anticodon(tmp_path: Path) -> None:
+    from dnahlm_rag.retriever import SegmentRetriever
+
+    docs = [{**r, "split": "train"} for r in _trna_rows(20, 4, 0.02)]
+    build_index(docs, tmp_path / "t", IndexConfig(embedder="trna"), {"task": "trna_aa"}, show_progress=False)
+    r = SegmentRetriever(index_dir=str(tmp_path / "t"), k=2)
+    (line,) = r.provenance(ECOLI_PHE)
+    assert line.startswith("anticodon GAA at 33-36") and "reads UUC: F in table 11" in line
+    assert "no anticodon arm" in r.provenance("ACGTACGT")[0]
+    build_index(docs, tmp_path / "k", IndexConfig(embedder="kmer"), {"task": "trna_aa"}, show_progress=False)
+    assert SegmentRetriever(index_dir=str(tmp_path / "k"), k=2).provenance(ECOLI_PHE) == []
