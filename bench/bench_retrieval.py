@@ -17,7 +17,10 @@ What is measured (all on this machine's CPU, wall-clock):
    makeblastdb; ``-task blastn`` (word size 11; megablast finds almost nothing across species
    here), e-value 1e-5): on held-out CDS with a BLAST hit, how often
    our top hit's product equals BLAST's top hit's product (case-insensitive), and the time per query
-   of each (ours: embedding + search at batch 256; BLAST: blastn wall time / queries).
+   of each (ours: embedding + search at batch 256; BLAST: blastn wall time / queries). Besides the
+   DNA index alone, the same for the retriever ``ask``/``batch`` use on a coding query
+   (:class:`~dnahlm_rag.fused_retriever.FusedRetriever` over ``--protein-index`` and the DNA
+   index: ORFs, protein hits first, diagonal re-rank), when that index exists.
 5. **Batch RAG throughput** on closed-label questions (the splice task's test items, with a
    splice-task train index, greedy, 4 new tokens): questions per second through
    ``Answerer.answer_many`` (retrieval + prompt + generation). Without ``--model`` a random-init
@@ -99,7 +102,7 @@ def recall(idx: SegmentIndex, seqs: list[str]) -> list[tuple[str, float, float, 
     return out
 
 
-def blast_side_by_side(idx: SegmentIndex, queries: list[dict], threads: int) -> dict:
+def blast_side_by_side(idx: SegmentIndex, queries: list[dict], threads: int, protein_index: Path | None = None) -> dict:
     if not shutil.which("blastn"):
         return {"skipped": "blastn not installed"}
     tmp = Path(tempfile.mkdtemp(prefix="bench-blast-"))
@@ -139,7 +142,20 @@ def blast_side_by_side(idx: SegmentIndex, queries: list[dict], threads: int) -> 
     own_ours = sum(norm(hits[i][0].doc["product"]) == norm(queries[i]["product"]) for i in range(len(queries)))
     own_blast = sum(norm(idx.docs[best[i][1]]["product"]) == norm(queries[i]["product"]) for i in with_hit)
     per_ours, per_blast = t_ours / len(queries), t_blast / len(queries)
-    return {"queries": len(queries), "blast_hits": len(with_hit), "agree": agree, "agree_with_question": agree_q,
+    fused: dict = {}
+    if protein_index is not None and (protein_index / "manifest.json").is_file():
+        from dnahlm_rag.fused_retriever import FusedRetriever
+
+        retriever = FusedRetriever(index=idx, protein_index=SegmentIndex.load(protein_index), k=1)
+        retriever.retrieve_many(seqs[:8])  # warm-up (loads the re-rank scorer)
+        t = time.perf_counter()
+        docs = retriever.retrieve_many(seqs)
+        per_fused = (time.perf_counter() - t) / len(queries)
+        top = [norm(d[0].metadata.get("product")) if d else "" for d in docs]
+        fused = {"fused_agree": sum(top[i] == norm(idx.docs[best[i][1]]["product"]) for i in with_hit),
+                 "fused_ms_per_query": 1000 * per_fused, "fused_speed_ratio": per_blast / per_fused,
+                 "fused_protein_top": sum(bool(d) and d[0].metadata.get("level") == "protein" for d in docs)}
+    return {**fused, "queries": len(queries), "blast_hits": len(with_hit), "agree": agree, "agree_with_question": agree_q,
             "own_product_ours": own_ours, "own_product_blast": own_blast, "makeblastdb_s": t_db,
             "blast_ms_per_query": 1000 * per_blast, "ours_ms_per_query": 1000 * per_ours,
             "speed_ratio": per_blast / per_ours}
@@ -210,6 +226,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=ROOT / "data")
     ap.add_argument("--index", type=Path, default=ROOT / "indexes" / "segments")
+    ap.add_argument("--protein-index", type=Path, default=ROOT / "indexes" / "proteins",
+                    help="protein index of `ask`'s fused retriever (skipped when absent)")
     ap.add_argument("--queries", type=int, default=300, help="held-out CDS for the BLAST comparison")
     ap.add_argument("--latency-queries", type=int, default=1024)
     ap.add_argument("--rag-questions", type=int, default=512)
@@ -241,7 +259,7 @@ def main() -> None:
                  f"{emb_ms + search_ms:.2f} ms/query (embed {emb_ms:.2f} + search {search_ms:.2f}) | < 5 ms |")
     for kind, r, tb, tq in recall(idx, [q["seq"] for q in queries[: args.latency_queries]]):
         lines.append(f"| recall@10 of {kind} vs exact (build {tb:.1f} s, search {tq:.2f} ms/query) | {r:.3f} | >= 0.98 |")
-    b = blast_side_by_side(idx, queries[: args.queries], args.threads)
+    b = blast_side_by_side(idx, queries[: args.queries], args.threads, args.protein_index)
     if "skipped" not in b:
         nh = max(b["blast_hits"], 1)
         lines.append(f"| top hit product = blastn top hit product ({b['blast_hits']} of {b['queries']} test CDS with a "
@@ -249,6 +267,10 @@ def main() -> None:
                      f"{100 * b['agree_with_question'] / nh:.1f}% | >= 80% |")
         lines.append(f"| speed per query: blastn {b['blast_ms_per_query']:.1f} ms vs ours {b['ours_ms_per_query']:.2f} ms | "
                      f"{b['speed_ratio']:.0f}x | >= 50x |")
+        if "fused_agree" in b:
+            lines.append(f"| the same with ask's fused retriever (protein hits first; top hit at the protein level for "
+                         f"{b['fused_protein_top']} of {b['queries']}) | {100 * b['fused_agree'] / nh:.1f}%, "
+                         f"{b['fused_ms_per_query']:.2f} ms/query ({b['fused_speed_ratio']:.1f}x blastn) | >= 80%, >= 50x |")
         lines.append(f"| (context) top hit product = the query's own product: ours {100 * b['own_product_ours'] / b['queries']:.1f}% "
                      f"of {b['queries']}, blastn {100 * b['own_product_blast'] / nh:.1f}% of its {b['blast_hits']} hits | | |")
     with tempfile.TemporaryDirectory() as tmp:

@@ -75,6 +75,7 @@ def run_examples(data_dir: str | Path = "data", index_root: str | Path = "indexe
                             "label": d.metadata.get("label") or d.metadata.get("product"),
                             "level": d.metadata.get("level", "dna"),
                             "score": round(float(d.metadata.get("score", 0.0)), 3)} for d in out_["neighbours"]],
+            "provenance": list(out_.get("provenance", [])),
         })
     if out:
         lines = ["# Example questions on held-out sequences", "",
@@ -83,7 +84,8 @@ def run_examples(data_dir: str | Path = "data", index_root: str | Path = "indexe
         for r in rows:
             lines += [f"## {r['task']}: {r['question']}", "",
                       f"- query: `{r['id']}` ({r['organism'] or 'unknown organism'}, {r['length']} nt)",
-                      f"- answer: **{r['answer']}**", f"- truth: {r['truth']}", "- neighbours:"]
+                      f"- answer: **{r['answer']}**", f"- truth: {r['truth']}"]
+            lines += [f"- provenance: {p}" for p in r["provenance"]] + ["- neighbours:"]
             lines += [f"  - `{n['id']}` {n['organism'] or ''}: {n['label']} ({n['level']} level, score {n['score']})"
                       for n in r["neighbours"]]
             lines.append("")

@@ -27,6 +27,8 @@ def register(app: typer.Typer) -> None:
         for r in rows:
             typer.echo(f"\nQ [{r['task']}]: {r['question']}\n   query {r['id']} ({r['length']} nt)")
             typer.echo(f"A: {r['answer']}\n   truth: {r['truth']}")
+            for p in r["provenance"]:
+                typer.echo(f"   ({p})")
             for n in r["neighbours"]:
                 typer.echo(f"   - {n['id']}  {n['organism'] or ''}  {n['label']}  sim={n['score']}")
         typer.echo(f"\nwritten: {out}")
