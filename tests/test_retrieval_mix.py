@@ -87,8 +87,9 @@ def test_neighbour_prior_follows_prefixes():
     assert nb.next_token_probs([7]) == {}  # the model left the neighbours' answers
 
 
-def test_choose_lambda_prefers_the_model_on_ties():
-    assert choose_lambda({0.0: 0.5, 0.3: 0.8, 0.6: 0.8, 1.0: 0.7}) == 0.3
+def test_choose_lambda_prefers_the_neighbours_on_ties():
+    assert choose_lambda({0.0: 0.5, 0.3: 0.8, 0.6: 0.8, 1.0: 0.7}) == 0.6
+    assert choose_lambda({0.0: 0.9, 0.5: 0.2}) == 0.0
     with pytest.raises(DnaHlmError):
         choose_lambda({})
 
