@@ -25,7 +25,7 @@ from typing import Any
 
 from langchain_core.documents import Document
 from langchain_core.output_parsers import BaseOutputParser
-from langchain_core.runnables import Runnable, RunnableConfig, RunnablePassthrough
+from langchain_core.runnables import Runnable, RunnableConfig
 
 from .llm import DnaHlmLLM
 from .prompts import PromptTemplate, load_prompt
@@ -84,6 +84,13 @@ class _Sequential(Runnable[dict, dict]):
         return self.fn_many(list(inputs)) if inputs else []
 
 
+def _assign(key: str, fn_many: Any, name: str) -> _Sequential:
+    """The input dicts with ``key`` added, ``fn_many`` computing it for the whole batch at once.
+    (``RunnablePassthrough.assign`` would batch through ``RunnableParallel``, which invokes item
+    by item in a thread pool: one retrieval and one generation per question, 1.5-2x slower.)"""
+    return _Sequential(lambda xs: [{**x, key: v} for x, v in zip(xs, fn_many(xs))], name)
+
+
 def neighbour_answer(doc: Document) -> str:
     """What a neighbour answers: its task label when it has one, else its description."""
     m = doc.metadata
@@ -127,32 +134,35 @@ def build_chains(llm: DnaHlmLLM, retriever: SegmentRetriever | None, config: Cha
     cfg = config or ChainConfig()
     builder = PromptBuilder(llm, cfg)
     parser = AnswerParser(labels=labels)
-    generate = (lambda x: x["prompt"]) | llm.bind(stop=cfg.stop) | parser
 
     def retrieve_many(xs: list[dict]) -> list[list[Document]]:
         assert retriever is not None
         return retriever.retrieve_many([x["seq"] for x in xs], [x.get("question") for x in xs], k=cfg.k)
 
-    chains: dict[str, Runnable] = {
-        "plain": (
-            RunnablePassthrough.assign(neighbours=_Sequential(lambda xs: [[] for _ in xs], "no_context"))
-            | RunnablePassthrough.assign(prompt=_Sequential(
-                lambda xs: [builder.render_plain(x["question"], x["seq"]) for x in xs], "plain_prompt"))
-            | RunnablePassthrough.assign(answer=generate)
-        )
-    }
+    def generate_many(xs: list[dict]) -> list[str]:
+        res = llm.generate([x["prompt"] for x in xs], stop=cfg.stop)
+        return [parser.parse(g[0].text) for g in res.generations]
+
     def generate_mixed(xs: list[dict]) -> list[str]:
         res = llm.generate([x["prompt"] for x in xs], stop=cfg.stop, mix=cfg.mix,
                            neighbour_answers=[[neighbour_answer(d) for d in x["neighbours"]] for x in xs])
         return [parser.parse(g[0].text) for g in res.generations]
 
+    chains: dict[str, Runnable] = {
+        "plain": (
+            _assign("neighbours", lambda xs: [[] for _ in xs], "no_context")
+            | _assign("prompt", lambda xs: [builder.render_plain(x["question"], x["seq"]) for x in xs], "plain_prompt")
+            | _assign("answer", generate_many, "generate")
+        )
+    }
     if retriever is not None:
-        answer_step = (RunnablePassthrough.assign(answer=_Sequential(generate_mixed, "generate_mixed"), mix=lambda _: cfg.mix)
-                       if cfg.mix > 0 else RunnablePassthrough.assign(answer=generate))
+        answer_step = (_assign("answer", generate_mixed, "generate_mixed")
+                       | _assign("mix", lambda xs: [cfg.mix] * len(xs), "mix_weight")) if cfg.mix > 0 \
+            else _assign("answer", generate_many, "generate")
         chains["rag"] = (
-            RunnablePassthrough.assign(neighbours=_Sequential(retrieve_many, "retrieve"))
-            | RunnablePassthrough.assign(prompt=_Sequential(
-                lambda xs: [builder.render_rag(x["question"], x["seq"], x["neighbours"]) for x in xs], "rag_prompt"))
+            _assign("neighbours", retrieve_many, "retrieve")
+            | _assign("prompt", lambda xs: [builder.render_rag(x["question"], x["seq"], x["neighbours"]) for x in xs],
+                      "rag_prompt")
             | answer_step
         )
     return chains

@@ -163,7 +163,9 @@ def _generate_batch(lm: LoadedModel, batch: list[list[int]], max_new_tokens: int
     done = [False] * B
     lm_logp = [0.0] * B  # log P_lm of each row's answer so far (nats), for the mixing's posterior weight
     with torch.inference_mode():
-        res = model(input_ids=input_ids, attention_mask=attn, position_ids=pos, use_cache=True)
+        # logits of the last position only: the LM head over every prompt position was half the
+        # time of a short generation (docs/benchmarks.md, batch RAG throughput)
+        res = model(input_ids=input_ids, attention_mask=attn, position_ids=pos, use_cache=True, logits_to_keep=1)
         for _ in range(max_new_tokens):
             logits = res.logits[:, -1, :].float()  # (B, V)
             if temperature > 0:

@@ -109,7 +109,9 @@ def score_labels(lm: Any, prompts: Sequence[str], labels: Sequence[str], *, batc
                 x[r, T - len(ids[i]):] = torch.tensor(ids[i])
                 am[r, T - len(ids[i]):] = 1
             pos = (am.cumsum(-1) - 1).clamp(min=0)
-            res = model(input_ids=x.to(dev), attention_mask=am.to(dev), position_ids=pos.to(dev), use_cache=True)
+            # only the last prompt position's logits are read (the LM head over all is most of the cost)
+            res = model(input_ids=x.to(dev), attention_mask=am.to(dev), position_ids=pos.to(dev), use_cache=True,
+                        logits_to_keep=1)
             first = torch.log_softmax(res.logits[:, -1, :].float(), -1)  # (B, V): the first label token
             cache = res.past_key_values
             cache.batch_repeat_interleave(L)  # (B*L, ...) prompt b's cache repeated for its L labels
