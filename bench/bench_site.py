@@ -18,6 +18,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -45,6 +46,15 @@ def main() -> None:
         cfg = SiteConfig(length, weighting="gauss", sigma=sigma)
         finders.append((f"site, gauss sigma {s} bases", TrainNeighbours(train, embedder=SiteEmbedder(cfg))))
     print(f"{args.task}: {len(train)} train windows, {len(valid)} valid windows, length {length}")
+    print_knn_table(finders, train, valid, ks)
+    if args.plot:
+        plot_weights(finders[1][1].embedder, len(train), args.task, args.plot)
+        print(f"wrote {args.plot}")
+
+
+def print_knn_table(finders: list[tuple[str, Any]], train: list[dict], valid: list[dict], ks: list[int]) -> None:
+    """One Markdown row per neighbour finder: kNN-vote accuracy on ``valid`` at each k (ties to the
+    nearer neighbour) and the time to embed and search the valid items (ms per query)."""
     print("| neighbours | " + " | ".join(f"kNN k={k}" for k in ks) + " | ms per query (embed + search) |")
     print("|---|" + "---|" * len(ks) + "---|")
     for name, nb in finders:
@@ -56,9 +66,6 @@ def main() -> None:
             pred = [knn_vote([str(train[i]["label"]) for i, _ in h], k) for h in hits]
             accs.append(sum(p == r["label"] for p, r in zip(pred, valid)) / len(valid))
         print(f"| {name} | " + " | ".join(f"{a:.3f}" for a in accs) + f" | {ms:.3f} |")
-    if args.plot:
-        plot_weights(finders[1][1].embedder, len(train), args.task, args.plot)
-        print(f"wrote {args.plot}")
 
 
 def plot_weights(emb: SiteEmbedder, n_train: int, task: str, path: Path) -> None:

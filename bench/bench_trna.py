@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_site import print_knn_table  # noqa: E402
 
 from dnahlm_rag.embed.trna import TrnaConfig, TrnaEmbedder, find_anticodon  # noqa: E402
 from dnahlm_rag.instruct import TrainNeighbours, read_split  # noqa: E402
-from dnahlm_rag.metrics import knn_vote  # noqa: E402
 
 THREE = {"A": "Ala", "R": "Arg", "N": "Asn", "D": "Asp", "C": "Cys", "Q": "Gln", "E": "Glu", "G": "Gly", "H": "His",
          "I": "Ile", "L": "Leu", "K": "Lys", "M": "Met", "F": "Phe", "P": "Pro", "S": "Ser", "T": "Thr", "W": "Trp",
@@ -48,17 +48,7 @@ def main() -> None:
     finders += [(f"trna, {name}", TrainNeighbours(train, embedder=TrnaEmbedder(cfg))) for name, cfg in variants]
     print(f"{args.task}: {len(train)} train tRNAs, {len(valid)} valid tRNAs "
           f"({', '.join(sorted({str(r.get('organism', '?')) for r in valid}))})")
-    print("| neighbours | " + " | ".join(f"kNN k={k}" for k in ks) + " | ms per query (embed + search) |")
-    print("|---|" + "---|" * len(ks) + "---|")
-    for name, nb in finders:
-        t0 = time.perf_counter()
-        hits = nb.search([r["seq"] for r in valid], k=max(ks))
-        ms = 1000 * (time.perf_counter() - t0) / len(valid)
-        accs = []
-        for k in ks:
-            pred = [knn_vote([str(train[i]["label"]) for i, _ in h], k) for h in hits]
-            accs.append(sum(p == r["label"] for p, r in zip(pred, valid)) / len(valid))
-        print(f"| {name} | " + " | ".join(f"{a:.3f}" for a in accs) + f" | {ms:.3f} |")
+    print_knn_table(finders, train, valid, ks)
     found = [find_anticodon(r["seq"]) for r in valid]
     right = sum(a is not None and THREE[a.amino_acid] == r["label"] for a, r in zip(found, valid))
     wrong = Counter((r["label"], THREE[a.amino_acid] if a else None) for a, r in zip(found, valid)

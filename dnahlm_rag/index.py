@@ -441,28 +441,15 @@ def _embedder_from_manifest(folder: Path, m: dict[str, Any], model_dir: str | Pa
     e = m["embedder"]
     seq_name = e["seq"]["name"]
     if seq_name == "protein":
-        state = _read_state(folder)
-        if state.get("config") != e["seq"]["params"]:
-            raise DnaHlmError(f"index {folder}: {EMBEDDER_STATE} disagrees with the manifest: rebuild it")
-        return FusedEmbedder(ProteinSeqEmbedder.from_state(state))
+        return FusedEmbedder(ProteinSeqEmbedder.from_state(_manifest_state(folder, e)))
     if seq_name == "site":
-        if e["seq"]["version"] != SiteEmbedder.version:
-            raise DnaHlmError(f"index {folder}: site embedder v{e['seq']['version']}, this code has "
-                              f"v{SiteEmbedder.version}: rebuild")
-        state = _read_state(folder)
-        if state.get("config") != e["seq"]["params"]:
-            raise DnaHlmError(f"index {folder}: {EMBEDDER_STATE} disagrees with the manifest: rebuild it")
-        return FusedEmbedder(SiteEmbedder.from_state(state))
+        _check_version(folder, e, "site", SiteEmbedder.version)
+        return FusedEmbedder(SiteEmbedder.from_state(_manifest_state(folder, e)))
     if seq_name == "trna":
-        if e["seq"]["version"] != TrnaEmbedder.version:
-            raise DnaHlmError(f"index {folder}: tRNA embedder v{e['seq']['version']}, this code has "
-                              f"v{TrnaEmbedder.version}: rebuild")
+        _check_version(folder, e, "tRNA", TrnaEmbedder.version)
         return FusedEmbedder(TrnaEmbedder(TrnaConfig(**e["seq"]["params"])))
     if seq_name == "kmer":
-        state = _read_state(folder)
-        if state.get("config") != e["seq"]["params"]:
-            raise DnaHlmError(f"index {folder}: {EMBEDDER_STATE} disagrees with the manifest: rebuild it")
-        seq: Any = KmerEmbedder.from_state(state)
+        seq: Any = KmerEmbedder.from_state(_manifest_state(folder, e))
     elif seq_name == "lm":
         from .embed.lm import LMConfig as _LMC
         from .embed.lm import LMEmbedder, model_fingerprint
@@ -474,8 +461,7 @@ def _embedder_from_manifest(folder: Path, m: dict[str, Any], model_dir: str | Pa
                               f"{mdir} is not that model: pass --model with it or rebuild the index")
         p = e["seq"]["params"]
         seq = LMEmbedder(mdir, _LMC(layer=p["layer"], max_tokens=p["max_tokens"]))
-        if seq.version != e["seq"]["version"]:
-            raise DnaHlmError(f"index {folder}: lm embedder v{e['seq']['version']}, this code has v{seq.version}: rebuild")
+        _check_version(folder, e, "lm", seq.version)
     else:
         raise DnaHlmError(f"index {folder}: unknown embedder {seq_name!r}: rebuild it")
     text = None
@@ -486,6 +472,20 @@ def _embedder_from_manifest(folder: Path, m: dict[str, Any], model_dir: str | Pa
         text = TextEmbedder(TextConfig(**tp))
     fusion = FusionConfig(**e["fusion"]) if "fusion" in e else FusionConfig()
     return FusedEmbedder(seq, text, fusion)
+
+
+def _check_version(folder: Path, e: dict[str, Any], what: str, version: int) -> None:
+    """The manifest's sequence embedder must be this code's ``version`` of it."""
+    if e["seq"]["version"] != version:
+        raise DnaHlmError(f"index {folder}: {what} embedder v{e['seq']['version']}, this code has v{version}: rebuild")
+
+
+def _manifest_state(folder: Path, e: dict[str, Any]) -> dict[str, Any]:
+    """The fitted embedder state beside the index, checked against the manifest's params."""
+    state = _read_state(folder)
+    if state.get("config") != e["seq"]["params"]:
+        raise DnaHlmError(f"index {folder}: {EMBEDDER_STATE} disagrees with the manifest: rebuild it")
+    return state
 
 
 def _read_state(folder: Path) -> dict[str, Any]:

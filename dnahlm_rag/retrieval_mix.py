@@ -37,6 +37,7 @@ tied to them by the weights' SHA-256.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -68,8 +69,6 @@ def mix_label_probs(score: Any, prior: NeighbourPrior, lam: float) -> dict[str, 
     ``lam * P_nb(label) + (1 - lam) * P_lm(label)`` renormalised over the labels (sums to 1), in
     the labels' order.
     """
-    import math
-
     lam = effective_weight(lam)
     mixed = {}
     for lab, ids in score.token_ids.items():
@@ -92,8 +91,6 @@ def posterior_weight(lam: float, nb_prefix_mass: float, lm_prefix_logprob: float
     >>> posterior_weight(0.5, 1.0, 0.0), posterior_weight(0.5, 0.0, -1.0)
     (0.5, 0.0)
     """
-    import math
-
     if nb_prefix_mass <= 0 or lam <= 0:
         return 0.0
     # w = 1 / (1 + exp(log((1 - lam) P_lm(g)) - log(lam P_nb(g)))), in logs so tiny P_lm(g) is fine
@@ -116,6 +113,7 @@ class NeighbourPrior:
         kept = [(tuple(a), 1.0 + RANK_EPS * (n - i)) for i, a in enumerate(answer_ids) if len(a)]
         self.answers = [a for a, _ in kept]
         self.weights = [w for _, w in kept]
+        self.total = sum(self.weights)
 
     @classmethod
     def from_answers(cls, tokenizer: Any, answers: Sequence[str]) -> NeighbourPrior:
@@ -128,14 +126,16 @@ class NeighbourPrior:
         """``P_nb(prefix)``: weighted share of the answers that start with ``prefix`` (1 for ``[]``
         when there are answers; 0 when there are none)."""
         n, p = len(prefix), tuple(prefix)
-        total = sum(self.weights)
-        return sum(w for a, w in zip(self.answers, self.weights) if a[:n] == p) / total if total else 0.0
+        return self._share(lambda a: a[:n] == p)
 
     def answer_prob(self, ids: Sequence[int]) -> float:
         """``P_nb(answer)``: weighted share of the answers equal to ``ids`` (tokens, then eos)."""
         t = tuple(ids)
-        total = sum(self.weights)
-        return sum(w for a, w in zip(self.answers, self.weights) if a == t) / total if total else 0.0
+        return self._share(lambda a: a == t)
+
+    def _share(self, match: Any) -> float:
+        """Weighted share of the answers for which ``match(answer)`` holds (0 without answers)."""
+        return sum(w for a, w in zip(self.answers, self.weights) if match(a)) / self.total if self.total else 0.0
 
     def next_token_probs(self, prefix: Sequence[int]) -> dict[int, float]:
         """token id -> weighted share of the answers that start with ``prefix`` and continue with it

@@ -66,18 +66,9 @@ class SegmentRetriever(BaseRetriever):
         return [[hit_to_document(h) for h in hits] for hits in self.index.search(seqs, questions, k=k or self.k)]
 
     def provenance(self, query: str) -> list[str]:
-        """What the index read in a normalised query, for the answer's provenance: the anticodon for
-        a tRNA-embedder index (:mod:`dnahlm_rag.embed.trna`); nothing for the others."""
-        from .embed.trna import TrnaEmbedder, find_anticodon
-
+        """What the index's embedder read in a normalised query, for the answer's provenance (its
+        ``query_notes``: the anticodon for the tRNA embedder, :mod:`dnahlm_rag.embed.trna`); nothing
+        for embedders without notes."""
         assert self.index is not None
-        emb = self.index.embedder.seq
-        if not isinstance(emb, TrnaEmbedder):
-            return []
-        a = find_anticodon(query, emb.config)
-        if a is None:
-            return ["no anticodon arm could be read (shorter than 17 bases, or N/IUPAC in the anticodon): "
-                    "neighbours by k-mers only"]
-        codon = a.anticodon.translate(str.maketrans("ACGT", "UGCA"))[::-1]
-        return [f"anticodon {a.anticodon} at {a.start}-{a.end} (0-based, half-open; arm score {a.score:g}) reads "
-                f"{codon}: {a.amino_acid} in table {emb.config.table}; neighbours share that amino acid first"]
+        notes = getattr(self.index.embedder.seq, "query_notes", None)
+        return notes(query) if notes is not None else []

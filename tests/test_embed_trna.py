@@ -12,6 +12,7 @@ from dnahlm_rag.errors import DnaHlmError
 from dnahlm_rag.index import IndexConfig, SegmentIndex, build_index
 from dnahlm_rag.instruct import TrainNeighbours, task_embedder, train_neighbours
 from dnahlm_rag.metrics import knn_vote
+from dnahlm_rag.seq import reverse_complement as rc
 
 from rag_fixtures import mutate
 
@@ -19,13 +20,6 @@ from rag_fixtures import mutate
 ECOLI_PHE = "GCCCGGATAGCTCAGTCGGTAGAGCAGGGGATTGAAAATCCCCGTGTCCTTGGTTCGATTCCGAGTCCGGGCACCA"
 ECOLI_FMET = "CGCGGGGTGGAGCAGCCTGGTAGCTCGTCGGGCTCATAACCCGAAGGTCGTCGGTTCAAATCCGGCCCCCGCAACCA"
 YEAST_PHE = "GCGGATTTAGCTCAGTTGGGAGAGCGCCAGACTGAAGATCTGGAGGTCCTGTGTTCGATCCACAGAATTCGCACCA"
-_RC = str.maketrans("ACGT", "TGCA")
-
-
-def rc(s: str) -> str:
-    return s.translate(_RC)[::-1]
-
-
 @pytest.mark.parametrize("seq, anticodon, aa", [(ECOLI_PHE, "GAA", "F"), (ECOLI_FMET, "CAT", "M"),
                                                 (YEAST_PHE, "GAA", "F")])
 def test_reads_the_anticodon_of_real_trnas(seq: str, anticodon: str, aa: str) -> None:

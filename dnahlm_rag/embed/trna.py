@@ -45,6 +45,7 @@ import numpy as np
 
 from ..errors import DnaHlmError
 from ..orfs import DEFAULT_TABLE, codon_indices, translate
+from ..seq import reverse_complement
 from .kmer import _CODE  # byte -> 0..3 for A/C/G/T (either case), 4 for anything else
 
 #: Bumped whenever the vectors this module produces change for the same input and params.
@@ -52,7 +53,6 @@ VERSION = 1
 
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY*"
 _PAIRS = {("A", "T"), ("T", "A"), ("G", "C"), ("C", "G"), ("G", "T"), ("T", "G")}
-_COMPLEMENT = str.maketrans("ACGT", "TGCA")
 ARM = 17  # anticodon arm: 5-base stem, 7-base loop, 5-base stem
 TYPICAL_START = 26  # 0-based start of the arm in a standard tRNA (cloverleaf position 27)
 
@@ -113,7 +113,7 @@ def find_anticodon(seq: str, config: TrnaConfig | None = None) -> Anticodon | No
         return None
     score, i = arm
     anti = s[i + 7:i + 10]
-    aa = translate(anti.translate(_COMPLEMENT)[::-1], cfg.table)
+    aa = translate(reverse_complement(anti), cfg.table)
     if aa not in AMINO_ACIDS:  # "X": a base other than A/C/G/T in the anticodon
         return None
     return Anticodon(anti, i + 7, i + 10, aa, round(float(score), 2))
@@ -140,6 +140,16 @@ class TrnaEmbedder:
     def fit(self, seqs: Sequence[str]) -> TrnaEmbedder:
         """Nothing to fit (the vectors depend on the sequence alone); kept for the embedder interface."""
         return self
+
+    def query_notes(self, seq: str) -> list[str]:
+        """What this embedder read in a query, for an answer's provenance: the anticodon, or that none was found."""
+        a = find_anticodon(seq, self.config)
+        if a is None:
+            return ["no anticodon arm could be read (shorter than 17 bases, or N/IUPAC in the anticodon): "
+                    "neighbours by k-mers only"]
+        codon = reverse_complement(a.anticodon).replace("T", "U")
+        return [f"anticodon {a.anticodon} at {a.start}-{a.end} (0-based, half-open; arm score {a.score:g}) reads "
+                f"{codon}: {a.amino_acid} in table {self.config.table}; neighbours share that amino acid first"]
 
     def embed(self, seqs: Sequence[str]) -> np.ndarray:
         """``(len(seqs), dim)`` float32, rows L2-normalised (a sequence with nothing to read is zero)."""
