@@ -15,7 +15,7 @@ export TRANSFORMERS_OFFLINE := 1
 export HF_HUB_DISABLE_PROGRESS_BARS := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: venv system-deps demo test test-fast clean-venv
+.PHONY: venv system-deps demo demo-run test test-fast clean-venv
 
 venv: $(STAMP)
 
@@ -36,29 +36,41 @@ system-deps:
 	else echo "note: ncbi-blast+ not found and not root; 16S tasks and BLAST baselines will be skipped"; fi
 
 # ---- the demo: each stage is a file target, so a second `make demo` redoes only what is missing.
-# Released weights (models/released/{base,sft}/) are used when present; else the cpu recipes train.
+# Released weights (models/released/, `dnahlm release`) are used when `dnahlm release check` passes
+# against the data just built: same data, files intact. Otherwise (or with USE_RELEASED=0) the
+# tokenizer and the cpu recipes train here, about 20 minutes more.
 DNAHLM := $(BIN)/dnahlm
 THREADS ?= 2
-# Sized so `make demo` stays near 20 minutes on 2 cores; `make demo EVAL_KS=1,3,5` adds the
-# neighbour-count sweep (about 1.5 min more), KMER_WINDOWS=1000 narrows the next-k-mer intervals.
+USE_RELEASED ?= auto
+# Sized so `make demo` stays near 20 minutes on 2 cores with released weights; `make demo EVAL_KS=1,3,5`
+# adds the neighbour-count sweep (about 1.5 min more), KMER_WINDOWS=1000 narrows the next-k-mer intervals.
 EVAL_ITEMS ?= 100
 EVAL_KS ?= 3
 KMER_WINDOWS ?= 300
-RELEASED := $(wildcard models/released/sft/config.json)
-ifneq ($(RELEASED),)
+ifeq ($(USE_RELEASED),1)
 BASE_MODEL := models/released/base
 SFT_MODEL := models/released/sft
+MIX_DEPS := $(SFT_MODEL)/config.json
 else
 BASE_MODEL := runs/pretrain/cpu/final
 # Tuned with neighbours in 80% of the prompts: its RAG answers beat the 50%-tuned model's on
 # splice, trna_aa and genus_16s (docs/results.md).
 SFT_MODEL := runs/sft/cpu-rag/final
+# refitted when the mixing code changes (a table of another format is refused on load)
+MIX_DEPS := $(SFT_MODEL)/config.json dnahlm_rag/retrieval_mix.py
 endif
 CLOSED_TASKS := splice promoter trna_aa feature_type genus_16s product
 TASK_INDEXES := $(foreach t,$(CLOSED_TASKS),indexes/$(t)/manifest.json)
 
-demo: venv system-deps data/manifest.json $(SFT_MODEL)/config.json $(SFT_MODEL)/retrieval_mix.json indexes/segments/manifest.json indexes/proteins/manifest.json $(TASK_INDEXES)
-	@echo "== five example questions on held-out sequences"
+demo: venv system-deps data/manifest.json
+	@use=$(USE_RELEASED); \
+	if [ "$$use" = auto ]; then \
+	  if $(DNAHLM) release check --soft; then use=1; else use=0; echo "== training the tokenizer and the cpu recipes here"; fi; \
+	fi; \
+	$(MAKE) --no-print-directory demo-run USE_RELEASED=$$use
+
+demo-run: $(SFT_MODEL)/config.json $(SFT_MODEL)/retrieval_mix.json indexes/segments/manifest.json indexes/proteins/manifest.json $(TASK_INDEXES)
+	@echo "== five example questions on held-out sequences (model $(SFT_MODEL))"
 	$(DNAHLM) examples --model $(SFT_MODEL)
 	@echo "== evaluation: RAG vs plain vs baselines on the test splits ($(EVAL_ITEMS) items per task)"
 	$(DNAHLM) eval --max-items $(EVAL_ITEMS) --ks $(EVAL_KS) --base-model $(BASE_MODEL) --sft-model $(SFT_MODEL) --threads $(THREADS) --out reports/eval
@@ -85,9 +97,8 @@ runs/sft/cpu-rag/final/config.json: runs/pretrain/cpu/final/config.json runs/ins
 indexes/segments/manifest.json: data/manifest.json
 	$(DNAHLM) index build --name segments
 
-# The weight of the neighbours' answers in RAG decoding, fitted on the valid splits (about 2-4 min);
-# refitted when the mixing code changes (a table of another format is refused on load).
-$(SFT_MODEL)/retrieval_mix.json: $(SFT_MODEL)/config.json dnahlm_rag/retrieval_mix.py
+# The weight of the neighbours' answers in RAG decoding, fitted on the valid splits (about 2-4 min).
+$(SFT_MODEL)/retrieval_mix.json: $(MIX_DEPS)
 	$(DNAHLM) mix fit --model $(SFT_MODEL) --threads $(THREADS) --quiet
 
 # Protein-level index (translated train CDS, about 10 s): ask/batch fuse it with indexes/segments.

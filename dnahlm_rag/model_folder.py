@@ -1,7 +1,7 @@
 """Which checkpoint folder answers questions when none is named.
 
-The newest (by ``config.json`` modification time) of: ``models/released/`` (itself a checkpoint
-folder, or its sub-folders), ``runs/sft/*/final``, ``runs/pretrain/cpu/final``.
+The newest (by ``config.json`` modification time) of: ``models/released/sft`` (the released tuned
+model, see :mod:`dnahlm_rag.release`), ``runs/sft/*/final``, ``runs/pretrain/cpu/final``.
 """
 from __future__ import annotations
 
@@ -12,9 +12,7 @@ from .errors import DnaHlmError
 
 def candidate_model_dirs(root: str | Path = ".") -> list[Path]:
     r = Path(root)
-    rel = r / "models" / "released"
-    cands = [rel, *sorted(rel.glob("*"))] if rel.is_dir() else []
-    cands += sorted((r / "runs" / "sft").glob("*/final"))
+    cands = [r / "models" / "released" / "sft", *sorted((r / "runs" / "sft").glob("*/final"))]
     cands.append(r / "runs" / "pretrain" / "cpu" / "final")
     return [c for c in cands if (c / "config.json").is_file()]
 
@@ -24,7 +22,7 @@ def default_model_dir(root: str | Path = ".") -> Path:
     found = candidate_model_dirs(root)
     if not found:
         raise DnaHlmError(
-            "no model found (looked in models/released/, runs/sft/*/final, runs/pretrain/cpu/final): "
+            "no model found (looked in models/released/sft, runs/sft/*/final, runs/pretrain/cpu/final): "
             "build one with `dnahlm pretrain --recipe cpu` (then `dnahlm sft`), or pass --model DIR"
         )
     return max(found, key=lambda p: (p / "config.json").stat().st_mtime)
