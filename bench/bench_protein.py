@@ -16,7 +16,9 @@ Methods, all over the same train CDS:
 * ``blastn``: nucleotide database of the train CDS; query = the test CDS; ``-task blastn``.
 * ``blastx``: protein database of the train CDS translated with :func:`translate_cds`
   (table per organism group); query = the test CDS translated in six frames (query's table).
-* ``ours:<design>``: FAISS ``IndexFlatIP`` over protein embeddings of the same translations;
+* ``ours:<design>``: FAISS ``IndexFlatIP`` over protein embeddings of the same translations
+  (``*-words`` designs: exact sparse k-mer cosine through an inverted file instead,
+  :class:`~dnahlm_rag.protein_words.WordIndex`, what the shipped protein index searches with);
   query = the best ``--orfs`` ORFs of the test CDS (:func:`find_orfs`, no annotation used); a
   query's hits over its ORFs are merged by best score.
 * ``ours:<design>+rerank<K>``: the embedding's top-K re-scored by a local alignment
@@ -93,6 +95,7 @@ from dnahlm_rag.fused_retriever import FusedRetriever  # noqa: E402
 from dnahlm_rag.index import IndexConfig, SegmentIndex, build_index, load_records, protein_records  # noqa: E402
 from dnahlm_rag.protein_embed import KmerBlock, ProteinEmbedConfig, ProteinEmbedder  # noqa: E402
 from dnahlm_rag.protein_rerank import DiagonalConfig, DiagonalScorer  # noqa: E402
+from dnahlm_rag.protein_words import WordConfig, WordIndex  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------
 # designs measured against each other (name -> config)
@@ -105,6 +108,31 @@ DESIGNS: dict[str, ProteinEmbedConfig] = {
     "m10-k4-exact": ProteinEmbedConfig([KmerBlock("murphy10", "1111")], dim=10000),
     "aa20-k3+m10-k4": ProteinEmbedConfig([KmerBlock("aa20", "111"), KmerBlock("murphy10", "1111")], dim=2048),
 }
+#: sparse exact-word designs (inverted file, no FAISS): name -> WordConfig
+WORD_DESIGNS: dict[str, WordConfig] = {
+    "aa20-k4-words": WordConfig("aa20", "1111"),        # 160,000 exact 4-mers: the shipped design
+    "m15-k4-words": WordConfig("murphy15", "1111"),
+    "m10-k5-words": WordConfig("murphy10", "11111"),
+}
+
+
+class WordsDesign:
+    """A :class:`WordIndex` behind the embedder + FAISS interface that :func:`search` uses
+    (``embed`` hands the proteins through; the index searches protein strings)."""
+
+    def __init__(self, config: WordConfig) -> None:
+        self.config, self.index = config, None
+
+    @property
+    def dim(self) -> int:
+        return self.config.n_words
+
+    def fit(self, proteins: list[str]) -> "WordsDesign":
+        self.index = WordIndex.build(proteins, self.config)
+        return self
+
+    def embed(self, proteins: list[str]) -> list[str]:
+        return list(proteins)
 
 
 @dataclass
@@ -381,7 +409,9 @@ FUSED_VARIANTS: dict[str, dict] = {
     "protein-first": {"fusion": "protein-first", "rerank": 0},
     "protein-first+vote5": {"fusion": "protein-first", "vote": 5, "rerank": 0},
     "protein-first+diag20": {"fusion": "protein-first", "rerank": 20},
+    "protein-first+diag25": {"fusion": "protein-first", "rerank": 25},
     "protein-first+diag50": {"fusion": "protein-first", "rerank": 50},
+    "protein-first+diag100": {"fusion": "protein-first", "rerank": 100},
     "protein-first+diag50+vote5": {"fusion": "protein-first", "rerank": 50, "vote": 5},
     "rrf-c5+diag50": {"fusion": "rrf", "rrf_c": 5.0, "rerank": 50},
 }
@@ -479,7 +509,7 @@ def main() -> None:
     ap.add_argument("--valid", type=int, default=300, help="validation CDS sampled for thresholds")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--orfs", type=int, default=2, help="best ORFs per query searched")
-    ap.add_argument("--designs", default=",".join(DESIGNS))
+    ap.add_argument("--designs", default=",".join([*DESIGNS, *WORD_DESIGNS]))
     ap.add_argument("--rerank", default="m10-k4:10,m10-k4-exact:10", help="design:K pairs to re-rank, comma-separated")
     ap.add_argument("--diag", default="m10-k3:20,m10-k3:50,m10-k3:100",
                     help="design:K pairs whose top K are re-scored by the diagonal scorer, comma-separated")
@@ -545,12 +575,15 @@ def main() -> None:
     null_orfs = shuffled(valid_orfs, args.seed)
     print(f"ORF finding: {orf_ms:.2f} ms/query; queries without ORF: {sum(not o for o in test_orfs)}")
     for name in designs:
-        emb = ProteinEmbedder(DESIGNS[name])
+        emb = WordsDesign(WORD_DESIGNS[name]) if name in WORD_DESIGNS else ProteinEmbedder(DESIGNS[name])
         t = time.perf_counter()
         proteins = [c.protein for c in train]
         vecs = emb.fit(proteins).embed(proteins)
-        index = faiss.IndexFlatIP(emb.dim)
-        index.add(vecs)
+        if isinstance(emb, WordsDesign):
+            index = emb.index
+        else:
+            index = faiss.IndexFlatIP(emb.dim)
+            index.add(vecs)
         build = time.perf_counter() - t
         kmax = max([10, *rerank_plan.get(name, []), *diag_plan.get(name, [])])
         valid_hits = search(emb, index, valid_orfs, kmax)

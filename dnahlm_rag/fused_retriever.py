@@ -3,7 +3,8 @@
 A query that codes for a protein is searched twice: its best open reading frames
 (:func:`~dnahlm_rag.orfs.find_orfs`, both strands, ``table`` 11 unless told, ORFs of at least
 ``min_codons`` codons, the best ``max_orfs`` of them) against the protein index
-(``indexes/proteins``, translated CDS, :mod:`dnahlm_rag.embed.protein`), and the whole sequence
+(``indexes/proteins``, translated CDS, searched by exact 4-mer cosine through its inverted file,
+:mod:`dnahlm_rag.protein_words`), and the whole sequence
 against the DNA index (``indexes/segments``). A query with no ORF that long is searched at the
 DNA level only. Each level returns its top ``depth`` hits (protein hits merged over the ORFs by
 best cosine); the two lists are fused by ``fusion``:
@@ -17,16 +18,18 @@ best cosine); the two lists are fused by ``fusion``:
   ``k`` (so the DNA index is searched only for such queries, non-coding ones in practice).
 
 The default, ``protein-first``, was chosen on the *validation* organisms (``bench/bench_protein.py``,
-docs/benchmarks.md): product F1 0.180 against 0.176 for ``rrf`` (c = 60) and 0.182 for c = 5, a
-tie that protein-first wins on speed (the DNA index is not searched for coding queries); the
-DNA level adds nothing measurable for coding queries of unseen species.
+docs/benchmarks.md): without re-scoring, product F1 0.285 against 0.231 for ``rrf`` (c = 60) and
+0.246 for c = 5 (with the earlier dense 3-mer candidates it was a tie, 0.180 / 0.176 / 0.182, that
+protein-first won on speed: the DNA index is not searched for coding queries); the DNA level
+adds nothing for coding queries of unseen species.
 
-With ``rerank = N`` (default 50; 0 turns it off) the protein level's top N hits by cosine are
+With ``rerank = N`` (default 50; 0 turns it off) the protein level's top N hits by 4-mer cosine are
 re-scored by :class:`~dnahlm_rag.protein_rerank.DiagonalScorer` (shared 3-mers on the best
 diagonal, ungapped BLOSUM62 segment, in units of the ORF's self-score), each against the ORF that
 found it, and re-ordered by that score, which becomes the protein ``level_score`` (the cosine
-moves to ``cosine``). On the validation organisms it lifts product F1 from 0.180 to about 0.24
-for about 1.3 ms more per query (docs/benchmarks.md). With ``vote = N > 1`` the top N
+moves to ``cosine``). On the validation organisms it lifts product F1 from 0.285 to 0.323
+for about 1-2 ms more per query (docs/benchmarks.md, phase 4; with the earlier dense 3-mer
+candidates: 0.180 to 0.244). With ``vote = N > 1`` the top N
 fused hits then vote on the product (weight: fused score; products compared as lower-case word
 sets) and the best-ranked hit of the winning product moves to the top.
 

@@ -17,7 +17,10 @@ A **protein index** (``embedder = "protein"``, :func:`protein_records`) has the 
 rows are the CDS segments of the chosen splits, each with two more columns, ``table`` (the NCBI
 genetic code it was translated with, :func:`~dnahlm_rag.orfs.genetic_code_for` of its organism)
 and ``protein`` (:func:`~dnahlm_rag.orfs.translate_cds`), and its vectors embed the proteins
-(:mod:`dnahlm_rag.embed.protein`); ``search`` on it takes protein strings, not DNA.
+(:mod:`dnahlm_rag.embed.protein`); ``search`` on it takes protein strings, not DNA. It holds one
+more file, ``words.safetensors``: the inverted file of the proteins' exact 4-mers
+(:mod:`dnahlm_rag.protein_words`), through which ``search`` finds the top hits by exact 4-mer
+cosine; the FAISS file keeps the dense Murphy-10 3-mer profiles (``search_vectors``).
 
 Search is by inner product (vectors are unit or fused as in :mod:`dnahlm_rag.embed.fusion`).
 ``flat`` is exact; ``ivf`` (IVF-Flat, ``nprobe`` lists probed) and ``hnsw`` are approximate, for
@@ -52,6 +55,7 @@ from .embed.text import TextConfig, TextEmbedder, annotation_text
 from .errors import DnaHlmError, ManifestError
 from .manifest import read_manifest, write_manifest
 from .protein_embed import ProteinEmbedConfig
+from .protein_words import WORDS_FILE, WordIndex
 from .seq import normalize_dna
 
 FORMAT_VERSION = 1
@@ -330,6 +334,10 @@ def build_index(docs: list[dict[str, Any]], out_dir: str | Path, config: IndexCo
             files.append(EMBEDDER_STATE)
         extra: dict[str, Any] = {}
         if level == "protein":
+            words = WordIndex.build(seqs)
+            words.save(tmp / WORDS_FILE)
+            files.append(WORDS_FILE)
+            extra["words"] = words.describe()
             extra["translation"] = {"tables": dict(sorted(Counter(int(d["table"]) for d in docs).items())),
                                     "rule": "orfs.genetic_code_for(organism); orfs.translate_cds",
                                     "min_aa": config.protein_min_aa}
@@ -356,8 +364,9 @@ class SegmentIndex:
     """A loaded, checked index folder: FAISS index, docstore rows and the query embedder."""
 
     def __init__(self, folder: Path, manifest: dict[str, Any], index: Any, docs: list[dict[str, Any]],
-                 embedder: FusedEmbedder) -> None:
+                 embedder: FusedEmbedder, words: WordIndex | None = None) -> None:
         self.folder, self.manifest, self.index, self.docs, self.embedder = folder, manifest, index, docs, embedder
+        self.words = words  # protein indexes: exact 4-mer inverted file, used by search()
 
     @property
     def embedder_name(self) -> str:
@@ -414,7 +423,10 @@ class SegmentIndex:
         embedder = _embedder_from_manifest(folder, m, model_dir)
         if embedder.dim != dim:
             raise DnaHlmError(f"index {folder}: embedder gives {embedder.dim} dims, index holds {dim}: rebuild it")
-        return cls(folder, m, index, docs, embedder)
+        words = WordIndex.load(folder / WORDS_FILE) if WORDS_FILE in files else None
+        if words is not None and len(words) != count:
+            raise DnaHlmError(f"index {folder}: {WORDS_FILE} holds {len(words)} proteins, manifest says {count}: rebuild it")
+        return cls(folder, m, index, docs, embedder, words)
 
     def search_vectors(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """FAISS search: (scores, row ids), each ``(n, k)``; ids are -1 where fewer than k exist."""
@@ -424,12 +436,17 @@ class SegmentIndex:
     def search(self, seqs: Sequence[str], questions: Sequence[str | None] | None = None, k: int = 4) -> list[list[Hit]]:
         """Top-``k`` segments for each normalised query sequence (and optional question).
 
-        On a protein index (:attr:`level` ``"protein"``) the queries are protein strings. A query
+        On a protein index (:attr:`level` ``"protein"``) the queries are protein strings, searched
+        through the exact 4-mer inverted file when the index has one (scores: 4-mer cosine). A query
         whose sequence embeds to the zero vector (nothing to compare: all N/IUPAC codes, or shorter
         than every k-mer) gets no hits, since every score would be 0 and the order arbitrary.
         """
         if not seqs:
             return []
+        if self.words is not None:
+            scores, ids = self.words.search(list(seqs), max(1, min(k, len(self.docs))))
+            return [[Hit(self.docs[int(j)], float(s), r) for r, (s, j) in enumerate(zip(srow, irow)) if j >= 0]
+                    for srow, irow in zip(scores, ids)]
         q = self.embedder.embed_queries(list(seqs), questions)
         empty = ~np.any(q[:, :self.embedder.seq.dim] != 0, axis=1)
         scores, ids = self.search_vectors(q, k)

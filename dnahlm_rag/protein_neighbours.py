@@ -4,27 +4,24 @@ Items of a coding task (``product``: the first 1,200 nt of an annotated CDS, 5'-
 come from organisms that are not in the train split, and genes of distant species share little
 at the DNA level: the k-mer neighbours of :class:`~dnahlm_rag.instruct.TrainNeighbours` carry
 the right product for about 1% of the test items. Here both sides are translated
-(:func:`~dnahlm_rag.orfs.translate_cds`, bacterial table 11), embedded with
-:class:`~dnahlm_rag.protein_embed.ProteinEmbedder` (the protein index's default design, its idf
-fitted on the train proteins), searched exactly by inner product, and the top ``rerank`` hits
-re-scored by :class:`~dnahlm_rag.protein_rerank.DiagonalScorer`, as the ``proteins`` index of
-``ask`` does (docs/benchmarks.md, "Protein-level retrieval").
+(:func:`~dnahlm_rag.orfs.translate_cds`, bacterial table 11), searched by exact 4-mer cosine
+(:class:`~dnahlm_rag.protein_words.WordIndex`, its idf learnt from the train proteins), and the
+top ``rerank`` hits re-scored by :class:`~dnahlm_rag.protein_rerank.DiagonalScorer`, as the
+``proteins`` index of ``ask`` does (docs/benchmarks.md, "Protein-level retrieval").
 
 Same interface as ``TrainNeighbours``: ``search(seqs, k, exclude_ids)`` gives, per query, up to
 ``k`` ``(row index, score)`` pairs, best first, never the query's own row nor a row with the
 very same sequence. Scores are diagonal scores in units of the query protein's self-score (0 when
-no diagonal hits; those candidates keep their cosine order behind the scored ones).
+no diagonal hits; those candidates keep their 4-mer cosine order behind the scored ones).
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from .orfs import DEFAULT_TABLE, translate_cds
-from .protein_embed import ProteinEmbedder
 from .protein_rerank import DiagonalScorer
+from .protein_words import WordIndex
 
 
 class ProteinTrainNeighbours:
@@ -33,16 +30,11 @@ class ProteinTrainNeighbours:
     level = "protein"
 
     def __init__(self, rows: list[dict[str, Any]], rerank: int = 50, table: int = DEFAULT_TABLE) -> None:
-        import faiss
-
         self.rows = rows
         self.rerank = rerank
         self.table = table
         self.proteins = [translate_cds(r["seq"], table) for r in rows]
-        self.embedder = ProteinEmbedder().fit(self.proteins)
-        vecs = np.ascontiguousarray(self.embedder.embed(self.proteins), dtype=np.float32)
-        self.index = faiss.IndexFlatIP(vecs.shape[1])
-        self.index.add(vecs)
+        self.index = WordIndex.build(self.proteins)
         self.scorer = DiagonalScorer(self.proteins) if rerank > 0 else None
 
     def search(self, seqs: Sequence[str], k: int, exclude_ids: Sequence[str | None] | None = None,
@@ -53,8 +45,7 @@ class ProteinTrainNeighbours:
         want = min(len(self.rows), max(k + 2, self.rerank))
         for a in range(0, len(seqs), batch):
             prots = [translate_cds(s, self.table) for s in seqs[a:a + batch]]
-            q = np.ascontiguousarray(self.embedder.embed(prots), dtype=np.float32)
-            scores, ids = self.index.search(q, want)
+            scores, ids = self.index.search(prots, want)
             for j, (srow, irow) in enumerate(zip(scores, ids)):
                 seq, ex = seqs[a + j], exclude[a + j]
                 hits = [(int(i), float(s)) for s, i in zip(srow, irow)
@@ -62,7 +53,7 @@ class ProteinTrainNeighbours:
                 if self.scorer is not None and hits and prots[j]:
                     top = hits[:self.rerank]
                     diag = self.scorer.score(prots[j], [i for i, _ in top])
-                    # stable sort: equal diagonal scores (e.g. no hit at all) keep the cosine order
+                    # stable sort: equal diagonal scores (e.g. no hit at all) keep the 4-mer cosine order
                     order = sorted(range(len(top)), key=lambda r: -float(diag[r]))
                     hits = [(top[r][0], float(diag[r])) for r in order]
                 out.append(hits[:k])

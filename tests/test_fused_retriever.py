@@ -61,9 +61,12 @@ def fused() -> FusedRetriever:
 
 
 def test_protein_index_folder_contract() -> None:
-    assert sorted(p.name for p in PROT.iterdir()) == ["docstore.jsonl", "embedder.json", "index.faiss", "manifest.json"]
+    assert sorted(p.name for p in PROT.iterdir()) == ["docstore.jsonl", "embedder.json", "index.faiss", "manifest.json",
+                                                      "words.safetensors"]
     idx = SegmentIndex.load(PROT, expect_embedder="protein")
     m = idx.manifest
+    assert m["words"]["alphabet"] == "aa20" and m["words"]["pattern"] == "1111" and len(idx.words) == len(idx)
+    assert "words.safetensors" in m["files"]
     assert idx.level == "protein" and m["level"] == "protein" and m["metric"] == "inner_product"
     assert m["embedder"]["seq"] == {"name": "protein", "version": 1, "params": m["embedder"]["seq"]["params"]}
     assert m["dim"] == 1000 and m["count"] == len(idx) == sum(d["type"] == "CDS" for d in idx.docs)
@@ -263,9 +266,10 @@ def test_rerank_puts_a_true_homolog_above_a_composition_matched_decoy(tmp_path) 
     for q in (query, reverse_complement(query)):
         docs = FusedRetriever(protein_index_dir=str(pdir), k=3).invoke(q)
         top = docs[0].metadata
-        assert [d.metadata["gene"] for d in docs[:2]] == ["homolog", "decoy"]
+        assert top["gene"] == "homolog"  # the decoy falls behind it (and behind random proteins
+        # that a short second ORF found: scores are in units of each ORF's self-score)
         assert top["level"] == "protein" and top["score"] == pytest.approx(1 + top["level_score"])
-        assert top["level_score"] > docs[1].metadata["level_score"] and 0 < top["cosine"] < 1
+        assert top["level_score"] > 5 * docs[1].metadata["level_score"] and 0 < top["cosine"] < 1
     rev = FusedRetriever(protein_index_dir=str(pdir), k=3).invoke(reverse_complement(query))
     assert rev[0].metadata["query_strand"] == -1
 

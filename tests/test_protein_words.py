@@ -1,0 +1,100 @@
+"""Exact 4-mer cosine through an inverted file: equal to the dense computation, saved without pickle."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from dnahlm_rag.errors import DnaHlmError
+from dnahlm_rag.protein_words import WORDS_FILE, WordConfig, WordIndex
+
+AA = "ACDEFGHIKLMNPQRSTVWY"
+
+
+def _dense(proteins: list[str], idf: np.ndarray, k: int = 4) -> np.ndarray:
+    """Unit (1 + ln tf) * idf vectors over all 20^k words, the slow obvious way."""
+    out = np.zeros((len(proteins), 20 ** k))
+    for r, p in enumerate(proteins):
+        counts: dict[int, int] = {}
+        for i in range(len(p) - k + 1):
+            w = p[i:i + k]
+            if all(c in AA for c in w):
+                code = 0
+                for c in w:
+                    code = code * 20 + AA.index(c)  # protein_embed.ALPHABETS["aa20"] order
+                counts[code] = counts.get(code, 0) + 1
+        for code, n in counts.items():
+            out[r, code] = (1 + np.log(n)) * idf[code]
+        norm = np.linalg.norm(out[r])
+        if norm:
+            out[r] /= norm
+    return out
+
+
+@pytest.fixture(scope="module")
+def collection() -> list[str]:
+    rng = random.Random(3)
+    base = ["".join(rng.choice(AA) for _ in range(rng.randint(20, 120))) for _ in range(40)]
+    # relatives: point substitutions of the first few, so there are real shared words
+    rel = ["".join(rng.choice(AA) if rng.random() < 0.2 else c for c in base[i]) for i in range(8)]
+    return base + rel + ["MKX*AAAA", "XXXX", ""]
+
+
+def test_scores_equal_the_dense_cosine(collection) -> None:
+    w = WordIndex.build(collection)
+    queries = collection[:5] + ["".join(random.Random(9).choice(AA) for _ in range(60)), "mkta" + collection[3].lower()]
+    scores, ids = w.search(queries, k=len(collection))
+    dense = _dense(collection, w.idf)
+    qd = _dense([q.upper() for q in queries], w.idf)
+    truth = qd @ dense.T
+    for i in range(len(queries)):
+        got = {int(j): float(s) for s, j in zip(scores[i], ids[i]) if j >= 0}
+        want = {j: truth[i, j] for j in np.flatnonzero(truth[i] > 1e-9)}
+        assert set(got) == set(want)
+        assert all(abs(got[j] - want[j]) < 1e-5 for j in got)
+        assert list(scores[i][:len(got)]) == sorted(scores[i][:len(got)], reverse=True)
+    assert ids[0][0] == 0 and scores[0][0] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_non_residues_break_words_and_empty_queries_get_nothing(collection) -> None:
+    w = WordIndex.build(collection)
+    s, i = w.search(["XXXX", "", "AB*C", "MKX*AAAA"], k=3)
+    assert (i[:3] == -1).all() and (s[:3] == 0).all()
+    assert i[3][0] == len(collection) - 3  # only "AAAA" is a word of "MKX*AAAA"
+    s, i = w.search(collection[:1], k=10_000)  # k above the collection size is clipped
+    assert i.shape == (1, len(collection))
+
+
+def test_save_load_round_trip_and_bad_files(tmp_path, collection) -> None:
+    w = WordIndex.build(collection)
+    p = tmp_path / WORDS_FILE
+    w.save(p)
+    assert p.read_bytes()[:8] != b"\x80\x04\x95"  # not a pickle: a safetensors header
+    w2 = WordIndex.load(p)
+    for name in ("idf", "ptr", "rows", "vals"):
+        assert np.array_equal(getattr(w, name), getattr(w2, name))
+    assert w2.config == WordConfig() and len(w2) == len(collection)
+    p.write_bytes(p.read_bytes()[:100])
+    with pytest.raises(DnaHlmError, match="cannot read word index"):
+        WordIndex.load(p)
+
+
+def test_config_checks() -> None:
+    with pytest.raises(DnaHlmError, match="unknown alphabet"):
+        WordIndex.build(["MKT"], WordConfig("aa21", "1111"))
+    with pytest.raises(DnaHlmError, match="must be 0/1"):
+        WordIndex.build(["MKT"], WordConfig("aa20", "0110"))
+    w = WordIndex.build(["MKTAYIAK", "MKTAYIAQ"], WordConfig("murphy10", "11011"))
+    _, ids = w.search(["MKTAYIAK"], k=2)
+    assert list(ids[0]) == [0, 1]
+    empty = WordIndex.build([])
+    assert len(empty) == 0 and (empty.search(["MKTA"], 3)[1] == -1).all()
+
+
+def test_doctest() -> None:
+    import doctest
+
+    import dnahlm_rag.protein_words as pw
+
+    assert doctest.testmod(pw).failed == 0
