@@ -265,11 +265,12 @@ class FusedRetriever(BaseRetriever):
         for p, d in zip(prot, dna):
             p_sorted = self._rescore(list(p.values())) if self.rerank else \
                 sorted(p.values(), key=lambda x: -x[0].score)
-            docs = self._fuse(p_sorted, d)[:k]
+            docs = self._fuse(p_sorted, d, k)
             out.append(vote_products(docs, self.vote))
         return out
 
-    def _fuse(self, prot: list[tuple[Hit, Orf]], dna: list[Hit]) -> list[Document]:
+    def _fuse(self, prot: list[tuple[Hit, Orf]], dna: list[Hit], k: int) -> list[Document]:
+        """The top ``k`` of both levels' hits, fused (module doc), as Documents."""
         entries: dict[str, dict[str, Any]] = {}
         for r, (h, orf) in enumerate(prot):
             s = self.protein_weight / (self.rrf_c + r + 1) if self.fusion == "rrf" else 1.0 + h.score
@@ -290,7 +291,7 @@ class FusedRetriever(BaseRetriever):
                     e.update(level="dna", level_score=h.score, best=s)
         ranked = sorted(entries.values(), key=lambda e: (-e["score"], e["level"] != "protein"))
         docs = []
-        for r, e in enumerate(ranked):
+        for r, e in enumerate(ranked[:k]):  # only the k shown become Documents (the slow part)
             row = dict(e["hit"].doc)
             cosine = row.pop("_cosine", None)
             doc = hit_to_document(Hit(row, float(e["score"]), r))
