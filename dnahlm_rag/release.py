@@ -83,6 +83,10 @@ def make_release(base: str | Path, sft: str | Path, data_dir: str | Path = "data
     from .retrieval_mix import MixTable
 
     base, sft = Path(base), Path(sft)
+    for src in (base, sft):
+        if not (src.parent / "log.jsonl").is_file():
+            raise ReleaseError(f"{src.parent} has no log.jsonl: a release carries its training logs "
+                               "(pass the final/ folder inside its run folder)")
     if not (sft / "retrieval_mix.json").is_file():
         raise ReleaseError(f"{sft} has no retrieval_mix.json: run `dnahlm mix fit --model {sft}` first")
     MixTable.load(sft)  # refuses a table of another format

@@ -82,9 +82,13 @@ def test_release_round_trip_and_checks(tmp_path, trained):
         check_release(tmp_path / "none", trained["data"])
 
 
-def test_release_needs_a_mixing_table(tmp_path, trained):
+def test_release_needs_a_mixing_table_and_logs(tmp_path, trained):
     with pytest.raises(ReleaseError, match="mix fit"):
         make_release(trained["base"], trained["base"], trained["data"], tmp_path / "r")
+    loose = tmp_path / "loose"
+    shutil.copytree(trained["sft"], loose)  # a final/ folder outside its run folder: no logs
+    with pytest.raises(ReleaseError, match="no log.jsonl"):
+        make_release(trained["base"], loose, trained["data"], tmp_path / "r")
     assert not (tmp_path / "r").exists()
 
 
