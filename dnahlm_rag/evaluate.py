@@ -37,7 +37,8 @@ held out of tuning altogether (``train = false``, e.g. ``promoter``) is a **zero
 its ``seen`` cell uses its first phrasing and every cell of it is flagged zero-shot.
 
 Items: at most ``max_items`` per task, a seeded sample of the test split, the same items for
-every system (so systems compare pairwise, McNemar). Metrics: accuracy, macro-F1, MCC with 95%
+every system (so systems compare pairwise: McNemar; for open tasks also a paired permutation test of
+token F1). Metrics: accuracy, macro-F1, MCC with 95%
 bootstrap intervals; retrieval recall@k (a neighbour carries the gold label).
 
 Output folder ``--out`` (default ``reports/eval``): ``cells/<cell>.json`` (one finished
@@ -469,12 +470,24 @@ def retrieval_recall(tc: TaskContext, ks: Sequence[int]) -> dict[str, float]:
 
 
 def compare(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    """McNemar of cell ``a`` against cell ``b`` on their (identical) items."""
+    """McNemar of cell ``a`` against cell ``b`` on their (identical) items; for open tasks also a
+    paired sign-flip permutation test of per-item token F1 (the task's metric)."""
     if [x["id"] for x in a["items"]] != [x["id"] for x in b["items"]]:
         raise DnaHlmError(f"cells {a['system']} and {b['system']} of {a['task']} were run on different items")
     t = M.mcnemar([x["correct"] for x in a["items"]], [x["correct"] for x in b["items"]])
-    return {"a": a["system"], "b": b["system"], "phrasing": a.get("phrasing", ""),
-            "accuracy_a": a["accuracy"], "accuracy_b": b["accuracy"], "difference": a["accuracy"] - b["accuracy"], **t}
+    out = {"a": a["system"], "b": b["system"], "phrasing": a.get("phrasing", ""),
+           "accuracy_a": a["accuracy"], "accuracy_b": b["accuracy"], "difference": a["accuracy"] - b["accuracy"], **t}
+    if "token_f1" in a and "token_f1" in b:  # open tasks: their metric is token F1, tested per item
+        fa, fb = ([M.token_f1_one(x["pred"] or "", x["gold"]) for x in c["items"]] for c in (a, b))
+        f = M.paired_permutation(fa, fb)
+        out.update(token_f1_a=a["token_f1"], token_f1_b=b["token_f1"], f1_difference=f["mean_difference"],
+                   f1_differing=f["differing"], f1_method=f["method"], f1_p_value=f["p_value"])
+    return out
+
+
+def _decisive(c: dict[str, Any]) -> tuple[float, float]:
+    """(difference, p) of a comparison on its task's metric: token F1 for open tasks, else accuracy."""
+    return (c["f1_difference"], c["f1_p_value"]) if "f1_p_value" in c else (c["difference"], c["p_value"])
 
 
 def run_eval(data_dir: str | Path, out_dir: str | Path, cfg: EvalConfig = EvalConfig(), progress: bool = True) -> dict[str, Any]:
@@ -569,14 +582,16 @@ def judge_goals(results: dict[str, Any], cfg: EvalConfig) -> list[dict[str, Any]
     beats_knn = []
     for name, t in results["tasks"].items():
         for c in t["comparisons"]:
+            diff, p = _decisive(c)
             if c["kind"] == "rag_vs_plain" and c["phrasing"] == "seen" and c["a"] in rag_systems:
                 tested.append(name)
-                if c["p_value"] < cfg.alpha and c["difference"] > 0:
-                    sig.setdefault(c["a"], []).append(f"{name} (+{100 * c['difference']:.1f} points, p={c['p_value']:.2g})")
-            if c["kind"] == "rag_vs_knn" and c["p_value"] < cfg.alpha and c["difference"] > 0:
-                beats_knn.append(f"{name}: {c['a']} {c['phrasing']} (+{100 * c['difference']:.1f} points, p={c['p_value']:.2g})")
+                if p < cfg.alpha and diff > 0:
+                    sig.setdefault(c["a"], []).append(f"{name} (+{100 * diff:.1f} points, p={p:.2g})")
+            if c["kind"] == "rag_vs_knn" and p < cfg.alpha and diff > 0:
+                beats_knn.append(f"{name}: {c['a']} {c['phrasing']} (+{100 * diff:.1f} points, p={p:.2g})")
     n_tasks = len(set(tested))
-    goals.append({"goal": f"RAG beats plain prompting significantly (McNemar p < {cfg.alpha}, RAG k={primary_k(cfg)} vs plain, "
+    goals.append({"goal": f"RAG beats plain prompting significantly (p < {cfg.alpha}: McNemar on accuracy, paired permutation "
+                          f"on token F1 for open tasks; RAG k={primary_k(cfg)} vs plain, "
                           "instruction-tuned model, seen phrasing) on at least three tasks (judged per RAG system)",
                   "status": "not measured" if not tested else ("met" if any(len(v) >= 3 for v in sig.values()) else "not met"),
                   "evidence": " / ".join(f"{sysname}: {len(sig.get(sysname, []))} of {n_tasks} tasks: " +
@@ -584,7 +599,7 @@ def judge_goals(results: dict[str, Any], cfg: EvalConfig) -> list[dict[str, Any]
                                          for sysname in rag_systems if any(sysname == c["a"] for t in results["tasks"].values()
                                                                            for c in t["comparisons"]))})
     tested_knn = any(c["kind"] == "rag_vs_knn" for t in results["tasks"].values() for c in t["comparisons"])
-    goals.append({"goal": f"RAG beats the kNN vote of the same neighbours (same k, McNemar p < {cfg.alpha}) on at least one task",
+    goals.append({"goal": f"RAG beats the kNN vote of the same neighbours (same k, p < {cfg.alpha}, tests as above) on at least one task",
                   "status": "not measured" if not tested_knn else ("met" if beats_knn else "not met"),
                   "evidence": "; ".join(beats_knn) or "no significant win of RAG over kNN"})
     sp = results["tasks"].get("splice")
@@ -626,7 +641,8 @@ def render_report(res: dict[str, Any]) -> str:
          f"Data: `{res['data']}`; base model: `{res['models'].get('base')}`; instruction-tuned model: `{res['models'].get('sft')}`.",
          f"Items: test split, at most {cfg['max_items'] or 'all'} per task (seeded sample, seed {cfg['seed']}), the same items "
          f"for every system. 95% intervals: percentile bootstrap over items ({cfg['n_boot']} resamples). "
-         "Paired tests: McNemar (exact binomial under 25 discordant items, else chi-square with continuity correction).",
+         "Paired tests: McNemar (exact binomial under 25 discordant items, else chi-square with continuity correction); "
+         "for open tasks also a paired sign-flip permutation test of per-item token F1, which decides their goals.",
          "Closed tasks: LM answers by label scoring (most likely label); `format-valid` is the share of greedy free generations "
          "that parse to an allowed label, `gen acc` their accuracy. Open tasks (product): greedy generation, exact match "
          "(accuracy column) and token F1. RAG and kNN use the same k nearest TRAIN items (k-mer profiles; product: translated proteins re-ranked by homology; splice: base-by-base around the junction, site embedder; trna_aa: anticodon first, tRNA embedder). "
@@ -673,6 +689,12 @@ def render_report(res: dict[str, Any]) -> str:
             for c in t["comparisons"]:
                 L.append(f"| {c['a']} vs {c['b']} | {c['phrasing']} | {_pct(c['accuracy_a'])} | {_pct(c['accuracy_b'])} | "
                          f"{c['a_only']} | {c['b_only']} | {c['method']} | {c['p_value']:.3g} |")
+            f1 = [c for c in t["comparisons"] if "f1_p_value" in c]
+            if f1:
+                L += ["", "Token F1, the task's metric (accuracy above is exact match):", "",
+                      "| comparison | phrasing | A F1 % | B F1 % | items that differ | test | p |", "|---|---|---|---|---|---|---|"]
+                L += [f"| {c['a']} vs {c['b']} | {c['phrasing']} | {_pct(c['token_f1_a'])} | {_pct(c['token_f1_b'])} | "
+                      f"{c['f1_differing']} | {c['f1_method']} | {c['f1_p_value']:.3g} |" for c in f1]
         for p in res.get("plots", []):
             if Path(p).stem.startswith(name + "_"):
                 L.append(f"\n![{Path(p).stem}]({p})")

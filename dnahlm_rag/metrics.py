@@ -240,6 +240,30 @@ def mcnemar(a_correct: Sequence[bool | int], b_correct: Sequence[bool | int], ex
             "p_value": math.erfc(math.sqrt(chi2 / 2))}
 
 
+def paired_permutation(a_scores: Sequence[float], b_scores: Sequence[float], n_resamples: int = 10_000,
+                       seed: int = 0) -> dict[str, Any]:
+    """Paired sign-flip permutation test of systems A and B on per-item scores (e.g. token F1).
+
+    Under the null the sign of each item's difference ``a - b`` is a fair coin; the two-sided
+    p-value is ``(1 + #{|mean of sign-flipped d| >= |mean d|}) / (1 + n_resamples)``. Items where
+    A and B score the same carry no information and do not change the p-value.
+    """
+    _same_length(a_scores, b_scores)
+    d = np.asarray(a_scores, dtype=float) - np.asarray(b_scores, dtype=float)
+    d = d[d != 0]
+    method = f"paired sign-flip permutation ({n_resamples} resamples)"
+    if not len(d):
+        return {"mean_difference": 0.0, "differing": 0, "method": method, "p_value": 1.0}
+    obs = abs(d.mean())
+    rng = np.random.default_rng(seed)
+    hits = 0
+    for lo in range(0, n_resamples, 1024):
+        signs = rng.integers(0, 2, (min(1024, n_resamples - lo), len(d))) * 2 - 1
+        hits += int((np.abs((signs * d).mean(axis=1)) >= obs - 1e-12).sum())
+    return {"mean_difference": float(d.sum() / len(a_scores)), "differing": int(len(d)), "method": method,
+            "p_value": (1 + hits) / (1 + n_resamples)}
+
+
 # --------------------------------------------------------------------------------------------
 # Retrieval
 # --------------------------------------------------------------------------------------------

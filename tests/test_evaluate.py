@@ -133,3 +133,26 @@ def test_cli_eval(setup, tmp_path):
     assert "report:" in r.output and (out / "report.md").is_file()
     r = CliRunner().invoke(app, ["eval", "--tasks", "nope", "--data", str(data), "--out", str(out), "--quiet"])
     assert r.exit_code == 2 and "error:" in r.output
+
+
+def test_open_task_comparisons_test_token_f1():
+    """Product-like cells: exact match ties, but A names more of each product's words (the task's
+    metric), which the paired permutation test sees and the goals use."""
+    from dnahlm_rag.evaluate import compare, judge_goals
+
+    gold = [f"protein {i} kinase subunit alpha" for i in range(12)]
+
+    def cell(system: str, mode: str, preds: list[str], k: int = 3) -> dict:
+        from dnahlm_rag.metrics import token_f1
+
+        return {"system": system, "mode": mode, "k": k, "phrasing": "seen", "accuracy": 0.0, "token_f1": token_f1(gold, preds),
+                "items": [{"id": str(i), "gold": g, "pred": p, "correct": False} for i, (g, p) in enumerate(zip(gold, preds))]}
+
+    rag = cell("sft-rag-mix-k3", "sft-rag-mix", [f"protein {i} kinase subunit" for i in range(12)])
+    knn = cell("knn-k3", "knn", [f"kinase {i}" for i in range(12)])
+    c = compare(rag, knn)
+    assert c["p_value"] == 1.0 and c["difference"] == 0  # McNemar on exact match: nothing
+    assert c["f1_differing"] == 12 and c["f1_difference"] > 0.3 and c["f1_p_value"] < 0.01
+    res = {"tasks": {"product": {"comparisons": [{"kind": "rag_vs_knn", **c}], "cells": {}}}}
+    goal = judge_goals(res, EvalConfig(ks=[3]))[1]
+    assert goal["status"] == "met" and "product" in goal["evidence"]

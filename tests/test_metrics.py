@@ -105,3 +105,17 @@ def test_recall_at_k_and_knn_vote():
     assert M.knn_vote(["b", "a", "a", "b"], 4) == "b"
     assert M.knn_vote([], 3) is None
     assert M.majority_label(["x", "y", "y", "x"]) == "x"
+
+
+def test_paired_permutation_golden_and_properties():
+    # 6 items differ, all in A's favour: exact two-sided p = 2 / 2**6 = 0.03125 (resampling estimate)
+    a, b = [1, 1, 1, 1, 1, 1, 0.5, 0.5], [0, 0, 0, 0, 0, 0, 0.5, 0.5]
+    r = M.paired_permutation(a, b, n_resamples=20_000, seed=1)
+    assert r["differing"] == 6 and r["mean_difference"] == pytest.approx(0.75)
+    assert r["p_value"] == pytest.approx(0.03125, abs=0.006)
+    assert M.paired_permutation(b, a, seed=1)["p_value"] == pytest.approx(M.paired_permutation(a, b, seed=1)["p_value"], abs=0.01)
+    assert M.paired_permutation([0.3, 0.2], [0.3, 0.2])["p_value"] == 1.0  # nothing differs
+    mixed = M.paired_permutation([1, 0, 1, 0], [0, 1, 0, 1])  # balanced wins: no evidence
+    assert mixed["p_value"] == 1.0 and mixed["mean_difference"] == 0.0
+    with pytest.raises(ValueError):
+        M.paired_permutation([1, 2], [1])
