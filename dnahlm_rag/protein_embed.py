@@ -65,6 +65,15 @@ class KmerBlock:
     pattern: str = "111"
     weight: float = 1.0
 
+    def check(self) -> None:
+        if self.alphabet not in ALPHABETS:
+            raise ProteinEmbedError(f"unknown alphabet {self.alphabet!r}; known: {', '.join(ALPHABETS)}")
+        p = self.pattern
+        if not p or set(p) - {"0", "1"} or p[0] != "1" or p[-1] != "1":
+            raise ProteinEmbedError(f"k-mer pattern {p!r} must be 0/1 and start and end with 1")
+        if self.weight <= 0:
+            raise ProteinEmbedError(f"block weight must be positive, got {self.weight}")
+
 
 @dataclass
 class ProteinEmbedConfig:
@@ -81,12 +90,7 @@ class ProteinEmbedConfig:
         if not self.blocks:
             raise ProteinEmbedError("protein embedding needs at least one k-mer block")
         for b in self.blocks:
-            if b.alphabet not in ALPHABETS:
-                raise ProteinEmbedError(f"unknown alphabet {b.alphabet!r}; known: {', '.join(ALPHABETS)}")
-            if not b.pattern or set(b.pattern) - {"0", "1"} or b.pattern[0] != "1" or b.pattern[-1] != "1":
-                raise ProteinEmbedError(f"k-mer pattern {b.pattern!r} must be 0/1 and start and end with 1")
-            if b.weight <= 0:
-                raise ProteinEmbedError(f"block weight must be positive, got {b.weight}")
+            b.check()
         if self.tf not in ("raw", "log", "binary"):
             raise ProteinEmbedError(f"tf must be raw, log or binary, got {self.tf!r}")
         if self.dim < 16:
@@ -117,23 +121,28 @@ def _joined(proteins: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     return raw, np.repeat(np.arange(len(proteins), dtype=np.int64), lens)
 
 
-def _word_counts(raw: np.ndarray, doc: np.ndarray, n_docs: int, block: KmerBlock, width: int) -> np.ndarray:
-    """(n_docs, width) float32 word counts of one block."""
+def _block_words(raw: np.ndarray, doc: np.ndarray, block: KmerBlock) -> tuple[np.ndarray, np.ndarray]:
+    """``(protein number, word id)`` of every whole word of ``block`` in :func:`_joined` bytes, in
+    order; word ids are exact (base ``alphabet size``), words with a non-residue are left out."""
     codes = _lookup(block.alphabet)[raw]
-    offsets = [i for i, c in enumerate(block.pattern) if c == "1"]
-    span = len(block.pattern)
-    m = codes.size - span + 1
-    if m <= 0:
-        return np.zeros((n_docs, width), dtype=np.float32)
+    m = codes.size - len(block.pattern) + 1
+    if m <= 0 or not doc.size:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     a = np.int64(len(ALPHABETS[block.alphabet]))
     word = np.zeros(m, dtype=np.int64)
     valid = np.ones(m, dtype=bool)
-    for o in offsets:
-        c = codes[o:o + m]
-        valid &= c != _INVALID
-        word = word * a + c
-    word, d = word[valid], doc[:m][valid]
-    exact = a ** len(offsets) <= width
+    for o, used in enumerate(block.pattern):
+        if used == "1":
+            c = codes[o:o + m]
+            valid &= c != _INVALID
+            word = word * a + c
+    return doc[:m][valid], word[valid]
+
+
+def _word_counts(raw: np.ndarray, doc: np.ndarray, n_docs: int, block: KmerBlock, width: int) -> np.ndarray:
+    """(n_docs, width) float32 word counts of one block."""
+    d, word = _block_words(raw, doc, block)
+    exact = len(ALPHABETS[block.alphabet]) ** block.pattern.count("1") <= width
     if not exact:  # Knuth multiplicative hash, top bits are the well-mixed ones
         word = ((word.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(40)).astype(np.int64) % width
     counts = np.bincount(d * width + word, minlength=n_docs * width)

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DnaHlmError
-from .protein_embed import ALPHABETS, _INVALID, _lookup
+from .protein_embed import ALPHABETS, KmerBlock, _block_words, _joined
 
 #: Bumped whenever the scores change for the same proteins and config.
 VERSION = 1
@@ -49,13 +49,9 @@ class WordConfig:
     pattern: str = "1111"
 
     def check(self) -> None:
-        if self.alphabet not in ALPHABETS:
-            raise DnaHlmError(f"unknown alphabet {self.alphabet!r}; known: {', '.join(ALPHABETS)}")
-        p = self.pattern
-        if not p or set(p) - {"0", "1"} or p[0] != "1" or p[-1] != "1":
-            raise DnaHlmError(f"word pattern {p!r} must be 0/1 and start and end with 1")
-        if len(ALPHABETS[self.alphabet]) ** p.count("1") >= 2 ** 31:
-            raise DnaHlmError(f"{self.alphabet} words of weight {p.count('1')} do not fit in int32 ids")
+        KmerBlock(self.alphabet, self.pattern).check()
+        if self.n_words >= 2 ** 31:
+            raise DnaHlmError(f"{self.alphabet} words of weight {self.pattern.count('1')} do not fit in int32 ids")
 
     @property
     def n_words(self) -> int:
@@ -64,38 +60,24 @@ class WordConfig:
 
 def _word_pairs(proteins: Sequence[str], config: WordConfig) -> tuple[np.ndarray, np.ndarray]:
     """(protein number, word id) of every whole word of every protein, in order."""
-    if not proteins:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    sep = b"*"  # not a residue: no word spans two proteins
-    raw = np.frombuffer(sep.join(p.encode("ascii", "replace") for p in proteins) + sep, dtype=np.uint8)
-    doc = np.repeat(np.arange(len(proteins), dtype=np.int64),
-                    np.fromiter((len(p) + 1 for p in proteins), dtype=np.int64, count=len(proteins)))
-    codes = _lookup(config.alphabet)[raw]
-    span = len(config.pattern)
-    m = codes.size - span + 1
-    if m <= 0:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    a = np.int64(len(ALPHABETS[config.alphabet]))
-    word = np.zeros(m, dtype=np.int64)
-    ok = np.ones(m, dtype=bool)
-    for o, c in enumerate(config.pattern):
-        if c == "1":
-            col = codes[o:o + m]
-            ok &= col != _INVALID
-            word = word * a + col
-    return doc[:m][ok], word[ok]
+    raw, doc = _joined(proteins)
+    return _block_words(raw, doc, KmerBlock(config.alphabet, config.pattern))
+
+
+def _unit_weights(d: np.ndarray, w: np.ndarray, tf: np.ndarray, idf: np.ndarray, n_docs: int) -> np.ndarray:
+    """float32 (1 + ln tf) * idf of unique (doc ``d``, word ``w``) pairs, unit norm per doc."""
+    val = (1.0 + np.log(tf)) * idf[w]
+    norm = np.sqrt(np.bincount(d, weights=val * val, minlength=n_docs))
+    return (val / np.where(norm > 0, norm, 1.0)[d]).astype(np.float32)
 
 
 def _weights(doc: np.ndarray, word: np.ndarray, n_docs: int, idf: np.ndarray
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Unique (doc, word) pairs sorted by doc then word, with unit-norm (1 + ln tf) * idf weights."""
+    """Unique (doc, word) pairs sorted by doc then word, with their unit-norm weights."""
     n_words = np.int64(idf.size)
     key, tf = np.unique(doc * n_words + word, return_counts=True)
     d, w = key // n_words, key % n_words
-    val = (1.0 + np.log(tf)) * idf[w]
-    norm = np.sqrt(np.bincount(d, weights=val * val, minlength=n_docs))
-    val = val / np.where(norm > 0, norm, 1.0)[d]
-    return d, w, val.astype(np.float32)
+    return d, w, _unit_weights(d, w, tf, idf, n_docs)
 
 
 class WordIndex:
@@ -124,9 +106,7 @@ class WordIndex:
         w, d = key // max(n, 1), key % max(n, 1)
         df = np.bincount(w, minlength=n_words)
         idf = (np.log((1.0 + n) / (1.0 + df)) + 1.0).astype(np.float32)
-        val = (1.0 + np.log(tf)) * idf[w]
-        norm = np.sqrt(np.bincount(d, weights=val * val, minlength=n))
-        val = (val / np.where(norm > 0, norm, 1.0)[d]).astype(np.float32)
+        val = _unit_weights(d, w, tf, idf, n)
         ptr = np.zeros(n_words + 1, dtype=np.int64)
         np.cumsum(df, out=ptr[1:])
         return cls(config, idf, ptr, d.astype(np.int32), val, n)
