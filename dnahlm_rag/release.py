@@ -5,7 +5,8 @@
 stages (about 20 of the demo's 36 minutes on the 2-core CPU machine). Layout::
 
     models/released/
-      release.json           what was released, from where, every file's SHA-256, the data identity
+      manifest.json          stage "release": what was released, from where, every file's SHA-256,
+                             the data identity
       base/                  the pretrained model (a ``final/`` folder: config, model.safetensors, tokenizer)
       sft/                   the tuned model, plus its retrieval_mix.json
       logs/base/, logs/sft/  the training runs' manifest.json, log.jsonl and loss.png
@@ -21,17 +22,16 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
-from .atomic import atomic_dir, sha256_file, write_json
-from .errors import DnaHlmError
-from .manifest import library_versions
+from .atomic import atomic_dir, sha256_file
+from .errors import DnaHlmError, ManifestError
+from .manifest import MANIFEST, read_manifest, write_manifest
 
+STAGE = "release"
 FORMAT_VERSION = 1
-RELEASE_FILE = "release.json"
-LOG_FILES = ("manifest.json", "log.jsonl", "loss.png")
+LOG_FILES = (MANIFEST, "log.jsonl", "loss.png")
 
 
 class ReleaseError(DnaHlmError):
@@ -41,11 +41,11 @@ class ReleaseError(DnaHlmError):
 def data_identity(data_dir: str | Path) -> str:
     """Hex SHA-256 naming the content of a ``data/`` folder (every file but ``manifest.json``)."""
     data_dir = Path(data_dir)
-    if not (data_dir / "manifest.json").is_file():
-        raise ReleaseError(f"{data_dir} has no manifest.json: run `dnahlm data build` first")
+    if not (data_dir / MANIFEST).is_file():
+        raise ReleaseError(f"{data_dir} has no {MANIFEST}: run `dnahlm data build` first")
     h = hashlib.sha256()
     for p in sorted(data_dir.rglob("*")):
-        if p.is_file() and p.name != "manifest.json" and not p.name.startswith("."):
+        if p.is_file() and p.name != MANIFEST and not p.name.startswith("."):
             h.update(f"{p.relative_to(data_dir).as_posix()}\t{sha256_file(p)}\n".encode())
     return h.hexdigest()
 
@@ -74,7 +74,7 @@ def _copy_model(src: Path, dst: Path) -> dict[str, Any]:
 
 def make_release(base: str | Path, sft: str | Path, data_dir: str | Path = "data",
                  out: str | Path = "models/released", note: str = "") -> dict[str, Any]:
-    """Copy a trained base and tuned model (``final/`` folders) into ``out``, atomically; return release.json.
+    """Copy a trained base and tuned model (``final/`` folders) into ``out``, atomically; return its manifest.
 
     ``sft`` must hold a ``retrieval_mix.json`` (``dnahlm mix fit``). The training logs are taken
     from each ``final/`` folder's parent run folder. ``data_dir`` must be the data both were trained on;
@@ -100,35 +100,27 @@ def make_release(base: str | Path, sft: str | Path, data_dir: str | Path = "data
                 if (src.parent / f).is_file():
                     shutil.copyfile(src.parent / f, tmp / "logs" / name / f)
         files = {p.relative_to(tmp).as_posix(): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
-        rel = {"stage": "release", "format_version": FORMAT_VERSION,
-               "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-               "versions": library_versions(), "source_commit": _git_commit(), "note": note,
-               "data_identity": ident, "models": models, "files": files,
-               "total_bytes": sum((tmp / f).stat().st_size for f in files)}
-        write_json(tmp / RELEASE_FILE, rel)
-    return rel
+        return write_manifest(tmp, STAGE, FORMAT_VERSION, source_commit=_git_commit(), note=note,
+                              data_identity=ident, models=models, files=files,
+                              total_bytes=sum((tmp / f).stat().st_size for f in files))
 
 
 def check_release(root: str | Path = "models/released", data_dir: str | Path | None = "data") -> dict[str, Any]:
     """Check released weights: every listed file present with its SHA-256, nothing unlisted in the
     model folders, the mixing table readable, and (unless ``data_dir`` is None) the data identity.
 
-    Returns release.json; raises :class:`ReleaseError` with one line saying what is wrong.
+    Returns the manifest; raises :class:`ReleaseError` with one line saying what is wrong.
     """
-    import json
-
     from .retrieval_mix import MixTable
 
     root = Path(root)
-    path = root / RELEASE_FILE
+    path = root / MANIFEST
     if not path.is_file():
         raise ReleaseError(f"no released weights ({path} not found)")
     try:
-        rel = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ReleaseError(f"{path} is corrupt ({e})") from None
-    if rel.get("stage") != "release" or rel.get("format_version") != FORMAT_VERSION:
-        raise ReleaseError(f"{path} is not a release of format {FORMAT_VERSION}")
+        rel = read_manifest(root, STAGE, FORMAT_VERSION)
+    except ManifestError as e:  # corrupt, or another stage or format: one line, as a release problem
+        raise ReleaseError(str(e)) from None
     for name, digest in rel["files"].items():
         p = root / name
         if not p.is_file():

@@ -111,9 +111,9 @@ def test_default_model_is_the_released_tuned_one(tmp_path, trained):
     assert candidate_model_dirs(tmp_path) == [rel / "sft"]
 
 
-@pytest.mark.skipif(not (REPO / "models" / "released" / "release.json").is_file(), reason="no released weights")
+@pytest.mark.skipif(not (REPO / "models" / "released" / "manifest.json").is_file(), reason="no released weights")
 def test_committed_release_is_intact_and_answers():
-    """The weights in the repository: every file matches release.json, and the tuned model generates."""
+    """The weights in the repository: every file matches the release's manifest, and the tuned model generates."""
     from dnahlm_rag.checkpoint import load_lm
 
     rel = check_release(REPO / "models" / "released", data_dir=None)
@@ -122,3 +122,14 @@ def test_committed_release_is_intact_and_answers():
         model, tok, meta = load_lm(REPO / "models" / "released" / name)
         assert meta["step"] == rel["models"][name]["step"] and model.config.n_positions >= 256
         assert tok.decode(tok("ACGTACGTTTGA")["input_ids"]) == "ACGTACGTTTGA"
+
+
+def test_corrupt_or_foreign_release_manifest(tmp_path, trained):
+    out = tmp_path / "released"
+    make_release(trained["base"], trained["sft"], trained["data"], out)
+    (out / "manifest.json").write_text('{"stage": "index", "format_version": 1}')
+    with pytest.raises(ReleaseError, match="'index' manifest, expected 'release'"):
+        check_release(out, trained["data"])
+    (out / "manifest.json").write_text("{not json")
+    with pytest.raises(ReleaseError, match="is corrupt"):
+        check_release(out, trained["data"])

@@ -18,7 +18,7 @@ def make(
     sft: Annotated[Path, typer.Option(help="Tuned model (final/ of `dnahlm sft`) with its retrieval_mix.json.")] = Path("runs/sft/cpu-rag/final"),
     data: Annotated[Path, typer.Option(help="The data folder both were trained on.")] = Path("data"),
     out: Annotated[Path, typer.Option(help="Release folder (replaced atomically).")] = Path("models/released"),
-    note: Annotated[str, typer.Option(help="How the models were trained (kept in release.json).")] = "",
+    note: Annotated[str, typer.Option(help="How the models were trained (kept in the release's manifest.json).")] = "",
 ) -> None:
     """Copy a trained base and tuned model, their training logs and the data identity into OUT."""
     from ..release import make_release
@@ -34,7 +34,7 @@ def check(
     data: Annotated[Path, typer.Option(help="Data folder the weights must have been trained on.")] = Path("data"),
     soft: Annotated[bool, typer.Option("--soft", help="On failure print 'note: not using ...' and exit 1 (for make).")] = False,
 ) -> None:
-    """Exit 0 when ROOT's files match release.json and were trained on DATA; else one line and exit 2."""
+    """Exit 0 when ROOT's files match the release's manifest.json and were trained on DATA; else one line and exit 2."""
     from ..release import ReleaseError, check_release
 
     try:
