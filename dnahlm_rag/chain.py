@@ -139,14 +139,13 @@ def build_chains(llm: DnaHlmLLM, retriever: SegmentRetriever | None, config: Cha
         assert retriever is not None
         return retriever.retrieve_many([x["seq"] for x in xs], [x.get("question") for x in xs], k=cfg.k)
 
-    def generate_many(xs: list[dict]) -> list[str]:
-        res = llm.generate([x["prompt"] for x in xs], stop=cfg.stop)
+    def generate_many(xs: list[dict], **mixing: Any) -> list[str]:
+        res = llm.generate([x["prompt"] for x in xs], stop=cfg.stop, **mixing)
         return [parser.parse(g[0].text) for g in res.generations]
 
     def generate_mixed(xs: list[dict]) -> list[str]:
-        res = llm.generate([x["prompt"] for x in xs], stop=cfg.stop, mix=cfg.mix,
-                           neighbour_answers=[[neighbour_answer(d) for d in x["neighbours"]] for x in xs])
-        return [parser.parse(g[0].text) for g in res.generations]
+        return generate_many(xs, mix=cfg.mix,
+                             neighbour_answers=[[neighbour_answer(d) for d in x["neighbours"]] for x in xs])
 
     chains: dict[str, Runnable] = {
         "plain": (
