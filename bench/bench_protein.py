@@ -25,14 +25,16 @@ Methods, all over the same train CDS:
   (Biopython ``PairwiseAligner``, BLOSUM62, gap open 11 / extend 1) of ORF vs candidate protein.
 * ``ours:<design>+diag<K>``: the embedding's top-K re-scored by
   :class:`~dnahlm_rag.protein_rerank.DiagonalScorer` (shared 3-mers binned by diagonal, ungapped
-  BLOSUM62 segment on the best diagonal, / the ORF's self-score); its note gives the validation F1.
+  BLOSUM62 segment on the best diagonal, as ``-log10`` of its E-value); its note gives the
+  validation F1. ``+diag<K>-self``: the same segment score divided by the ORF's self-score (the
+  unit before 2026-11-30), which ranks a short ORF's chance hit above a long gene's homolog.
 * ``retriever:<variant>``: the shipped :class:`~dnahlm_rag.fused_retriever.FusedRetriever` over
   the built index folders (``--protein-index``, built into a temporary folder when missing, and
   ``--dna-index``, the ``dnahlm ask`` index ``indexes/segments``: kmer+text over *all* train
   segment types), genetic code 11 for the queries (a user does not say the organism), top 10.
   Variants (:data:`FUSED_VARIANTS`): ``protein-only`` (no DNA index), ``dna-only`` (the DNA
   index alone, what ``ask`` did before), ``rrf`` / ``rrf-c5`` (reciprocal-rank fusion, c = 60 / 5),
-  ``protein-first``, ``+vote5`` (top-5 product vote) and ``+diag<N>`` (the top N protein hits
+  ``protein-first`` and ``+diag<N>`` (the top N protein hits
   re-scored by :class:`~dnahlm_rag.protein_rerank.DiagonalScorer`; the variants without it set
   ``rerank=0``). Every variant is first scored on the
   validation organisms; the one with the best validation product F1 is marked "chosen on valid"
@@ -94,7 +96,7 @@ from dnahlm_rag.orfs import find_orfs, genetic_code_for, translate_cds  # noqa: 
 from dnahlm_rag.fused_retriever import FusedRetriever  # noqa: E402
 from dnahlm_rag.index import IndexConfig, SegmentIndex, build_index, load_records, protein_records  # noqa: E402
 from dnahlm_rag.protein_embed import KmerBlock, ProteinEmbedConfig, ProteinEmbedder  # noqa: E402
-from dnahlm_rag.protein_rerank import DiagonalConfig, DiagonalScorer  # noqa: E402
+from dnahlm_rag.protein_rerank import DiagonalConfig, DiagonalScorer, encode  # noqa: E402
 from dnahlm_rag.protein_words import WordConfig, WordIndex  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------
@@ -359,16 +361,21 @@ def rerank(hits: list[list[tuple[int, float, int]]], orfs: list[list[str]], trai
     return out
 
 
-def diag_rerank(scorer: DiagonalScorer, hits: list[list[tuple[int, float, int]]], orfs: list[list[str]], k: int):
+def diag_rerank(scorer: DiagonalScorer, hits: list[list[tuple[int, float, int]]], orfs: list[list[str]], k: int,
+                unit: str = "evalue"):
     """Re-score each query's top-k candidates with :class:`DiagonalScorer` (shared 3-mers on the best
-    diagonal, ungapped BLOSUM62 segment / the ORF's self-score), each with the ORF that found it."""
+    diagonal, ungapped BLOSUM62 segment), each with the ORF that found it; ``unit`` "evalue"
+    (``-log10 E``, what the retriever ships) or "self" (raw score / the ORF's BLOSUM62 self-score)."""
     out = []
     for h, ps in zip(hits, orfs):
         h = h[:k]
         scores = np.zeros(len(h))
         for w, p in enumerate(ps):
             sel = [r for r, x in enumerate(h) if x[2] == w]
-            if sel:
+            if sel and unit == "self":
+                q = encode(p)
+                scores[sel] = scorer.raw(p, [h[r][0] for r in sel]) / max(1.0, float(scorer.matrix[q, q].sum()))
+            elif sel:
                 scores[sel] = scorer.score(p, [h[r][0] for r in sel])
         out.append(sorted(((i, float(sc), w) for (i, _, w), sc in zip(h, scores)), key=lambda x: -x[1]))
     return out
@@ -401,18 +408,14 @@ def best_threshold(valid: list[Cds], train: list[Cds], hits: list[list[tuple[int
 # the shipped retriever (FusedRetriever) over built index folders
 FUSED_VARIANTS: dict[str, dict] = {
     "protein-only": {"dna": False, "rerank": 0},
-    "protein-only+vote5": {"dna": False, "vote": 5, "rerank": 0},
     "dna-only": {"protein": False},
     "rrf": {"fusion": "rrf", "rerank": 0},
     "rrf-c5": {"fusion": "rrf", "rrf_c": 5.0, "rerank": 0},
-    "rrf+vote5": {"fusion": "rrf", "vote": 5, "rerank": 0},
     "protein-first": {"fusion": "protein-first", "rerank": 0},
-    "protein-first+vote5": {"fusion": "protein-first", "vote": 5, "rerank": 0},
     "protein-first+diag20": {"fusion": "protein-first", "rerank": 20},
     "protein-first+diag25": {"fusion": "protein-first", "rerank": 25},
     "protein-first+diag50": {"fusion": "protein-first", "rerank": 50},
     "protein-first+diag100": {"fusion": "protein-first", "rerank": 100},
-    "protein-first+diag50+vote5": {"fusion": "protein-first", "rerank": 50, "vote": 5},
     "rrf-c5+diag50": {"fusion": "rrf", "rrf_c": 5.0, "rerank": 50},
 }
 
@@ -511,8 +514,10 @@ def main() -> None:
     ap.add_argument("--orfs", type=int, default=2, help="best ORFs per query searched")
     ap.add_argument("--designs", default=",".join([*DESIGNS, *WORD_DESIGNS]))
     ap.add_argument("--rerank", default="m10-k4:10,m10-k4-exact:10", help="design:K pairs to re-rank, comma-separated")
-    ap.add_argument("--diag", default="m10-k3:20,m10-k3:50,m10-k3:100",
-                    help="design:K pairs whose top K are re-scored by the diagonal scorer, comma-separated")
+    ap.add_argument("--diag", default="m10-k3:50,aa20-k4-words:25,aa20-k4-words:50,aa20-k4-words:100,"
+                                      "aa20-k4-words:50:self",
+                    help="design:K[:self] items whose top K are re-scored by the diagonal scorer, comma-separated "
+                         "(':self': in units of the ORF's self-score instead of -log10 E)")
     ap.add_argument("--skip-blast", action="store_true")
     ap.add_argument("--protein-index", type=Path, default=ROOT / "indexes" / "proteins",
                     help="protein index folder for the retriever rows (built in a temporary folder when missing)")
@@ -559,10 +564,10 @@ def main() -> None:
     for item in filter(None, args.rerank.split(",")):
         d, k = item.split(":")
         rerank_plan.setdefault(d, []).append(int(k))
-    diag_plan: dict[str, list[int]] = {}
+    diag_plan: dict[str, list[tuple[int, str]]] = {}
     for item in filter(None, args.diag.split(",")):
-        d, k = item.split(":")
-        diag_plan.setdefault(d, []).append(int(k))
+        d, k, *unit = item.split(":")
+        diag_plan.setdefault(d, []).append((int(k), "self" if unit == ["self"] else "evalue"))
     designs = [d for d in args.designs.split(",") if d]
     designs += [d for d in [*rerank_plan, *diag_plan] if d not in designs]
     designs = list(dict.fromkeys(designs))
@@ -585,7 +590,7 @@ def main() -> None:
             index = faiss.IndexFlatIP(emb.dim)
             index.add(vecs)
         build = time.perf_counter() - t
-        kmax = max([10, *rerank_plan.get(name, []), *diag_plan.get(name, [])])
+        kmax = max([10, *rerank_plan.get(name, []), *(k for k, _ in diag_plan.get(name, []))])
         valid_hits = search(emb, index, valid_orfs, kmax)
         tau = best_threshold(valid, train, valid_hits)
         tau_null = threshold(search(emb, index, null_orfs, 1))
@@ -612,24 +617,25 @@ def main() -> None:
                                  f"aligned/self >= {tau_r:.3f} (null 1%: >= {tau_rnull:.3f}, found {null_found:.0%})"))
             print(results[-1])
 
-        for k in diag_plan.get(name, []):
+        for k, unit in diag_plan.get(name, []):
             if scorer is None:
                 t = time.perf_counter()
                 scorer = DiagonalScorer([c.protein for c in train], DiagonalConfig())
                 print(f"diagonal scorer over the train proteins: {time.perf_counter() - t:.1f} s")
-            vr = diag_rerank(scorer, valid_hits, valid_orfs, k)
+            vr = diag_rerank(scorer, valid_hits, valid_orfs, k, unit)
             tau_r = best_threshold(valid, train, vr)
             v_f1 = score("", valid, train, [[(i, s) for i, s, _ in h] for h in vr], lambda s, t=tau_r: s >= t,
                          0, 0, 0).f1
-            tau_rnull = threshold(diag_rerank(scorer, search(emb, index, null_orfs, k), null_orfs, k))
+            tau_rnull = threshold(diag_rerank(scorer, search(emb, index, null_orfs, k), null_orfs, k, unit))
             t, c = time.perf_counter(), time.process_time()
-            rr = diag_rerank(scorer, hits, test_orfs, k)
+            rr = diag_rerank(scorer, hits, test_orfs, k, unit)
             ms_r = ms + (time.perf_counter() - t) * 1000 / len(test)
             cpu_r = cpu + (time.process_time() - c) * 1000 / len(test)
             null_found = np.mean([bool(h) and h[0][1] >= tau_rnull for h in rr])
-            results.append(score(f"ours:{name}+diag{k}", test, train, [[(i, s) for i, s, _ in h] for h in rr],
-                                 lambda s, tau=tau_r: s >= tau, ms_r, cpu_r, build,
-                                 f"diagonal/self >= {tau_r:.3f} (null 1%: >= {tau_rnull:.3f}, found "
+            label = "diagonal/self" if unit == "self" else "-log10 E"
+            results.append(score(f"ours:{name}+diag{k}" + ("-self" if unit == "self" else ""), test, train,
+                                 [[(i, s) for i, s, _ in h] for h in rr], lambda s, tau=tau_r: s >= tau, ms_r, cpu_r,
+                                 build, f"{label} >= {tau_r:.3f} (null 1%: >= {tau_rnull:.3f}, found "
                                  f"{null_found:.0%}); valid F1 {v_f1:.3f}"))
             print(results[-1])
 

@@ -69,8 +69,19 @@ class InputRow:
 
 def neighbour_summary(doc: Any) -> dict[str, Any]:
     m = doc.metadata
-    return {"id": m.get("id"), "organism": m.get("organism"), "type": m.get("type"),
-            "product": m.get("product"), "label": m.get("label"), "score": round(float(m.get("score", 0.0)), 4)}
+    out = {"id": m.get("id"), "organism": m.get("organism"), "type": m.get("type"),
+           "product": m.get("product"), "label": m.get("label"), "score": round(float(m.get("score", 0.0)), 4)}
+    if m.get("evalue") is not None:  # a re-scored protein hit (dnahlm_rag.fused_retriever)
+        out["evalue"] = float(f"{m['evalue']:.2e}")
+    return out
+
+
+def similarity_text(meta: dict[str, Any]) -> str:
+    """How a neighbour's similarity is shown: ``E=3.2e-41`` for a re-scored protein hit (the
+    E-value of its ungapped segment), else the cosine at the level that matched, to 3 decimals."""
+    if meta.get("evalue") is not None:
+        return f"E={meta['evalue']:.1e}"
+    return f"{meta.get('level_score', meta.get('score', 0.0)):.3f}"
 
 
 class Answerer:

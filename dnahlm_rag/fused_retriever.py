@@ -13,9 +13,9 @@ best cosine); the two lists are fused by ``fusion``:
   ``protein_weight / (rrf_c + rank_p + 1) + dna_weight / (rrf_c + rank_d + 1)`` (ranks 0-based;
   a level that did not return the segment adds nothing), so segments that both levels find rise
   to the top, and otherwise the levels alternate, protein first on ties.
-* ``"protein-first"`` (choose a level; the default): every protein hit, scored ``1 + cosine``, ahead of every
-  DNA hit, scored by its cosine; DNA hits fill the list when the protein level returns fewer than
-  ``k`` (so the DNA index is searched only for such queries, non-coding ones in practice).
+* ``"protein-first"`` (choose a level; the default): every protein hit ahead of every DNA hit,
+  each scored by its own level's score; DNA hits fill the list when the protein level returns
+  fewer than ``k`` (so the DNA index is searched only for such queries, non-coding ones in practice).
 
 The default, ``protein-first``, was chosen on the *validation* organisms (``bench/bench_protein.py``,
 docs/benchmarks.md): without re-scoring, product F1 0.285 against 0.231 for ``rrf`` (c = 60) and
@@ -25,19 +25,22 @@ adds nothing for coding queries of unseen species.
 
 With ``rerank = N`` (default 50; 0 turns it off) the protein level's top N hits by 4-mer cosine are
 re-scored by :class:`~dnahlm_rag.protein_rerank.DiagonalScorer` (shared 3-mers on the best
-diagonal, ungapped BLOSUM62 segment, in units of the ORF's self-score), each against the ORF that
-found it, and re-ordered by that score, which becomes the protein ``level_score`` (the cosine
-moves to ``cosine``). On the validation organisms it lifts product F1 from 0.285 to 0.323
-for about 1-2 ms more per query (docs/benchmarks.md, phase 4; with the earlier dense 3-mer
-candidates: 0.180 to 0.244). With ``vote = N > 1`` the top N
-fused hits then vote on the product (weight: fused score; products compared as lower-case word
-sets) and the best-ranked hit of the winning product moves to the top.
+diagonal, ungapped BLOSUM62 segment, as ``-log10`` of its E-value, so hits found by ORFs of
+different lengths compare fairly), each against the ORF that found it, and re-ordered by that
+score, which becomes the protein ``level_score`` (the cosine moves to ``cosine``). On the
+validation organisms it lifts product F1 from 0.285 to 0.327 for about 1-2 ms more per query
+(docs/benchmarks.md, phase 5; with the earlier dense 3-mer candidates: 0.180 to 0.244). A vote of
+the top 5 hits on the product lowered validation F1 with every candidate design tried (0.285 ->
+0.270, 0.323 -> 0.322, 0.180 -> 0.166), so there is none.
 
 Each ``Document`` is :func:`~dnahlm_rag.retriever.hit_to_document`'s (segment metadata, ``seq``)
-with ``score`` (the fused score, higher first), ``rank``, and:
+with ``score`` (rrf: the fused score, higher first; protein-first: ``level_score``, protein hits
+first), ``rank``, and:
 
 * ``level``: ``"protein"`` or ``"dna"``, the level that ranked it best (protein on ties);
-  ``levels``: every level that returned it; ``level_score``: its cosine at ``level``;
+  ``levels``: every level that returned it; ``level_score``: its score at ``level`` (DNA: cosine;
+  protein: ``-log10 E`` of the diagonal re-scorer, also given as ``evalue``, or the 4-mer cosine
+  with ``rerank = 0``);
 * for protein hits, the query ORF that found it, on the query's forward strand, 0-based
   half-open: ``query_start``, ``query_end``, ``query_strand`` (+1/-1), ``query_frame`` (0-2, as in
   :mod:`dnahlm_rag.orfs`), ``orf_partial`` (True when the ORF runs off either end of the query
@@ -72,7 +75,6 @@ FUSIONS = ("rrf", "protein-first")
 PROTEIN_INDEX_NAME = "proteins"
 #: An ORF covering less than this share of a query whose frame has other stops gets a note.
 COVERAGE_NOTE = 0.8
-_WORD = re.compile(r"[a-z0-9]+")
 
 
 @dataclass(frozen=True)
@@ -108,33 +110,6 @@ def analyse_query(seq: str, *, table: int = DEFAULT_TABLE, min_codons: int = 30,
     return QueryOrfs(r, tuple(notes))
 
 
-def _words(product: Any) -> frozenset[str]:
-    return frozenset(_WORD.findall(str(product or "").lower()))
-
-
-def vote_products(docs: list[Document], n: int) -> list[Document]:
-    """Move the best-ranked document of the product the top ``n`` documents vote for to the top.
-
-    A vote weighs the document's ``score``; products are compared as lower-case word sets; empty
-    products do not vote. Ranks are renumbered; scores are kept.
-    """
-    if n < 2 or len(docs) < 2:
-        return docs
-    tally: dict[frozenset[str], float] = {}
-    for d in docs[:n]:
-        w = _words(d.metadata.get("product"))
-        if w:
-            tally[w] = tally.get(w, 0.0) + float(d.metadata.get("score") or 0.0)
-    if not tally:
-        return docs
-    win = max(tally, key=lambda w: tally[w])
-    i = next(i for i, d in enumerate(docs) if _words(d.metadata.get("product")) == win)
-    out = [docs[i], *docs[:i], *docs[i + 1:]]
-    for r, d in enumerate(out):
-        d.metadata["rank"] = r
-    return out
-
-
 class FusedRetriever(BaseRetriever):
     """Top-``k`` segments for a DNA query from the protein and DNA indexes (rules: module doc).
 
@@ -159,7 +134,6 @@ class FusedRetriever(BaseRetriever):
     rrf_c: float = 60.0
     protein_weight: float = 1.0
     dna_weight: float = 1.0
-    vote: int = 0  # top-N product vote after fusion; 0 or 1: off
     rerank: int = 50  # top-N protein hits re-scored by DiagonalScorer (module doc); 0: off
 
     _scorer: DiagonalScorer | None = PrivateAttr(default=None)
@@ -265,15 +239,14 @@ class FusedRetriever(BaseRetriever):
         for p, d in zip(prot, dna):
             p_sorted = self._rescore(list(p.values())) if self.rerank else \
                 sorted(p.values(), key=lambda x: -x[0].score)
-            docs = self._fuse(p_sorted, d, k)
-            out.append(vote_products(docs, self.vote))
+            out.append(self._fuse(p_sorted, d, k))
         return out
 
     def _fuse(self, prot: list[tuple[Hit, Orf]], dna: list[Hit], k: int) -> list[Document]:
         """The top ``k`` of both levels' hits, fused (module doc), as Documents."""
         entries: dict[str, dict[str, Any]] = {}
         for r, (h, orf) in enumerate(prot):
-            s = self.protein_weight / (self.rrf_c + r + 1) if self.fusion == "rrf" else 1.0 + h.score
+            s = self.protein_weight / (self.rrf_c + r + 1) if self.fusion == "rrf" else h.score
             entries[str(h.doc["id"])] = {"hit": h, "orf": orf, "score": s, "level": "protein",
                                          "level_score": h.score, "best": s, "levels": ["protein"]}
         for r, h in enumerate(dna):
@@ -289,7 +262,10 @@ class FusedRetriever(BaseRetriever):
                 e["score"] += s
                 if s > e["best"]:  # the DNA level ranked it better
                     e.update(level="dna", level_score=h.score, best=s)
-        ranked = sorted(entries.values(), key=lambda e: (-e["score"], e["level"] != "protein"))
+        if self.fusion == "rrf":
+            ranked = sorted(entries.values(), key=lambda e: (-e["score"], e["level"] != "protein"))
+        else:  # protein-first: the levels' scores are in different units; never compared
+            ranked = sorted(entries.values(), key=lambda e: (e["level"] != "protein", -e["score"]))
         docs = []
         for r, e in enumerate(ranked[:k]):  # only the k shown become Documents (the slow part)
             row = dict(e["hit"].doc)
@@ -297,8 +273,10 @@ class FusedRetriever(BaseRetriever):
             doc = hit_to_document(Hit(row, float(e["score"]), r))
             m = doc.metadata
             m.update(level=e["level"], levels=e["levels"], level_score=float(e["level_score"]))
-            if cosine is not None:
+            if cosine is not None:  # re-scored: level_score is -log10 E
                 m["cosine"] = float(cosine)
+                if e["level"] == "protein":
+                    m["evalue"] = float(10.0 ** -e["level_score"])
             orf: Orf | None = e["orf"]
             if orf is not None:
                 m.update(query_start=orf.start, query_end=orf.end, query_strand=orf.strand, query_frame=orf.frame,

@@ -11,8 +11,8 @@ top ``rerank`` hits re-scored by :class:`~dnahlm_rag.protein_rerank.DiagonalScor
 
 Same interface as ``TrainNeighbours``: ``search(seqs, k, exclude_ids)`` gives, per query, up to
 ``k`` ``(row index, score)`` pairs, best first, never the query's own row nor a row with the
-very same sequence. Scores are diagonal scores in units of the query protein's self-score (0 when
-no diagonal hits; those candidates keep their 4-mer cosine order behind the scored ones).
+very same sequence. Scores are the diagonal re-scorer's ``-log10 E`` (a candidate without a
+diagonal hit scores ``-log10(K m n)``, behind every hit of its length).
 """
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ class ProteinTrainNeighbours:
                 if self.scorer is not None and hits and prots[j]:
                     top = hits[:self.rerank]
                     diag = self.scorer.score(prots[j], [i for i, _ in top])
-                    # stable sort: equal diagonal scores (e.g. no hit at all) keep the 4-mer cosine order
+                    # stable sort: equal scores keep the 4-mer cosine order
                     order = sorted(range(len(top)), key=lambda r: -float(diag[r]))
                     hits = [(top[r][0], float(diag[r])) for r in order]
                 out.append(hits[:k])

@@ -12,24 +12,33 @@ diagonal ``i - j``. :class:`DiagonalScorer` re-scores a query protein against a 
    (a diagonal needs at least ``min_hits`` hits);
 3. along each kept diagonal, the best-scoring ungapped segment under BLOSUM62 (maximum-sum
    subarray of the residue-pair scores over the whole overlap, all candidates at once);
-4. score = the kept diagonals' segment scores combined (``combine``: ``sum``, a crude stand-in
-   for gapped alignment, or ``max``), divided by the query's self-score (the BLOSUM62 sum of its
-   residues with themselves), so 1.0 = the whole query aligned to itself.
+4. score = the significance of the best kept segment (``combine``: the kept diagonals' segment
+   scores summed, a crude stand-in for gapped alignment, or their maximum): ``-log10 E`` with the
+   Karlin-Altschul E-value of an ungapped local alignment, ``E = K m n exp(-lambda S)`` (``S`` the
+   raw BLOSUM62 score, ``m`` and ``n`` the query's and the candidate's lengths in residues;
+   ``lambda`` = 0.3176 and ``K`` = 0.134, BLAST's ungapped BLOSUM62 values). Higher is better;
+   2 means E = 0.01. Unlike a score in units of the query's self-score, it can be compared across
+   queries of different lengths, such as the ORFs of one query.
 
-The default (one diagonal, 3-mers) was chosen on the validation organisms of
+The defaults (one diagonal, 3-mers) were chosen on the validation organisms of
 ``bench/bench_protein.py``; there it re-ranks the protein index's top 50 as well as a full
 Smith-Waterman alignment (Biopython ``PairwiseAligner``, BLOSUM62, gaps 11/1) does: product F1
 0.244 against 0.242 (test: 0.286 and 0.286), at about 1 ms per query where the aligner
 needs 80-100 ms for the top 10 alone.
-Summing 3 diagonals, or taking the best of 5, or 2-mers, did no better.
+Summing 3 diagonals, or taking the best of 5, or 2-mers, did no better. The E-value replaced the
+segment score divided by the ORF's self-score (2026-11-30): when a query has several ORFs, a weak
+hit on a short ORF no longer outranks a strong one on the real gene (validation product F1 of the
+shipped retriever 0.309 -> 0.327 over 513 queries, docs/benchmarks.md).
 
-Positions are 0-based residue indices; scores are in units of the query's self-score. Every
+Positions are 0-based residue indices; :meth:`DiagonalScorer.raw` gives raw BLOSUM62 units. Every
 operation is vectorised over the candidates (a few tens of numpy calls per query: well under
 1 ms for 20-50 candidates of a few hundred residues).
 
 >>> s = DiagonalScorer(["MKTAYIAKQRQISFVKSHFSRQ", "MKTAYIAKQRQ", "QRSFHSKVFSIQRQKAIYATKM"])
->>> [round(float(x), 3) for x in s.score("MKTAYIAKQRQISFVKSHFSRQ", [0, 1, 2])]  # self, a half, reversed
-[1.0, 0.495, 0.138]
+>>> [int(x) for x in s.raw("MKTAYIAKQRQISFVKSHFSRQ", [0, 1, 2])]  # self, a half, reversed
+[109, 54, 15]
+>>> [round(float(x), 1) for x in s.score("MKTAYIAKQRQISFVKSHFSRQ", [0, 1, 2])]  # -log10 E
+[13.2, 5.9, 0.3]
 """
 from __future__ import annotations
 
@@ -42,6 +51,8 @@ import numpy as np
 from .errors import DnaHlmError
 
 AMINO_ACIDS = "ARNDCQEGHILKMFPSTWYV"  # BLOSUM62's order
+#: Karlin-Altschul statistics of ungapped BLOSUM62 (BLAST's values, per raw score unit)
+KA_LAMBDA, KA_K = 0.3176, 0.134
 _OTHER = 20  # code of every non-residue (X, *, B, Z, U, O, gaps): breaks words, scores _OTHER_SCORE
 _OTHER_SCORE = -4
 _LUT = np.full(256, _OTHER, dtype=np.uint8)
@@ -128,14 +139,19 @@ class DiagonalScorer:
     def __len__(self) -> int:
         return len(self.starts) - 1
 
-    def self_score(self, query: str) -> float:
-        """BLOSUM62 score of ``query`` aligned to itself (>= 1)."""
-        q = encode(query)
-        return max(1.0, float(self.matrix[q, q].sum()))
-
     def score(self, query: str, targets: Sequence[int] | np.ndarray) -> np.ndarray:
-        """float64 score of ``query`` against each collection protein in ``targets`` (positions),
-        in units of the query's self-score; 0.0 where no diagonal has ``min_hits`` word hits."""
+        """float64 ``-log10 E`` of ``query`` against each collection protein in ``targets``
+        (positions): the E-value of :meth:`raw`'s segment score for these lengths (module doc).
+        Where no diagonal has ``min_hits`` word hits the raw score is 0 and this ``-log10(K m n)``."""
+        t_idx = np.asarray(targets, dtype=np.int64)
+        raw = self.raw(query, t_idx)
+        m = max(1, len(query))
+        n = np.maximum(1, self.starts[t_idx + 1] - self.starts[t_idx]) if len(t_idx) else np.ones(0)
+        return (KA_LAMBDA * raw - np.log(KA_K * m * n)) / np.log(10.0)
+
+    def raw(self, query: str, targets: Sequence[int] | np.ndarray) -> np.ndarray:
+        """float64 raw BLOSUM62 score of the best kept segment(s) of ``query`` against each
+        collection protein in ``targets`` (positions); 0.0 where no diagonal has ``min_hits`` word hits."""
         t_idx = np.asarray(targets, dtype=np.int64)
         out = np.zeros(len(t_idx), dtype=np.float64)
         if len(t_idx) and (t_idx.min() < 0 or t_idx.max() >= len(self)):
@@ -193,7 +209,7 @@ class DiagonalScorer:
             np.add.at(out, c_sel, seg)
         else:
             np.maximum.at(out, c_sel, seg)
-        return out / self.self_score(query)
+        return out
 
     def _ungapped(self, q: np.ndarray, diag: np.ndarray, tpos: np.ndarray, tlen: np.ndarray) -> np.ndarray:
         """Best ungapped segment score along each diagonal ``i - j = diag`` of query ``q`` against

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .answer import AnswerConfig, Answerer, task_question_and_labels
+from .answer import AnswerConfig, Answerer, similarity_text, task_question_and_labels
 from .atomic import atomic_file
 from .chain import ChainConfig
 from .errors import DnaHlmError
@@ -74,7 +74,7 @@ def run_examples(data_dir: str | Path = "data", index_root: str | Path = "indexe
             "neighbours": [{"id": d.metadata.get("id"), "organism": d.metadata.get("organism"),
                             "label": d.metadata.get("label") or d.metadata.get("product"),
                             "level": d.metadata.get("level", "dna"),
-                            "score": round(float(d.metadata.get("score", 0.0)), 3)} for d in out_["neighbours"]],
+                            "similarity": similarity_text(d.metadata)} for d in out_["neighbours"]],
             "provenance": list(out_.get("provenance", [])),
         })
     if out:
@@ -86,7 +86,7 @@ def run_examples(data_dir: str | Path = "data", index_root: str | Path = "indexe
                       f"- query: `{r['id']}` ({r['organism'] or 'unknown organism'}, {r['length']} nt)",
                       f"- answer: **{r['answer']}**", f"- truth: {r['truth']}"]
             lines += [f"- provenance: {p}" for p in r["provenance"]] + ["- neighbours:"]
-            lines += [f"  - `{n['id']}` {n['organism'] or ''}: {n['label']} ({n['level']} level, score {n['score']})"
+            lines += [f"  - `{n['id']}` {n['organism'] or ''}: {n['label']} ({n['level']} level, {n['similarity']})"
                       for n in r["neighbours"]]
             lines.append("")
         with atomic_file(out) as f:

@@ -172,7 +172,8 @@ def test_ask_shows_protein_level_and_frame(protein_work) -> None:
     assert "provenance:\n  protein level searched with" in res.output
     assert "neighbours (id, organism, type, product, level, similarity):" in res.output
     top = _neighbour_lines(res.output)[0]
-    assert top[0] == cds["id"] and top[-2] == f"protein -1/f0 0-{len(cds['seq'])}" and top[-1] == "1.000"
+    assert top[0] == cds["id"] and top[-2] == f"protein -1/f0 0-{len(cds['seq'])}"
+    assert top[-1].startswith("E=") and float(top[-1][2:]) < 1e-50  # the protein hit's E-value
 
 
 def test_ask_non_coding_is_dna_level_only(protein_work) -> None:

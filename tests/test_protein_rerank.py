@@ -9,7 +9,8 @@ import pytest
 
 import dnahlm_rag.protein_rerank as pr
 from dnahlm_rag.errors import DnaHlmError
-from dnahlm_rag.protein_rerank import AMINO_ACIDS, DiagonalConfig, DiagonalScorer, blosum62, encode, words
+from dnahlm_rag.protein_rerank import (AMINO_ACIDS, KA_K, KA_LAMBDA, DiagonalConfig, DiagonalScorer, blosum62, encode,
+                                       words)
 
 
 def _random_protein(rng: random.Random, n: int) -> str:
@@ -30,7 +31,7 @@ def _kadane(q: np.ndarray, t: np.ndarray, d: int, m: np.ndarray) -> int:
 
 
 def _reference(query: str, target: str, k: int) -> float:
-    """Best ungapped segment over every diagonal that shares a k-mer word (slow, obvious)."""
+    """Best ungapped segment (raw score) over every diagonal that shares a k-mer word (slow, obvious)."""
     q, t, m = encode(query), encode(target), blosum62()
     qw = {}
     for i, w in enumerate(words(q, k)):
@@ -39,18 +40,23 @@ def _reference(query: str, target: str, k: int) -> float:
     diags = {i - j for j, w in enumerate(words(t, k)) if w >= 0 for i in qw.get(int(w), [])}
     if not diags:
         return 0.0
-    self_score = max(1.0, float(sum(m[a, a] for a in q)))
-    return max(_kadane(q, t, d, m) for d in diags) / self_score
+    return float(max(_kadane(q, t, d, m) for d in diags))
 
 
 def test_doctest() -> None:
     assert doctest.testmod(pr).failed == 0
 
 
-def test_self_score_is_one_and_blosum_is_symmetric() -> None:
+def test_self_match_scores_the_blosum_diagonal_and_its_evalue() -> None:
     rng = random.Random(1)
     p = _random_protein(rng, 150)
-    assert DiagonalScorer([p]).score(p, [0])[0] == pytest.approx(1.0)
+    s = DiagonalScorer([p, p[:60]])
+    m = blosum62()
+    raw = float(sum(m[a, a] for a in encode(p)))
+    assert s.raw(p, [0])[0] == raw
+    # -log10 E, E = K m n exp(-lambda S): the same segment in a longer pair is less significant
+    assert s.score(p, [0])[0] == pytest.approx((KA_LAMBDA * raw - np.log(KA_K * 150 * 150)) / np.log(10))
+    assert s.score(p[:60], [1])[0] == pytest.approx((KA_LAMBDA * s.raw(p[:60], [1])[0] - np.log(KA_K * 60 * 60)) / np.log(10))
     m = blosum62()
     assert m.shape == (21, 21) and (m == m.T).all() and m[AMINO_ACIDS.index("W"), AMINO_ACIDS.index("W")] == 11
 
@@ -61,12 +67,30 @@ def test_homolog_with_substitutions_outranks_composition_matched_decoy() -> None
     homolog = _mutate(rng, query, 0.5)  # about 50% identity: below what cosine of 3-mers sees well
     homolog = homolog[:100] + homolog[103:]  # and a 3-residue deletion
     decoy = "".join(rng.sample(homolog, len(homolog)))  # same composition, no order
-    s = DiagonalScorer([decoy, homolog]).score(query, [0, 1])
+    scorer = DiagonalScorer([decoy, homolog])
+    s = scorer.raw(query, [0, 1])
     assert s[1] > 2 * s[0]
-    assert s[1] > 0.1
+    sig = scorer.score(query, [0, 1])
+    assert sig[1] > 10 and sig[0] < 2  # E < 1e-10 for the homolog, chance level for the decoy
     # the deletion splits the alignment over two diagonals: summing two recovers both pieces
-    two = DiagonalScorer([decoy, homolog], DiagonalConfig(diagonals=2)).score(query, [0, 1])
+    two = DiagonalScorer([decoy, homolog], DiagonalConfig(diagonals=2)).raw(query, [0, 1])
     assert two[1] > 1.5 * s[1]
+
+
+def test_evalue_ranks_a_gene_above_a_short_orfs_chance_hit() -> None:
+    """The reason scores are E-values: a short ORF's chance hit covers more of *its* ORF than a
+    real homolog covers of a long gene, so a score in units of the ORF's self-score ranks it first."""
+    rng = random.Random(7)
+    gene = _random_protein(rng, 400)
+    homolog = _mutate(rng, gene, 0.6)
+    short = _random_protein(rng, 35)
+    chance = _random_protein(rng, 150) + short[10:20] + _random_protein(rng, 150)  # 10 residues shared
+    s = DiagonalScorer([homolog, chance])
+    m = blosum62()
+    self_gene, self_short = (float(sum(m[a, a] for a in encode(x))) for x in (gene, short))
+    raw_gene, raw_short = s.raw(gene, [0])[0], s.raw(short, [1])[0]
+    assert raw_short / self_short > raw_gene / self_gene  # the old unit gets this backwards (the test can fail)
+    assert s.score(gene, [0])[0] > s.score(short, [1])[0] + 5
 
 
 @pytest.mark.parametrize("k", [2, 3])
@@ -76,7 +100,7 @@ def test_every_diagonal_kept_matches_the_reference(k: int) -> None:
     targets = [_mutate(rng, query, 0.4), _random_protein(rng, 60), "MK", "X" * 30,
                _random_protein(rng, 20) + query[10:50] + "*" + _random_protein(rng, 7), query[::-1]]
     s = DiagonalScorer(targets, DiagonalConfig(k=k, diagonals=10 ** 6, combine="max"))
-    got = s.score(query, range(len(targets)))
+    got = s.raw(query, range(len(targets)))
     want = [_reference(query, t, k) for t in targets]
     np.testing.assert_allclose(got, want)
 
@@ -88,14 +112,16 @@ def test_order_of_targets_does_not_matter() -> None:
     s = DiagonalScorer(targets)
     fwd = s.score(query, [0, 1, 2, 3])
     np.testing.assert_allclose(s.score(query, [3, 2, 1, 0]), fwd[::-1])
+    np.testing.assert_allclose(s.raw(query, [3, 2, 1, 0]), s.raw(query, [0, 1, 2, 3])[::-1])
     assert fwd[0] > fwd[1] > fwd[2]
 
 
 @pytest.mark.parametrize("query", ["", "M", "MK", "XXXXXXXX", "*" * 40, "mktayiakqrq"])
 def test_empty_short_and_odd_queries_do_not_crash(query: str) -> None:
     s = DiagonalScorer(["MKTAYIAKQRQISFVKSHFSRQ", "MK", ""])
-    out = s.score(query, [0, 1, 2])
+    out = s.raw(query, [0, 1, 2])
     assert out.shape == (3,) and (out >= 0).all()
+    assert np.isfinite(s.score(query, [0, 1, 2])).all()
     assert s.score(query, []).shape == (0,)
 
 

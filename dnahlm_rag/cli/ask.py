@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
         mix: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="RAG: weight of the neighbours' answers mixed into decoding (default: the weight `dnahlm mix fit` chose for the model, else 0).")] = None,
     ) -> None:
         """Answer QUESTION about one sequence; print the answer, then the neighbours it was built from."""
-        from ..answer import AnswerConfig, Answerer, read_single_fasta
+        from ..answer import AnswerConfig, Answerer, read_single_fasta, similarity_text
         from ..chain import ChainConfig
         from ..errors import DnaHlmError
 
@@ -98,8 +98,7 @@ def register(app: typer.Typer) -> None:
                 cols = [m.get("id"), m.get("organism"), m.get("type"), m.get("product") or m.get("label")]
                 if fused:
                     cols.append(level_column(m))
-                sim = m.get("level_score", m.get("score"))  # fused: the cosine at the level that matched
-                typer.echo("  " + "\t".join(str(c) if c else "-" for c in cols) + f"\t{sim:.3f}")
+                typer.echo("  " + "\t".join(str(c) if c else "-" for c in cols) + "\t" + similarity_text(m))
 
     @app.command("batch")
     def batch(
