@@ -8,7 +8,8 @@ Prompt building (documented in ``prompts/README.md``): the query sequence is cut
 ``query_seq_chars`` bases, each neighbour's to ``example_seq_chars``; neighbours are listed from
 the least to the most similar; while the prompt is longer than the model's context minus
 ``max_new_tokens`` tokens, the least similar example is dropped (the LLM left-truncates as a
-last resort). A neighbour's answer is its task label when it has one, else its description.
+last resort). A neighbour's answer is its task label when it has one, else its description without
+its organism and coordinates.
 
 ``batch`` runs retrieval as one embedding pass + one FAISS search and generation as padded
 batches, so batch throughput is far above one-by-one ``invoke``.
@@ -27,6 +28,7 @@ from langchain_core.documents import Document
 from langchain_core.output_parsers import BaseOutputParser
 from langchain_core.runnables import Runnable, RunnableConfig
 
+from .data.genbank import transferable
 from .llm import DnaHlmLLM
 from .prompts import PromptTemplate, load_prompt
 from .retriever import SegmentRetriever
@@ -92,9 +94,12 @@ def _assign(key: str, fn_many: Any, name: str) -> _Sequential:
 
 
 def neighbour_answer(doc: Document) -> str:
-    """What a neighbour answers: its task label when it has one, else its description."""
+    """What a neighbour answers: its task label when it has one, else the part of its description
+    that carries over to a similar sequence (:func:`~dnahlm_rag.data.genbank.transferable`: not
+    the neighbour's organism, accession and coordinates, which a copied answer would misattribute
+    to the query)."""
     m = doc.metadata
-    return str(m.get("label") if m.get("label") not in (None, "") else doc.page_content)
+    return str(m.get("label") if m.get("label") not in (None, "") else transferable(doc.page_content))
 
 
 class PromptBuilder:

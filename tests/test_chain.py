@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dnahlm_rag.chain import AnswerParser, ChainConfig, build_chains
+from dnahlm_rag.chain import AnswerParser, ChainConfig, build_chains, neighbour_answer
 from dnahlm_rag.errors import DnaHlmError
 from dnahlm_rag.llm import DnaHlmLLM
 from dnahlm_rag.prompts import load_prompt
@@ -54,6 +54,18 @@ def test_task_neighbours_show_labels_and_parser_snaps_to_labels(setup) -> None:
     assert p.parse("rRNA gene of something") == "rRNA"
     assert p.parse("no idea") == "no idea"
     assert AnswerParser().parse("  elongation factor Tu\n\nmore") == "elongation factor Tu"
+
+
+def test_a_described_neighbour_answers_without_its_organism_and_place() -> None:
+    from langchain_core.documents import Document
+
+    desc = ("A protein-coding sequence (tufA) encoding elongation factor Tu in Testus organismus, NC_T.1 "
+            "11..1200 on the minus strand (1190 nt). Function: translation. Note: a long note.")
+    doc = Document(page_content=desc, metadata={"id": "x", "organism": "Testus organismus"})
+    assert neighbour_answer(doc) == ("A protein-coding sequence (tufA) encoding elongation factor Tu. "
+                                     "Function: translation.")
+    doc.metadata["label"] = "CDS"  # a task neighbour answers with its label
+    assert neighbour_answer(doc) == "CDS"
 
 
 def test_examples_are_dropped_to_fit_the_context(setup) -> None:

@@ -5,7 +5,7 @@ import gzip
 
 from data_fixtures import BROKEN_RECORD, SEQ60, genbank_record, write
 
-from dnahlm_rag.data.genbank import describe, iter_records
+from dnahlm_rag.data.genbank import Feature, describe, iter_records, transferable
 from dnahlm_rag.data.problems import Problems
 from dnahlm_rag.seq import reverse_complement
 
@@ -47,6 +47,19 @@ def test_description_sentence(tmp_path):
     rec, by = _features(tmp_path)
     s = describe(by["test kinase"], rec.organism, rec.accession)
     assert "abcA" in s and "test kinase" in s and "1..18" in s and "plus strand" in s
+    t = transferable(s)
+    assert "abcA" in t and "test kinase" in t and rec.organism not in t and "1..18" not in t and t.endswith(".")
+
+
+def test_transferable_keeps_what_the_sequence_is_and_drops_where_it_was_found():
+    f = Feature(type="CDS", start=99, end=399, strand=-1, parts=[(99, 399, -1)], seq="A" * 300,
+                qualifiers={"gene": "sepA", "product": "protein involved in septation in vivo",
+                            "function": "cell division.", "note": "similar to B. subtilis SepA."})
+    s = describe(f, "Pseudomonas sp. strain in-42 (in soil)", "NZ_X.1")
+    assert "Pseudomonas" in s and "100..399 on the minus strand (300 nt)" in s and "Note:" in s
+    t = transferable(s)  # the product's own " in " survives; organism, place and note go
+    assert t == "A protein-coding sequence (sepA) encoding protein involved in septation in vivo. Function: cell division."
+    assert transferable("tRNA-Ala") == "tRNA-Ala" and transferable("") == ""
 
 
 def test_malformed_record_is_reported_and_skipped(tmp_path):

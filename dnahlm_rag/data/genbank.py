@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -213,3 +214,27 @@ def describe(feature: Feature, organism: str, accession: str) -> str:
     if q.get("note"):
         s += f" Note: {q['note'].rstrip('.')}."
     return s
+
+
+_WHERE = re.compile(r", \S+ \d+\.\.\d+ on the (?:plus|minus) strand \(\d+ nt\)\.")
+
+
+def transferable(description: str) -> str:
+    """What a :func:`describe` sentence says about the sequence itself, fit to answer for a
+    *similar* sequence: the clause naming the organism, accession and coordinates, and the free-text
+    note, are dropped (they say where this copy was found, not what it is); the function stays.
+    Text not made by :func:`describe` comes back unchanged.
+
+    >>> transferable("A protein-coding sequence (thrA) encoding aspartate kinase in Escherichia coli K-12, "
+    ...              "NC_000913.3 337..2799 on the plus strand (2463 nt). Function: enzyme. Note: GO terms.")
+    'A protein-coding sequence (thrA) encoding aspartate kinase. Function: enzyme.'
+    """
+    m = _WHERE.search(description)
+    if m is None:
+        return description
+    cut = description.rfind(" in ", 0, m.start())  # organism names do not hold " in "; products may
+    if cut < 0:
+        return description
+    rest = description[m.end():]
+    note = rest.find(" Note: ")
+    return description[:cut] + "." + (rest[:note] if note >= 0 else rest)
