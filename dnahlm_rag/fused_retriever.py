@@ -28,7 +28,7 @@ re-scored by :class:`~dnahlm_rag.protein_rerank.DiagonalScorer` (shared 3-mers o
 diagonal, ungapped BLOSUM62 segment, as ``-log10`` of its E-value, so hits found by ORFs of
 different lengths compare fairly), each against the ORF that found it, and re-ordered by that
 score, which becomes the protein ``level_score`` (the cosine moves to ``cosine``). On the
-validation organisms it lifts product F1 from 0.285 to 0.327 for about 1-2 ms more per query
+validation organisms it lifts product F1 from 0.285 to 0.342 for about 1-2 ms more per query
 (docs/benchmarks.md, phase 5; with the earlier dense 3-mer candidates: 0.180 to 0.244). A vote of
 the top 5 hits on the product lowered validation F1 with every candidate design tried (0.285 ->
 0.270, 0.323 -> 0.322, 0.180 -> 0.166), so there is none.

@@ -28,7 +28,7 @@ needs 80-100 ms for the top 10 alone.
 Summing 3 diagonals, or taking the best of 5, or 2-mers, did no better. The E-value replaced the
 segment score divided by the ORF's self-score (2026-11-30): when a query has several ORFs, a weak
 hit on a short ORF no longer outranks a strong one on the real gene (validation product F1 of the
-shipped retriever 0.309 -> 0.327 over 513 queries, docs/benchmarks.md).
+shipped retriever 0.323 -> 0.342 in bench/bench_protein.py, docs/benchmarks.md phase 5).
 
 Positions are 0-based residue indices; :meth:`DiagonalScorer.raw` gives raw BLOSUM62 units. Every
 operation is vectorised over the candidates (a few tens of numpy calls per query: well under

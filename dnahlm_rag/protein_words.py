@@ -13,7 +13,8 @@ over its own words of query weight x posting weight, the exact cosine, gathered 
 Chosen on the validation organisms (bench/bench_protein.py, docs/benchmarks.md). Product F1 of
 the top hit after the diagonal re-scoring of the top 50 (:mod:`dnahlm_rag.protein_rerank`) was
 0.323 with exact aa20 4-mers, 0.244 with the dense Murphy-10 3-mer profile searched by FAISS, and
-0.29-0.32 with reduced-alphabet 4-6-mers, spaced 4-5-mers and unions of two designs.
+0.29-0.32 with reduced-alphabet 4-6-mers, spaced 4-5-mers and unions of two designs (scores then in
+units of the ORF's self-score; ranked by E-value since, the aa20 4-mers give 0.341).
 
 Residues outside the 20 (``X``, ``*``, ...) break words; lower case is upper-cased. A protein
 with no whole word scores 0 against everything and gets no hits.
