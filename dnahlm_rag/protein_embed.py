@@ -136,6 +136,9 @@ def _block_words(raw: np.ndarray, doc: np.ndarray, block: KmerBlock) -> tuple[np
             c = codes[o:o + m]
             valid &= c != _INVALID
             word = word * a + c
+    # a window across two proteins: its skipped ("0") positions may hold the separator unseen, but
+    # its first and last positions (always "1") then lie in different proteins
+    valid &= doc[:m] == doc[len(block.pattern) - 1:]
     return doc[:m][valid], word[valid]
 
 

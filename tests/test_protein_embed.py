@@ -65,6 +65,18 @@ def test_spaced_pattern_and_hashing_are_deterministic():
     assert np.array_equal(a, b)
 
 
+@pytest.mark.parametrize("pattern", ["111", "11011", "1001"])
+def test_a_spaced_word_never_spans_two_proteins(pattern):
+    from dnahlm_rag.protein_embed import _block_words, _joined
+
+    proteins = [TRX_ECOLI[:20], "MKT", TRX_BSUB[:11], "", RECA[:9]]
+    block = KmerBlock("aa20", pattern)
+    d, w = _block_words(*_joined(proteins), block)
+    for i, p in enumerate(proteins):  # the words of the joined collection = those of each protein alone
+        alone = _block_words(*_joined([p]), block)[1]
+        assert list(w[d == i]) == list(alone) and len(alone) == max(0, len(p) - len(pattern) + 1)
+
+
 def test_batches_give_the_same_vectors():
     proteins = [TRX_ECOLI, TRX_BSUB, RECA, conservative(RECA)] * 3
     one = ProteinEmbedder(ProteinEmbedConfig(batch=5)).fit(proteins).embed(proteins)
