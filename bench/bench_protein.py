@@ -112,9 +112,10 @@ DESIGNS: dict[str, ProteinEmbedConfig] = {
 }
 #: sparse exact-word designs (inverted file, no FAISS): name -> WordConfig
 WORD_DESIGNS: dict[str, WordConfig] = {
-    "aa20-k4-words": WordConfig("aa20", "1111"),        # 160,000 exact 4-mers: the shipped design
-    "m15-k4-words": WordConfig("murphy15", "1111"),
-    "m10-k5-words": WordConfig("murphy10", "11111"),
+    "aa20-k4+11011-words": WordConfig("aa20", ("1111", "11011")),  # 4-mers and spaced 4-mers: shipped
+    "aa20-k4-words": WordConfig("aa20", ("1111",)),     # 160,000 exact 4-mers: shipped until 2026-11-30
+    "m15-k4-words": WordConfig("murphy15", ("1111",)),
+    "m10-k5-words": WordConfig("murphy10", ("11111",)),
 }
 
 
@@ -514,8 +515,8 @@ def main() -> None:
     ap.add_argument("--orfs", type=int, default=2, help="best ORFs per query searched")
     ap.add_argument("--designs", default=",".join([*DESIGNS, *WORD_DESIGNS]))
     ap.add_argument("--rerank", default="m10-k4:10,m10-k4-exact:10", help="design:K pairs to re-rank, comma-separated")
-    ap.add_argument("--diag", default="m10-k3:50,aa20-k4-words:25,aa20-k4-words:50,aa20-k4-words:100,"
-                                      "aa20-k4-words:50:self",
+    ap.add_argument("--diag", default="m10-k3:50,aa20-k4-words:50,aa20-k4-words:50:self,aa20-k4+11011-words:25,"
+                                      "aa20-k4+11011-words:50,aa20-k4+11011-words:100",
                     help="design:K[:self] items whose top K are re-scored by the diagonal scorer, comma-separated "
                          "(':self': in units of the ORF's self-score instead of -log10 E)")
     ap.add_argument("--skip-blast", action="store_true")

@@ -3,7 +3,7 @@
 A query that codes for a protein is searched twice: its best open reading frames
 (:func:`~dnahlm_rag.orfs.find_orfs`, both strands, ``table`` 11 unless told, ORFs of at least
 ``min_codons`` codons, the best ``max_orfs`` of them) against the protein index
-(``indexes/proteins``, translated CDS, searched by exact 4-mer cosine through its inverted file,
+(``indexes/proteins``, translated CDS, searched by exact word cosine (4-mers and spaced 4-mers) through its inverted file,
 :mod:`dnahlm_rag.protein_words`), and the whole sequence
 against the DNA index (``indexes/segments``). A query with no ORF that long is searched at the
 DNA level only. Each level returns its top ``depth`` hits (protein hits merged over the ORFs by
@@ -23,7 +23,7 @@ docs/benchmarks.md): without re-scoring, product F1 0.285 against 0.231 for ``rr
 protein-first won on speed: the DNA index is not searched for coding queries); the DNA level
 adds nothing for coding queries of unseen species.
 
-With ``rerank = N`` (default 50; 0 turns it off) the protein level's top N hits by 4-mer cosine are
+With ``rerank = N`` (default 50; 0 turns it off) the protein level's top N hits by word cosine are
 re-scored by :class:`~dnahlm_rag.protein_rerank.DiagonalScorer` (shared 3-mers on the best
 diagonal, ungapped BLOSUM62 segment, as ``-log10`` of its E-value, so hits found by ORFs of
 different lengths compare fairly), each against the ORF that found it, and re-ordered by that
@@ -39,7 +39,7 @@ first), ``rank``, and:
 
 * ``level``: ``"protein"`` or ``"dna"``, the level that ranked it best (protein on ties);
   ``levels``: every level that returned it; ``level_score``: its score at ``level`` (DNA: cosine;
-  protein: ``-log10 E`` of the diagonal re-scorer, also given as ``evalue``, or the 4-mer cosine
+  protein: ``-log10 E`` of the diagonal re-scorer, also given as ``evalue``, or the word cosine
   with ``rerank = 0``);
 * for protein hits, the query ORF that found it, on the query's forward strand, 0-based
   half-open: ``query_start``, ``query_end``, ``query_strand`` (+1/-1), ``query_frame`` (0-2, as in

@@ -18,9 +18,9 @@ rows are the CDS segments of the chosen splits, each with two more columns, ``ta
 genetic code it was translated with, :func:`~dnahlm_rag.orfs.genetic_code_for` of its organism)
 and ``protein`` (:func:`~dnahlm_rag.orfs.translate_cds`), and its vectors embed the proteins
 (:mod:`dnahlm_rag.embed.protein`); ``search`` on it takes protein strings, not DNA. It holds one
-more file, ``words.safetensors``: the inverted file of the proteins' exact 4-mers
-(:mod:`dnahlm_rag.protein_words`), through which ``search`` finds the top hits by exact 4-mer
-cosine; the FAISS file keeps the dense Murphy-10 3-mer profiles (``search_vectors``).
+more file, ``words.safetensors``: the inverted file of the proteins' exact words (4-mers and
+spaced 4-mers, :mod:`dnahlm_rag.protein_words`), through which ``search`` finds the top hits by
+word cosine; the FAISS file keeps the dense Murphy-10 3-mer profiles (``search_vectors``).
 
 Search is by inner product (vectors are unit or fused as in :mod:`dnahlm_rag.embed.fusion`).
 ``flat`` is exact; ``ivf`` (IVF-Flat, ``nprobe`` lists probed) and ``hnsw`` are approximate, for
@@ -366,7 +366,7 @@ class SegmentIndex:
     def __init__(self, folder: Path, manifest: dict[str, Any], index: Any, docs: list[dict[str, Any]],
                  embedder: FusedEmbedder, words: WordIndex | None = None) -> None:
         self.folder, self.manifest, self.index, self.docs, self.embedder = folder, manifest, index, docs, embedder
-        self.words = words  # protein indexes: exact 4-mer inverted file, used by search()
+        self.words = words  # protein indexes: exact word inverted file, used by search()
 
     @property
     def embedder_name(self) -> str:
@@ -437,7 +437,7 @@ class SegmentIndex:
         """Top-``k`` segments for each normalised query sequence (and optional question).
 
         On a protein index (:attr:`level` ``"protein"``) the queries are protein strings, searched
-        through the exact 4-mer inverted file when the index has one (scores: 4-mer cosine). A query
+        through the exact word inverted file when the index has one (scores: word cosine). A query
         whose sequence embeds to the zero vector (nothing to compare: all N/IUPAC codes, or shorter
         than every k-mer) gets no hits, since every score would be 0 and the order arbitrary.
         """

@@ -4,7 +4,7 @@ Items of a coding task (``product``: the first 1,200 nt of an annotated CDS, 5'-
 come from organisms that are not in the train split, and genes of distant species share little
 at the DNA level: the k-mer neighbours of :class:`~dnahlm_rag.instruct.TrainNeighbours` carry
 the right product for about 1% of the test items. Here both sides are translated
-(:func:`~dnahlm_rag.orfs.translate_cds`, bacterial table 11), searched by exact 4-mer cosine
+(:func:`~dnahlm_rag.orfs.translate_cds`, bacterial table 11), searched by exact word cosine
 (:class:`~dnahlm_rag.protein_words.WordIndex`, its idf learnt from the train proteins), and the
 top ``rerank`` hits re-scored by :class:`~dnahlm_rag.protein_rerank.DiagonalScorer`, as the
 ``proteins`` index of ``ask`` does (docs/benchmarks.md, "Protein-level retrieval").
@@ -53,7 +53,7 @@ class ProteinTrainNeighbours:
                 if self.scorer is not None and hits and prots[j]:
                     top = hits[:self.rerank]
                     diag = self.scorer.score(prots[j], [i for i, _ in top])
-                    # stable sort: equal scores keep the 4-mer cosine order
+                    # stable sort: equal scores keep the word cosine order
                     order = sorted(range(len(top)), key=lambda r: -float(diag[r]))
                     hits = [(top[r][0], float(diag[r])) for r in order]
                 out.append(hits[:k])

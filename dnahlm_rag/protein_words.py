@@ -1,20 +1,28 @@
-"""Exact amino-acid word search: cosine of sparse 4-mer profiles through an inverted file.
+"""Exact amino-acid word search: cosine of sparse word profiles through an inverted file.
 
 Homologous proteins of distant species share few long words, but the ones they share are rare
 in the collection, which is what a homolog search needs. A dense profile cannot hold them:
 there are 20^4 = 160,000 exact 4-mers. Here each protein is a sparse vector over those words
-(log tf, idf from the collection, L2-normalised, as in :mod:`dnahlm_rag.protein_embed`), and the
-collection is stored as an inverted file: for each word, the proteins that hold it and their
-weights (CSR arrays, written with safetensors). A query's score against every protein is the sum
-over its own words of query weight x posting weight, the exact cosine, gathered with one
-``numpy.bincount``. A query touches only the postings of its words (a few thousand numbers for a
-300-residue protein), so an exact search over 40k proteins takes well under a millisecond.
+(log tf, idf from the collection, as in :mod:`dnahlm_rag.protein_embed`), and the collection is
+stored as an inverted file: for each word, the proteins that hold it and their weights (CSR
+arrays, written with safetensors). A query's score against every protein is the sum over its own
+words of query weight x posting weight, the exact cosine, gathered with one ``numpy.bincount``.
+A query touches only the postings of its words (a few thousand numbers for a 300-residue
+protein), so an exact search over 40k proteins takes about a millisecond.
+
+Words are read through one or more ``patterns`` (``1`` = a position of the word): the default is
+contiguous 4-mers (``1111``) and spaced 4-mers that skip the middle residue (``11011``), so a
+substitution breaks only some of the words around it (a spaced seed, as in PatternHunter). Each
+pattern is its own block of word ids, L2-normalised on its own and weighted ``1/sqrt(blocks)``:
+the score is the mean of the blocks' cosines, itself a cosine in [0, 1].
 
 Chosen on the validation organisms (bench/bench_protein.py, docs/benchmarks.md). Product F1 of
 the top hit after the diagonal re-scoring of the top 50 (:mod:`dnahlm_rag.protein_rerank`) was
 0.323 with exact aa20 4-mers, 0.244 with the dense Murphy-10 3-mer profile searched by FAISS, and
-0.29-0.32 with reduced-alphabet 4-6-mers, spaced 4-5-mers and unions of two designs (scores then in
-units of the ORF's self-score; ranked by E-value since, the aa20 4-mers give 0.341).
+0.29-0.32 with reduced-alphabet 4-6-mers, spaced 4-5-mers and unions of two designs, in units of
+the ORF's self-score. Ranked by E-value, 4-mers alone give 0.327 on 513 validation queries and
+4-mers with ``11011`` 0.340 (with ``1010101`` or ``110011`` instead: 0.338, 0.335; a third block,
+0.346, at 1.5x the search time).
 
 Residues outside the 20 (``X``, ``*``, ...) break words; lower case is upper-cased. A protein
 with no whole word scores 0 against everything and gets no hits.
@@ -22,7 +30,7 @@ with no whole word scores 0 against everything and gets no hits.
 >>> w = WordIndex.build(["MKTAYIAKQRQISFVKSHFSRQ", "MKTAYIAKQRQ", "GGGGGGGGGG"])
 >>> scores, ids = w.search(["MKTAYIAKQRQISFVKSHFSRQ"], k=3)
 >>> [int(i) for i in ids[0]], [round(float(s), 3) for s in scores[0]]
-([0, 1, -1], [1.0, 0.544, 0.0])
+([0, 1, -1], [1.0, 0.531, 0.0])
 """
 from __future__ import annotations
 
@@ -37,48 +45,68 @@ from .errors import DnaHlmError
 from .protein_embed import ALPHABETS, KmerBlock, _block_words, _joined
 
 #: Bumped whenever the scores change for the same proteins and config.
-VERSION = 1
+VERSION = 2  # 2: several patterns (blocks), each normalised on its own
 WORDS_FILE = "words.safetensors"
 
 
 @dataclass(frozen=True)
 class WordConfig:
     """Which words: ``alphabet`` (a key of :data:`~dnahlm_rag.protein_embed.ALPHABETS`) read
-    through ``pattern`` (``1`` = a position of the word; ``"1111"`` = contiguous 4-mers)."""
+    through each of ``patterns`` (``1`` = a position of the word; ``"1111"`` = contiguous
+    4-mers, ``"11011"`` = 4 residues of a 5-residue window, the middle one skipped)."""
 
     alphabet: str = "aa20"
-    pattern: str = "1111"
+    patterns: tuple[str, ...] = ("1111", "11011")
 
     def check(self) -> None:
-        KmerBlock(self.alphabet, self.pattern).check()
+        if not self.patterns or len(set(self.patterns)) != len(self.patterns):
+            raise DnaHlmError(f"word patterns {self.patterns!r}: give one or more distinct patterns")
+        for pattern in self.patterns:
+            KmerBlock(self.alphabet, pattern).check()
         if self.n_words >= 2 ** 31:
-            raise DnaHlmError(f"{self.alphabet} words of weight {self.pattern.count('1')} do not fit in int32 ids")
+            raise DnaHlmError(f"{self.alphabet} words of patterns {self.patterns} do not fit in int32 ids")
+
+    @property
+    def offsets(self) -> np.ndarray:
+        """int64 first word id of each pattern's block, then the total: ``(len(patterns) + 1,)``."""
+        sizes = [len(ALPHABETS[self.alphabet]) ** p.count("1") for p in self.patterns]
+        return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
 
     @property
     def n_words(self) -> int:
-        return len(ALPHABETS[self.alphabet]) ** self.pattern.count("1")
+        return int(self.offsets[-1])
 
 
 def _word_pairs(proteins: Sequence[str], config: WordConfig) -> tuple[np.ndarray, np.ndarray]:
-    """(protein number, word id) of every whole word of every protein, in order."""
+    """(protein number, word id) of every whole word of every protein, block by block; a block's
+    word ids start at its offset (:attr:`WordConfig.offsets`)."""
     raw, doc = _joined(proteins)
-    return _block_words(raw, doc, KmerBlock(config.alphabet, config.pattern))
+    docs, words = [], []
+    for pattern, offset in zip(config.patterns, config.offsets):
+        d, w = _block_words(raw, doc, KmerBlock(config.alphabet, pattern))
+        docs.append(d)
+        words.append(w.astype(np.int64) + offset)
+    return np.concatenate(docs), np.concatenate(words)
 
 
-def _unit_weights(d: np.ndarray, w: np.ndarray, tf: np.ndarray, idf: np.ndarray, n_docs: int) -> np.ndarray:
-    """float32 (1 + ln tf) * idf of unique (doc ``d``, word ``w``) pairs, unit norm per doc."""
+def _unit_weights(d: np.ndarray, w: np.ndarray, tf: np.ndarray, idf: np.ndarray, n_docs: int,
+                  offsets: np.ndarray) -> np.ndarray:
+    """float32 (1 + ln tf) * idf of unique (doc ``d``, word ``w``) pairs, unit norm per doc and
+    block (``offsets``), times ``1 / sqrt(blocks)``."""
+    n_blocks = len(offsets) - 1
+    unit = d * n_blocks + np.searchsorted(offsets, w, side="right") - 1
     val = (1.0 + np.log(tf)) * idf[w]
-    norm = np.sqrt(np.bincount(d, weights=val * val, minlength=n_docs))
-    return (val / np.where(norm > 0, norm, 1.0)[d]).astype(np.float32)
+    norm = np.sqrt(np.bincount(unit, weights=val * val, minlength=n_docs * n_blocks))
+    return (val / np.where(norm > 0, norm, 1.0)[unit] / np.sqrt(n_blocks)).astype(np.float32)
 
 
-def _weights(doc: np.ndarray, word: np.ndarray, n_docs: int, idf: np.ndarray
+def _weights(doc: np.ndarray, word: np.ndarray, n_docs: int, idf: np.ndarray, config: WordConfig
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Unique (doc, word) pairs sorted by doc then word, with their unit-norm weights."""
     n_words = np.int64(idf.size)
     key, tf = np.unique(doc * n_words + word, return_counts=True)
     d, w = key // n_words, key % n_words
-    return d, w, _unit_weights(d, w, tf, idf, n_docs)
+    return d, w, _unit_weights(d, w, tf, idf, n_docs, config.offsets)
 
 
 class WordIndex:
@@ -107,7 +135,7 @@ class WordIndex:
         w, d = key // max(n, 1), key % max(n, 1)
         df = np.bincount(w, minlength=n_words)
         idf = (np.log((1.0 + n) / (1.0 + df)) + 1.0).astype(np.float32)
-        val = _unit_weights(d, w, tf, idf, n)
+        val = _unit_weights(d, w, tf, idf, n, config.offsets)
         ptr = np.zeros(n_words + 1, dtype=np.int64)
         np.cumsum(df, out=ptr[1:])
         return cls(config, idf, ptr, d.astype(np.int32), val, n)
@@ -121,7 +149,7 @@ class WordIndex:
         if not self.n_rows:
             return scores, ids
         doc, word = _word_pairs(proteins, self.config)
-        qd, qw, qv = _weights(doc, word, len(proteins), self.idf)
+        qd, qw, qv = _weights(doc, word, len(proteins), self.idf, self.config)
         bounds = np.searchsorted(qd, np.arange(len(proteins) + 1))
         for i in range(len(proteins)):
             w, v = qw[bounds[i]:bounds[i + 1]], qv[bounds[i]:bounds[i + 1]]
@@ -150,7 +178,7 @@ class WordIndex:
         from safetensors.numpy import save_file
 
         save_file({"idf": self.idf, "ptr": self.ptr, "rows": self.rows, "vals": self.vals}, str(path),
-                  metadata={"alphabet": self.config.alphabet, "pattern": self.config.pattern,
+                  metadata={"alphabet": self.config.alphabet, "patterns": ",".join(self.config.patterns),
                             "version": str(VERSION), "n_rows": str(self.n_rows)})
 
     @classmethod
@@ -165,5 +193,5 @@ class WordIndex:
             raise DnaHlmError(f"cannot read word index {path} ({str(e).splitlines()[0][:100]}): rebuild the index") from None
         if meta.get("version") != str(VERSION):
             raise DnaHlmError(f"word index {path} is version {meta.get('version')}, this code reads {VERSION}: rebuild it")
-        cfg = WordConfig(meta.get("alphabet", ""), meta.get("pattern", ""))
+        cfg = WordConfig(meta.get("alphabet", ""), tuple(meta.get("patterns", "").split(",")))
         return cls(cfg, arrays["idf"], arrays["ptr"], arrays["rows"], arrays["vals"], int(meta.get("n_rows", -1)))

@@ -66,7 +66,7 @@ def test_protein_index_folder_contract() -> None:
                                                       "words.safetensors"]
     idx = SegmentIndex.load(PROT, expect_embedder="protein")
     m = idx.manifest
-    assert m["words"]["alphabet"] == "aa20" and m["words"]["pattern"] == "1111" and len(idx.words) == len(idx)
+    assert m["words"]["alphabet"] == "aa20" and m["words"]["patterns"] == ["1111", "11011"] and len(idx.words) == len(idx)
     assert "words.safetensors" in m["files"]
     assert idx.level == "protein" and m["level"] == "protein" and m["metric"] == "inner_product"
     assert m["embedder"]["seq"] == {"name": "protein", "version": 1, "params": m["embedder"]["seq"]["params"]}

@@ -1,4 +1,4 @@
-"""Exact 4-mer cosine through an inverted file: equal to the dense computation, saved without pickle."""
+"""Exact word cosine through an inverted file: equal to the dense computation, saved without pickle."""
 from __future__ import annotations
 
 import random
@@ -12,24 +12,32 @@ from dnahlm_rag.protein_words import WORDS_FILE, WordConfig, WordIndex
 AA = "ACDEFGHIKLMNPQRSTVWY"
 
 
-def _dense(proteins: list[str], idf: np.ndarray, k: int = 4) -> np.ndarray:
-    """Unit (1 + ln tf) * idf vectors over all 20^k words, the slow obvious way."""
-    out = np.zeros((len(proteins), 20 ** k))
-    for r, p in enumerate(proteins):
-        counts: dict[int, int] = {}
-        for i in range(len(p) - k + 1):
-            w = p[i:i + k]
-            if all(c in AA for c in w):
-                code = 0
-                for c in w:
-                    code = code * 20 + AA.index(c)  # protein_embed.ALPHABETS["aa20"] order
-                counts[code] = counts.get(code, 0) + 1
-        for code, n in counts.items():
-            out[r, code] = (1 + np.log(n)) * idf[code]
-        norm = np.linalg.norm(out[r])
-        if norm:
-            out[r] /= norm
-    return out
+def _dense(proteins: list[str], idf: np.ndarray, patterns: tuple[str, ...] = ("1111", "11011")) -> np.ndarray:
+    """(1 + ln tf) * idf vectors over all words of each pattern (20^weight each, blocks side by
+    side), each block of unit norm, divided by sqrt(blocks): the slow obvious way."""
+    blocks = []
+    offset = 0
+    for pattern in patterns:
+        used = [i for i, c in enumerate(pattern) if c == "1"]
+        size = 20 ** len(used)
+        out = np.zeros((len(proteins), size))
+        for r, p in enumerate(proteins):
+            counts: dict[int, int] = {}
+            for i in range(len(p) - len(pattern) + 1):
+                w = [p[i + j] for j in used]
+                if all(c in AA for c in w):
+                    code = 0
+                    for c in w:
+                        code = code * 20 + AA.index(c)  # protein_embed.ALPHABETS["aa20"] order
+                    counts[code] = counts.get(code, 0) + 1
+            for code, n in counts.items():
+                out[r, code] = (1 + np.log(n)) * idf[offset + code]
+            norm = np.linalg.norm(out[r])
+            if norm:
+                out[r] /= norm
+        blocks.append(out)
+        offset += size
+    return np.hstack(blocks) / np.sqrt(len(patterns))
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +49,13 @@ def collection() -> list[str]:
     return base + rel + ["MKX*AAAA", "XXXX", ""]
 
 
-def test_scores_equal_the_dense_cosine(collection) -> None:
-    w = WordIndex.build(collection)
+@pytest.mark.parametrize("patterns", [("1111", "11011"), ("1111",), ("101",)])
+def test_scores_equal_the_dense_cosine(collection, patterns) -> None:
+    w = WordIndex.build(collection, WordConfig("aa20", patterns))
     queries = collection[:5] + ["".join(random.Random(9).choice(AA) for _ in range(60)), "mkta" + collection[3].lower()]
     scores, ids = w.search(queries, k=len(collection))
-    dense = _dense(collection, w.idf)
-    qd = _dense([q.upper() for q in queries], w.idf)
+    dense = _dense(collection, w.idf, patterns)
+    qd = _dense([q.upper() for q in queries], w.idf, patterns)
     truth = qd @ dense.T
     for i in range(len(queries)):
         got = {int(j): float(s) for s, j in zip(scores[i], ids[i]) if j >= 0}
@@ -58,7 +67,7 @@ def test_scores_equal_the_dense_cosine(collection) -> None:
 
 
 def test_non_residues_break_words_and_empty_queries_get_nothing(collection) -> None:
-    w = WordIndex.build(collection)
+    w = WordIndex.build(collection, WordConfig("aa20", ("1111",)))
     s, i = w.search(["XXXX", "", "AB*C", "MKX*AAAA"], k=3)
     assert (i[:3] == -1).all() and (s[:3] == 0).all()
     assert i[3][0] == len(collection) - 3  # only "AAAA" is a word of "MKX*AAAA"
@@ -82,10 +91,13 @@ def test_save_load_round_trip_and_bad_files(tmp_path, collection) -> None:
 
 def test_config_checks() -> None:
     with pytest.raises(DnaHlmError, match="unknown alphabet"):
-        WordIndex.build(["MKT"], WordConfig("aa21", "1111"))
+        WordIndex.build(["MKT"], WordConfig("aa21", ("1111",)))
     with pytest.raises(DnaHlmError, match="must be 0/1"):
-        WordIndex.build(["MKT"], WordConfig("aa20", "0110"))
-    w = WordIndex.build(["MKTAYIAK", "MKTAYIAQ"], WordConfig("murphy10", "11011"))
+        WordIndex.build(["MKT"], WordConfig("aa20", ("1111", "0110")))
+    for bad in [(), ("1111", "1111")]:
+        with pytest.raises(DnaHlmError, match="one or more distinct patterns"):
+            WordIndex.build(["MKT"], WordConfig("aa20", bad))
+    w = WordIndex.build(["MKTAYIAK", "MKTAYIAQ"], WordConfig("murphy10", ("11011",)))
     _, ids = w.search(["MKTAYIAK"], k=2)
     assert list(ids[0]) == [0, 1]
     empty = WordIndex.build([])
