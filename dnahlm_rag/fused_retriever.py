@@ -2,9 +2,10 @@
 
 A query that codes for a protein is searched twice: its best open reading frames
 (:func:`~dnahlm_rag.orfs.find_orfs`, both strands, ``table`` 11 unless told, ORFs of at least
-``min_codons`` codons, the best ``max_orfs`` of them) against the protein index
-(``indexes/proteins``, translated CDS, searched by exact word cosine (4-mers and spaced 4-mers) through its inverted file,
-:mod:`dnahlm_rag.protein_words`), and the whole sequence
+``min_codons`` codons, the best ``max_orfs`` of them that do not overlap each other: a second ORF
+is a second gene of the fragment, not a shadow frame inside the first) against the protein index
+(``indexes/proteins``, translated CDS, searched by exact word cosine, 4-mers and spaced 4-mers,
+through its inverted file, :mod:`dnahlm_rag.protein_words`), and the whole sequence
 against the DNA index (``indexes/segments``). A query with no ORF that long is searched at the
 DNA level only. Each level returns its top ``depth`` hits (protein hits merged over the ORFs by
 best cosine); the two lists are fused by ``fusion``:
@@ -29,7 +30,9 @@ diagonal, ungapped BLOSUM62 segment, as ``-log10`` of its E-value, so hits found
 different lengths compare fairly), each against the ORF that found it, and re-ordered by that
 score, which becomes the protein ``level_score`` (the cosine moves to ``cosine``). On the
 validation organisms it lifts product F1 from 0.285 to 0.342 for about 1-2 ms more per query
-(docs/benchmarks.md, phase 5; with the earlier dense 3-mer candidates: 0.180 to 0.244). A vote of
+(docs/benchmarks.md, phase 5; with the earlier dense 3-mer candidates: 0.180 to 0.244). Skipping ORFs that overlap a better one changes nothing on CDS
+queries (their best ORF is the gene: validation F1 0.341 with it, 0.340 with the two best ORFs,
+0.331 with three) and saves searching the shadow frames. A vote of
 the top 5 hits on the product lowered validation F1 with every candidate design tried (0.285 ->
 0.270, 0.323 -> 0.322, 0.180 -> 0.166), so there is none.
 
@@ -91,7 +94,7 @@ class QueryOrfs:
 
 def analyse_query(seq: str, *, table: int = DEFAULT_TABLE, min_codons: int = 30, max_orfs: int = 2) -> QueryOrfs:
     """ORFs of a normalised query and the notes its answer's provenance carries (see module doc)."""
-    r = find_orfs(seq, table=table, min_codons=min_codons, max_orfs=max_orfs)
+    r = find_orfs(seq, table=table, min_codons=min_codons, max_orfs=max_orfs, overlapping=False)
     if not r.orfs:
         return QueryOrfs(r, (f"DNA level only: {r.note}",))
     best = r.orfs[0]
@@ -128,7 +131,7 @@ class FusedRetriever(BaseRetriever):
     k: int = 4
     table: int = DEFAULT_TABLE  # genetic code of the query ORFs
     min_codons: int = 30  # shortest ORF searched at the protein level (amino acids, stop excluded)
-    max_orfs: int = 2  # best ORFs per query searched
+    max_orfs: int = 2  # best non-overlapping ORFs per query searched (module doc)
     depth: int = 20  # hits fetched per level before fusion (at least k)
     fusion: str = "protein-first"  # chosen on the validation organisms (module docstring)
     rrf_c: float = 60.0
@@ -191,9 +194,9 @@ class FusedRetriever(BaseRetriever):
             self._positions = {str(d["id"]): i for i, d in enumerate(docs)}
         return self._scorer, self._positions
 
-    def _rescore(self, hits: list[tuple[Hit, Orf]]) -> list[tuple[Hit, Orf]]:
-        """The top ``rerank`` hits (by cosine) re-scored by their ORF's diagonal score, best first;
-        the rest are dropped. The cosine moves to ``doc['_cosine']`` for the metadata."""
+    def _rescore(self, hits: list[tuple[Hit, Orf]]) -> list[tuple[Hit, Orf, float | None]]:
+        """The top ``rerank`` hits (by cosine) re-scored by their ORF's diagonal score, best first,
+        each with its cosine; the rest are dropped."""
         top = sorted(hits, key=lambda x: -x[0].score)[:self.rerank]
         scorer, pos = self.scorer()
         scores = [0.0] * len(top)
@@ -201,7 +204,7 @@ class FusedRetriever(BaseRetriever):
             sel = [r for r, (_, o) in enumerate(top) if o is orf]
             for r, sc in zip(sel, scorer.score(orf.protein, [pos[str(top[r][0].doc["id"])] for r in sel])):
                 scores[r] = float(sc)
-        out = [(Hit({**h.doc, "_cosine": h.score}, sc, h.rank), o) for (h, o), sc in zip(top, scores)]
+        out = [(Hit(h.doc, sc, h.rank), o, h.score) for (h, o), sc in zip(top, scores)]
         return sorted(out, key=lambda x: -x[0].score)
 
     # -- retrieval -----------------------------------------------------------------------------
@@ -238,16 +241,17 @@ class FusedRetriever(BaseRetriever):
         out = []
         for p, d in zip(prot, dna):
             p_sorted = self._rescore(list(p.values())) if self.rerank else \
-                sorted(p.values(), key=lambda x: -x[0].score)
+                [(h, o, None) for h, o in sorted(p.values(), key=lambda x: -x[0].score)]
             out.append(self._fuse(p_sorted, d, k))
         return out
 
-    def _fuse(self, prot: list[tuple[Hit, Orf]], dna: list[Hit], k: int) -> list[Document]:
-        """The top ``k`` of both levels' hits, fused (module doc), as Documents."""
+    def _fuse(self, prot: list[tuple[Hit, Orf, float | None]], dna: list[Hit], k: int) -> list[Document]:
+        """The top ``k`` of both levels' hits, fused (module doc), as Documents. ``prot``: protein
+        hits best first, each with its ORF and, when re-scored, its cosine."""
         entries: dict[str, dict[str, Any]] = {}
-        for r, (h, orf) in enumerate(prot):
+        for r, (h, orf, cosine) in enumerate(prot):
             s = self.protein_weight / (self.rrf_c + r + 1) if self.fusion == "rrf" else h.score
-            entries[str(h.doc["id"])] = {"hit": h, "orf": orf, "score": s, "level": "protein",
+            entries[str(h.doc["id"])] = {"hit": h, "orf": orf, "score": s, "level": "protein", "cosine": cosine,
                                          "level_score": h.score, "best": s, "levels": ["protein"]}
         for r, h in enumerate(dna):
             s = self.dna_weight / (self.rrf_c + r + 1) if self.fusion == "rrf" else h.score
@@ -268,13 +272,11 @@ class FusedRetriever(BaseRetriever):
             ranked = sorted(entries.values(), key=lambda e: (e["level"] != "protein", -e["score"]))
         docs = []
         for r, e in enumerate(ranked[:k]):  # only the k shown become Documents (the slow part)
-            row = dict(e["hit"].doc)
-            cosine = row.pop("_cosine", None)
-            doc = hit_to_document(Hit(row, float(e["score"]), r))
+            doc = hit_to_document(Hit(e["hit"].doc, float(e["score"]), r))
             m = doc.metadata
             m.update(level=e["level"], levels=e["levels"], level_score=float(e["level_score"]))
-            if cosine is not None:  # re-scored: level_score is -log10 E
-                m["cosine"] = float(cosine)
+            if e.get("cosine") is not None:  # re-scored: level_score is -log10 E
+                m["cosine"] = float(e["cosine"])
                 if e["level"] == "protein":
                     m["evalue"] = float(10.0 ** -e["level_score"])
             orf: Orf | None = e["orf"]

@@ -6,9 +6,9 @@ there are 20^4 = 160,000 exact 4-mers. Here each protein is a sparse vector over
 (log tf, idf from the collection, as in :mod:`dnahlm_rag.protein_embed`), and the collection is
 stored as an inverted file: for each word, the proteins that hold it and their weights (CSR
 arrays, written with safetensors). A query's score against every protein is the sum over its own
-words of query weight x posting weight, the exact cosine, gathered with one ``numpy.bincount``.
-A query touches only the postings of its words (a few thousand numbers for a 300-residue
-protein), so an exact search over 40k proteins takes about a millisecond.
+words of query weight x posting weight, the exact cosine: a sparse matrix-vector product
+(SciPy) over the rows of the query's words only. A 300-residue query touches about 120,000
+postings with the default patterns, and an exact search over 40k proteins takes about 1.3 ms.
 
 Words are read through one or more ``patterns`` (``1`` = a position of the word): the default is
 contiguous 4-mers (``1111``) and spaced 4-mers that skip the middle residue (``11011``), so a
@@ -119,6 +119,7 @@ class WordIndex:
                 or int(ptr[-1]) != rows.size or (rows.size and int(rows.max()) >= n_rows):
             raise DnaHlmError("word index arrays are inconsistent with each other or the config: rebuild the index")
         self.config, self.idf, self.ptr, self.rows, self.vals, self.n_rows = config, idf, ptr, rows, vals, n_rows
+        self._matrix: Any = None
 
     def __len__(self) -> int:
         return self.n_rows
@@ -151,23 +152,29 @@ class WordIndex:
         doc, word = _word_pairs(proteins, self.config)
         qd, qw, qv = _weights(doc, word, len(proteins), self.idf, self.config)
         bounds = np.searchsorted(qd, np.arange(len(proteins) + 1))
+        postings = self.matrix()
         for i in range(len(proteins)):
             w, v = qw[bounds[i]:bounds[i + 1]], qv[bounds[i]:bounds[i + 1]]
             if not w.size:
                 continue
-            lo, hi = self.ptr[w], self.ptr[w + 1]
-            n_post = hi - lo
-            if not n_post.sum():
-                continue
-            # every posting of every query word: its position in rows/vals, and the query weight
-            start = np.repeat(lo - np.cumsum(n_post) + n_post, n_post)
-            pos = start + np.arange(int(n_post.sum()))
-            s = np.bincount(self.rows[pos], weights=self.vals[pos] * np.repeat(v, n_post), minlength=self.n_rows)
+            # the query's words' postings (rows of the word x protein matrix), weighted and summed
+            s = np.asarray(v.astype(np.float64) @ postings[w]).ravel()
             top = np.argpartition(-s, k - 1)[:k] if k < self.n_rows else np.arange(self.n_rows)
             top = top[np.lexsort((top, -s[top]))]
             top = top[s[top] > 0]
             scores[i, :top.size], ids[i, :top.size] = s[top], top
         return scores, ids
+
+    def matrix(self) -> Any:
+        """The postings as a SciPy CSR matrix, words x proteins (shares the arrays; made once).
+        Gathering a query's rows and summing them in SciPy's C loops is about 3x faster than
+        doing it with numpy fancy indexing and ``bincount``."""
+        if self._matrix is None:
+            from scipy.sparse import csr_matrix
+
+            self._matrix = csr_matrix((self.vals, self.rows, self.ptr), shape=(self.config.n_words, self.n_rows),
+                                      copy=False)
+        return self._matrix
 
     def describe(self) -> dict[str, Any]:
         return {"name": "words", "version": VERSION, **asdict(self.config),
