@@ -2,8 +2,7 @@
 
 A query that codes for a protein is searched twice: its best open reading frames
 (:func:`~dnahlm_rag.orfs.find_orfs`, both strands, ``table`` 11 unless told, ORFs of at least
-``min_codons`` codons, the best ``max_orfs`` of them that do not overlap each other: a second ORF
-is a second gene of the fragment, not a shadow frame inside the first) against the protein index
+``min_codons`` codons, the best ``max_orfs`` of them) against the protein index
 (``indexes/proteins``, translated CDS, searched by exact word cosine, 4-mers and spaced 4-mers,
 through its inverted file, :mod:`dnahlm_rag.protein_words`), and the whole sequence
 against the DNA index (``indexes/segments``). A query with no ORF that long is searched at the
@@ -30,9 +29,9 @@ diagonal, ungapped BLOSUM62 segment, as ``-log10`` of its E-value, so hits found
 different lengths compare fairly), each against the ORF that found it, and re-ordered by that
 score, which becomes the protein ``level_score`` (the cosine moves to ``cosine``). On the
 validation organisms it lifts product F1 from 0.285 to 0.342 for about 1-2 ms more per query
-(docs/benchmarks.md, phase 5; with the earlier dense 3-mer candidates: 0.180 to 0.244). Skipping ORFs that overlap a better one changes nothing on CDS
-queries (their best ORF is the gene: validation F1 0.341 with it, 0.340 with the two best ORFs,
-0.331 with three) and saves searching the shadow frames. A vote of
+(docs/benchmarks.md, phase 5; with the earlier dense 3-mer candidates: 0.180 to 0.244). Searching only ORFs that do not overlap a better one (a second
+gene, not a shadow frame of the first) was tried and dropped: with genetic code 11 for every
+query, validation F1 fell from 0.346 to 0.332 (7 of the 8 queries that changed got worse). A vote of
 the top 5 hits on the product lowered validation F1 with every candidate design tried (0.285 ->
 0.270, 0.323 -> 0.322, 0.180 -> 0.166), so there is none.
 
@@ -94,7 +93,7 @@ class QueryOrfs:
 
 def analyse_query(seq: str, *, table: int = DEFAULT_TABLE, min_codons: int = 30, max_orfs: int = 2) -> QueryOrfs:
     """ORFs of a normalised query and the notes its answer's provenance carries (see module doc)."""
-    r = find_orfs(seq, table=table, min_codons=min_codons, max_orfs=max_orfs, overlapping=False)
+    r = find_orfs(seq, table=table, min_codons=min_codons, max_orfs=max_orfs)
     if not r.orfs:
         return QueryOrfs(r, (f"DNA level only: {r.note}",))
     best = r.orfs[0]
@@ -131,7 +130,7 @@ class FusedRetriever(BaseRetriever):
     k: int = 4
     table: int = DEFAULT_TABLE  # genetic code of the query ORFs
     min_codons: int = 30  # shortest ORF searched at the protein level (amino acids, stop excluded)
-    max_orfs: int = 2  # best non-overlapping ORFs per query searched (module doc)
+    max_orfs: int = 2  # best ORFs per query searched
     depth: int = 20  # hits fetched per level before fusion (at least k)
     fusion: str = "protein-first"  # chosen on the validation organisms (module docstring)
     rrf_c: float = 60.0

@@ -33,9 +33,6 @@ What counts as an ORF (the rules, in order)
    strand that is at most 10 codons longer (such "shadow" frames are common in GC-rich genomes,
    whose antisense strand rarely spells TAA/TAG/TGA). ORFs are ranked by score, then
    complete-before-partial, then ``+1`` before ``-1``, then by start; the best ``max_orfs`` are kept.
-7. With ``overlapping=False`` an ORF that overlaps a better kept one (on the query, either strand)
-   is skipped: a second ORF is then a second gene of the fragment, not a shadow frame of the
-   first gene's stretch.
 
 Ambiguous bases: a codon with any base other than A/C/G/T translates to ``X`` (never to a stop) and
 is counted in ``ambiguous_codons``. A query with no ORF long enough gives a result whose ``orfs``
@@ -272,7 +269,7 @@ def _frame_orfs(idx: np.ndarray, code: _Code, *, min_codons: int, allow_partial:
 
 
 def find_orfs(query: str, *, table: int = DEFAULT_TABLE, min_codons: int = 30, max_orfs: int = 3,
-              allow_partial: bool = True, overlapping: bool = True) -> OrfResult:
+              allow_partial: bool = True) -> OrfResult:
     """ORFs of ``query`` on both strands, best first (rules and score in the module docstring).
 
     ``query`` is normalised with :func:`dnahlm_rag.seq.normalize_dna` (so bad letters raise
@@ -309,14 +306,7 @@ def find_orfs(query: str, *, table: int = DEFAULT_TABLE, min_codons: int = 30, m
             frames.append(FrameSummary(strand, frame, int(idx.size), int(code.stop[idx].sum()),
                                        int((idx == 64).sum()), longest))
     orfs.sort(key=lambda o: (-o.score, o.partial5 or o.partial3, -o.strand, o.start))
-    if overlapping:
-        kept = tuple(orfs[:max_orfs])
-    else:
-        chosen: list[Orf] = []
-        for o in orfs:
-            if len(chosen) < max_orfs and all(o.end <= c.start or o.start >= c.end for c in chosen):
-                chosen.append(o)
-        kept = tuple(chosen)
+    kept = tuple(orfs[:max_orfs])
     if kept:
         note = f"{len(orfs)} ORF(s) of at least {min_codons} codons (table {table}); best: {kept[0].describe()}"
     else:

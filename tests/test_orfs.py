@@ -48,24 +48,6 @@ def test_both_strands_searched_and_reported():
     assert len(r.frames) == 6 and {(f.strand, f.frame) for f in r.frames} == {(s, k) for s in (1, -1) for k in range(3)}
 
 
-def test_non_overlapping_orfs_are_second_genes_not_shadow_frames():
-    # a shadow ORF inside the gene, on the other strand (a stop-free stretch of 40 codons)
-    shadow = "ATG" + "GCT" * 40 + "TAA"
-    one = FLANK + GENE[:60] + reverse_complement(shadow) + GENE[60:] + FLANK
-    all_orfs = find_orfs(one, min_codons=20, max_orfs=5)
-    assert len(all_orfs.orfs) >= 2  # the inserted stretch and what is left of the gene's frame
-    spans = [(o.start, o.end) for o in find_orfs(one, min_codons=20, max_orfs=5, overlapping=False).orfs]
-    assert all(a[1] <= b[0] or b[1] <= a[0] for i, a in enumerate(spans) for b in spans[i + 1:])
-    two = FLANK + GENE + FLANK + reverse_complement(GENE) + FLANK  # two genes: both kept
-    r = find_orfs(two, min_codons=20, max_orfs=2, overlapping=False)
-    assert [(o.strand, o.codons) for o in r.orfs] == [(1, 45), (-1, 45)]
-    # an ORF on another frame inside GENE's stretch is dropped, GENE kept
-    inner = FLANK + GENE + FLANK
-    nested = find_orfs(inner, min_codons=5, max_orfs=10, overlapping=False).orfs
-    assert nested[0].codons == 45 and all(o.start >= nested[0].end or o.end <= nested[0].start for o in nested[1:])
-    assert len(find_orfs(inner, min_codons=5, max_orfs=10).orfs) > len(nested)  # the test can fail
-
-
 def test_tga_is_stop_in_table_11_but_trp_in_table_4():
     # TGA in frame after 10 codons: table 11 stops there, table 4 (Mycoplasma) reads through.
     q = "ATG" + "GCT" * 10 + "TGA" + "GCT" * 30 + "TAA"
