@@ -208,3 +208,4 @@ def test_batch_uses_the_fused_retriever(protein_work, tmp_path) -> None:
     assert len(got) == 5 and not any(g["error"] for g in got)
     cds_rows = [i for i, r in enumerate(rows[:4]) if r["type"] == "CDS"]
     assert got[cds_rows[0]]["neighbours"][0]["id"] == rows[cds_rows[0]]["id"]
+    assert got[cds_rows[0]]["neighbours"][0]["evalue"] < 1e-20  # a protein hit carries its E-value
