@@ -53,6 +53,9 @@ Metrics, per method:
   "hypothetical", "uncharacterized"/"uncharacterised" or "unknown function"; queries with such a
   product are left out of F1 (nothing to name) but count for "found".
 * F1>=0.5: share of those queries named correctly in the issue's sense.
+* Below the table: the retriever variant chosen on valid against blastx, paired over the same
+  informative test queries (mean F1 difference, queries that differ, and a paired sign-flip
+  permutation test, :func:`dnahlm_rag.metrics.paired_permutation`).
 * F1, no threshold: product F1 when every returned hit counts (BLAST: e-value < 10), i.e. the
   quality of the ranking alone.
 * wall / CPU ms per query: wall-clock and CPU (user + system) time of the whole query batch
@@ -84,7 +87,7 @@ import re  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -92,6 +95,7 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from dnahlm_rag.metrics import paired_permutation  # noqa: E402
 from dnahlm_rag.orfs import find_orfs, genetic_code_for, translate_cds  # noqa: E402
 from dnahlm_rag.fused_retriever import FusedRetriever  # noqa: E402
 from dnahlm_rag.index import IndexConfig, SegmentIndex, build_index, load_records, protein_records  # noqa: E402
@@ -242,6 +246,7 @@ class Outcome:
     build_s: float
     note: str = ""
     f1_any: float = 0.0  # product F1 when every returned hit counts as found (ranking alone)
+    per_query: list[float] = field(default_factory=list)  # product F1 of each informative query, in order
 
 
 def score(method: str, queries: list[Cds], train: list[Cds], hits: list[list[tuple[int, float]]], found,
@@ -258,7 +263,7 @@ def score(method: str, queries: list[Cds], train: list[Cds], hits: list[list[tup
     f1 = float(np.mean(f1s)) if f1s else 0.0
     half = float(np.mean([x >= 0.5 for x in f1s])) if f1s else 0.0
     return Outcome(method, n_found / len(queries), f1, half, ms, cpu_ms, build_s, note,
-                   float(np.mean(f1_any)) if f1_any else 0.0)
+                   float(np.mean(f1_any)) if f1_any else 0.0, f1s)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -663,6 +668,12 @@ def main() -> None:
             f"(seed {args.seed}) of {', '.join(orgs['test'])}, {n_inf} with an informative product. "
             f"{args.threads} thread(s) for every method, {os.cpu_count()}-core CPU ({cpu}). "
             f"Ours searches the best {args.orfs} ORF(s) per query.")
+    chosen = next((r for r in results if r.note.endswith("chosen on valid")), None)
+    if blastx and chosen:
+        t = paired_permutation(chosen.per_query, blastx.per_query)
+        meta += (f" Chosen retriever ({chosen.method}) against blastx, paired over the {len(chosen.per_query)} "
+                 f"informative queries: product F1 {chosen.f1:.3f} vs {blastx.f1:.3f} ({t['mean_difference']:+.3f}), "
+                 f"{t['differing']} queries differ, {t['method']} p = {t['p_value']:.3g}.")
     print(meta)
     if val_lines:
         table += ("\n\nRetriever variants on the validation organisms (how the shipped rule was chosen; same "
