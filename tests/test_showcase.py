@@ -26,6 +26,15 @@ def test_run_examples_answers_each_task_and_writes_markdown(tmp_path):
     assert all(n["level"] == "dna" for r in rows for n in r["neighbours"])  # no protein index here
     text = (tmp_path / "examples.md").read_text()
     assert text.count("## ") == len(EXAMPLES) and "truth:" in text
+    # the command prints the same rows (it once read a key the rows no longer had)
+    from typer.testing import CliRunner
+
+    from dnahlm_rag.cli.app import app
+
+    res = CliRunner().invoke(app, ["examples", "--data", str(tmp_path / "data"), "--indexes", str(tmp_path / "indexes"),
+                                   "--model", str(cached_tiny_model()), "-k", "2", "--out", str(tmp_path / "ex2.md")])
+    assert res.exit_code == 0, res.output
+    assert res.output.count("\nQ [") == len(EXAMPLES) and res.output.count("   - ") == 2 * len(EXAMPLES)
 
 
 def test_missing_index_is_a_clear_error(tmp_path):

@@ -30,5 +30,5 @@ def register(app: typer.Typer) -> None:
             for p in r["provenance"]:
                 typer.echo(f"   ({p})")
             for n in r["neighbours"]:
-                typer.echo(f"   - {n['id']}  {n['organism'] or ''}  {n['label']}  sim={n['score']}")
+                typer.echo(f"   - {n['id']}  {n['organism'] or ''}  {n['label']}  {n['similarity']}")
         typer.echo(f"\nwritten: {out}")
