@@ -102,7 +102,7 @@ $(SFT_MODEL)/retrieval_mix.json: $(MIX_DEPS)
 	$(DNAHLM) mix fit --model $(SFT_MODEL) --threads $(THREADS) --quiet
 
 # Protein-level index (translated train CDS, about 10 s): ask/batch fuse it with indexes/segments.
-indexes/proteins/manifest.json: data/manifest.json dnahlm_rag/protein_words.py
+indexes/proteins/manifest.json: data/manifest.json dnahlm_rag/protein_words.py dnahlm_rag/protein_embed.py
 	$(DNAHLM) index build --embedder protein --name proteins
 
 # splice items are windows centred on the junction: its index compares them base by base (site
