@@ -90,7 +90,8 @@ def recall(idx: SegmentIndex, seqs: list[str]) -> list[tuple[str, float, float, 
     q = idx.embedder.embed_queries(seqs)
     _, exact = idx.search_vectors(q, 10)
     out = []
-    for kind, cfg in (("ivf", FaissConfig(kind="ivf", nprobe=32)), ("hnsw", FaissConfig(kind="hnsw"))):
+    for kind, cfg in (("ivf", FaissConfig(kind="ivf", nprobe=32)), ("hnsw", FaissConfig(kind="hnsw")),
+                      ("pq", FaissConfig(kind="pq"))):
         t = time.perf_counter()
         ann = _make_faiss(vecs, cfg)
         t_build = time.perf_counter() - t

@@ -133,18 +133,30 @@ def test_bad_records_are_errors_naming_the_record(tmp_path) -> None:
         load_records(tmp_path / "empty")
 
 
-def test_approximate_indexes_agree_with_exact() -> None:
-    # clustered unit vectors (as real embeddings are): IVF and HNSW recall@10 vs flat >= 0.95
+def test_approximate_indexes_agree_with_exact(tmp_path) -> None:
+    # clustered unit vectors (as real embeddings are): IVF, HNSW and PQ recall@10 vs flat >= 0.95
+    import faiss
+
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(20, 64))
     x = centres[rng.integers(0, 20, 4000)] + 0.3 * rng.normal(size=(4000, 64))
     x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
     q = x[:200] + 0.05 * rng.normal(size=(200, 64)).astype(np.float32)
     _, exact = _make_faiss(x, FaissConfig(kind="flat")).search(q, 10)
-    for kind in ("ivf", "hnsw"):
-        _, approx = _make_faiss(x, FaissConfig(kind=kind, nprobe=16)).search(q, 10)
+    for kind in ("ivf", "hnsw", "pq"):
+        index = _make_faiss(x, FaissConfig(kind=kind, nprobe=16))
+        _, approx = index.search(q, 10)
         recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)])
         assert recall >= 0.95, (kind, recall)
+        faiss.write_index(index, str(tmp_path / f"{kind}.faiss"))  # FAISS's own file, read back the same
+        assert np.array_equal(faiss.read_index(str(tmp_path / f"{kind}.faiss")).search(q, 10)[1], approx)
+    # pq re-ranks exactly: with every vector a candidate it is exact search
+    _, all_cands = _make_faiss(x, FaissConfig(kind="pq", k_factor=400)).search(q, 10)
+    assert np.mean(all_cands == exact) > 0.99
+    with pytest.raises(DnaHlmError, match="pq index needs at least 624 vectors"):
+        _make_faiss(x[:100], FaissConfig(kind="pq"))
+    odd = np.ascontiguousarray(x[:, :63])  # 63 dims: one dimension per code
+    assert _make_faiss(odd, FaissConfig(kind="pq")).ntotal == 4000
 
 
 def test_kmer_text_index_and_question_fusion(tmp_path) -> None:
