@@ -87,10 +87,20 @@ runs/tokenizer/manifest.json: data/manifest.json
 runs/pretrain/cpu/final/config.json: runs/tokenizer/manifest.json
 	$(DNAHLM) pretrain --recipe cpu --threads $(THREADS) $$(test -d runs/pretrain/cpu/checkpoint && echo --resume)
 
-runs/instruct-rag/manifest.json: data/manifest.json
+# The tuning prompts carry retrieved neighbours, so they are rebuilt (and the model retuned) when the
+# code that finds them changes.
+NEIGHBOUR_CODE := dnahlm_rag/instruct.py dnahlm_rag/embed/site.py dnahlm_rag/embed/trna.py \
+  dnahlm_rag/protein_neighbours.py dnahlm_rag/protein_words.py
+runs/instruct-rag/manifest.json: data/manifest.json $(NEIGHBOUR_CODE)
 	$(DNAHLM) instruct build --recipe rag-heavy --out runs/instruct-rag
 
+# A killed run resumes; a run tuned on older prompts (or an older base) is moved to runs/sft/cpu-rag.old
+# and tuning starts again, since resuming it would be refused.
 runs/sft/cpu-rag/final/config.json: runs/pretrain/cpu/final/config.json runs/instruct-rag/manifest.json
+	@ck=runs/sft/cpu-rag/checkpoint/state.json; \
+	if [ -f $$ck ] && { [ runs/instruct-rag/manifest.json -nt $$ck ] || [ runs/pretrain/cpu/final/config.json -nt $$ck ]; }; then \
+	  echo "== the tuning data or base model changed since runs/sft/cpu-rag: moved to runs/sft/cpu-rag.old, tuning again"; \
+	  rm -rf runs/sft/cpu-rag.old && mv runs/sft/cpu-rag runs/sft/cpu-rag.old; fi
 	$(DNAHLM) sft --recipe cpu-rag --instruct runs/instruct-rag --out runs/sft/cpu-rag --threads $(THREADS) \
 	  $$(test -d runs/sft/cpu-rag/checkpoint && echo --resume)
 

@@ -22,7 +22,7 @@ def test_vectors_are_unit_and_case_blind() -> None:
     e = SiteEmbedder(SiteConfig(length=20, sigma=3.0, weighting="gauss"))
     s = random_dna(random.Random(0), 20)
     v = e.embed([s, s.lower()])
-    assert v.shape == (2, 80) and v.dtype == np.float32
+    assert v.shape == (2, 80 + 16 * 19) and v.dtype == np.float32  # 20 bases, 19 adjacent pairs
     assert np.allclose(np.linalg.norm(v, axis=1), 1.0) and (v[0] == v[1]).all()
 
 
@@ -39,9 +39,10 @@ def test_n_and_iupac_are_no_evidence_and_all_n_is_zero() -> None:
     e = SiteEmbedder(SiteConfig(length=8, sigma=2.0, weighting="gauss"))
     v = e.embed(["ACGTNRYA", "ACGTAAAA", "NNNNNNNN", ""])
     assert float(np.abs(v[2]).sum()) == 0.0 and float(np.abs(v[3]).sum()) == 0.0
-    raw = v[0].reshape(8, 4)
+    raw, pairs = v[0][:32].reshape(8, 4), v[0][32:].reshape(7, 16)
     assert (raw[4:7] == 0).all() and (raw[[0, 1, 2, 3, 7]] > 0).any(axis=1).all()  # N, R, Y: zero rows
-
+    assert (pairs[3:7] == 0).all() and (pairs[:3] > 0).any(axis=1).all()  # so is every pair holding one
+    assert pairs[0, 4 * 0 + 1] > 0  # the pair at (0, 1) is A then C
 
 def test_other_lengths_are_centre_aligned() -> None:
     e = SiteEmbedder(SiteConfig(length=10, sigma=100.0, weighting="gauss"))
@@ -50,7 +51,7 @@ def test_other_lengths_are_centre_aligned() -> None:
     shorter = core[2:8]  # the middle 6 bases
     v = e.embed([core, longer, shorter])
     assert np.allclose(v[0], v[1], atol=1e-6)
-    raw = v[2].reshape(10, 4)
+    raw = v[2][:40].reshape(10, 4)
     assert (raw[[0, 1, 8, 9]] == 0).all() and (raw[2:8] > 0).any(axis=1).all()
 
 
@@ -61,6 +62,8 @@ def test_bad_config_names_the_key() -> None:
         SiteEmbedder(SiteConfig(length=0))
     with pytest.raises(DnaHlmError, match="weighting"):
         SiteEmbedder(SiteConfig(weighting="idf"))
+    with pytest.raises(DnaHlmError, match="pair_weight"):
+        SiteEmbedder(SiteConfig(pair_weight=-1))
 
 
 def test_mi_weights_need_labels_and_information() -> None:
@@ -85,6 +88,35 @@ def test_mi_weights_pick_the_informative_bases() -> None:
     assert w[30, [0, 3]].max() == 0.0 and np.delete(w, 30, axis=0).max() < 0.25  # chance MI of random bases
     back = SiteEmbedder.from_state(e.state())
     assert np.array_equal(back.embed(seqs[:5]), e.embed(seqs[:5]))
+
+
+def test_pairs_see_what_single_bases_cannot() -> None:
+    """The label is whether positions 29 and 30 hold the same base: no single base tells, the pair does."""
+    rng = random.Random(7)
+    def rows(n: int) -> tuple[list[str], list[str]]:
+        seqs, labels = [], []
+        for i in range(n):
+            s = list(random_dna(rng, 60))
+            s[30] = s[29] if i % 2 else rng.choice([b for b in "ACGT" if b != s[29]])
+            seqs.append("".join(s))
+            labels.append("same" if i % 2 else "different")
+        return seqs, labels
+    (tr, ytr), (te, yte) = rows(800), rows(200)
+
+    def knn1(cfg: SiteConfig) -> float:
+        e = SiteEmbedder(cfg).fit(tr, ytr)
+        best = (e.embed(te) @ e.embed(tr).T).argmax(axis=1)
+        return float(np.mean([ytr[j] == y for j, y in zip(best, yte)]))
+
+    with_pairs, singles = knn1(SiteConfig()), knn1(SiteConfig(pair_weight=0))
+    assert with_pairs > 0.9 and singles < 0.7, (with_pairs, singles)
+    e = SiteEmbedder(SiteConfig()).fit(tr, ytr)
+    assert e.pair_weights.shape == (59, 16) and e.pair_weights[29].min() > np.delete(e.pair_weights, 29, 0).max()
+    assert SiteEmbedder(SiteConfig(pair_weight=0)).dim == 240 and e.dim == 240 + 59 * 16
+    back = SiteEmbedder.from_state(e.state())
+    assert np.array_equal(back.embed(te[:5]), e.embed(te[:5]))
+    with pytest.raises(DnaHlmError, match="pair_weights of shape"):
+        SiteEmbedder.from_state({**e.state(), "pair_weights": None})
 
 
 def _junction_rows(n: int, seed: int) -> list[dict]:
@@ -123,7 +155,7 @@ def test_site_index_round_trip(tmp_path: Path) -> None:
     out = tmp_path / "indexes" / "splice"
     m = build_index(docs, out, cfg, {"task": "splice"}, show_progress=False)
     assert m["level"] == "dna" and m["embedder"]["seq"] == {
-        "name": "site", "version": 2, "params": {"length": 60, "weighting": "mi", "sigma": 3.0}}
+        "name": "site", "version": 3, "params": {"length": 60, "weighting": "mi", "sigma": 3.0, "pair_weight": 1.5}}
     assert sorted(p.name for p in out.iterdir()) == ["docstore.jsonl", "embedder.json", "index.faiss", "manifest.json"]
     idx = SegmentIndex.load(out, expect_embedder="site")
     hit = idx.search([docs[4]["seq"]], k=1)[0][0]
