@@ -59,8 +59,10 @@ SFT_MODEL := runs/sft/cpu-rag/final
 # refitted when the mixing code changes (a table of another format is refused on load)
 MIX_DEPS := $(SFT_MODEL)/config.json dnahlm_rag/retrieval_mix.py
 endif
-CLOSED_TASKS := splice promoter trna_aa feature_type genus_16s product
-TASK_INDEXES := $(foreach t,$(CLOSED_TASKS),indexes/$(t)/manifest.json)
+# Task indexes for `batch --task T`; feature_type and product need none: batch retrieves their train
+# rows through the finder tuning and eval use (protein evidence; dnahlm_rag.task_retriever).
+INDEXED_TASKS := splice promoter trna_aa genus_16s
+TASK_INDEXES := $(foreach t,$(INDEXED_TASKS),indexes/$(t)/manifest.json)
 
 demo: venv system-deps data/manifest.json
 	@use=$(USE_RELEASED); \
@@ -90,7 +92,7 @@ runs/pretrain/cpu/final/config.json: runs/tokenizer/manifest.json
 # The tuning prompts carry retrieved neighbours, so they are rebuilt (and the model retuned) when the
 # code that finds them changes.
 NEIGHBOUR_CODE := dnahlm_rag/instruct.py dnahlm_rag/embed/site.py dnahlm_rag/embed/trna.py \
-  dnahlm_rag/protein_neighbours.py dnahlm_rag/protein_words.py
+  dnahlm_rag/protein_neighbours.py dnahlm_rag/protein_words.py dnahlm_rag/coding_neighbours.py
 runs/instruct-rag/manifest.json: data/manifest.json $(NEIGHBOUR_CODE)
 	$(DNAHLM) instruct build --recipe rag-heavy --out runs/instruct-rag
 

@@ -55,6 +55,9 @@ class AnswerConfig:
     batch_size: int = 32
     num_threads: int = 0
     task: str | None = None  # the task the questions belong to (picks its fitted mixing weight)
+    # with index_dir None and a task: retrieve from data_dir's train rows of the task through its
+    # own neighbour finder (dnahlm_rag.task_retriever), as tuning and evaluation do
+    data_dir: str | None = None
     mix: float | None = None  # weight of the neighbours' answers (None: the fitted one)
 
 
@@ -111,10 +114,15 @@ class Answerer:
         _ = self.llm.loaded  # fail early on a bad model folder
         self.retriever = None
         if config.mode == "rag":
-            if not config.index_dir:
+            if config.index_dir:
+                self.retriever = make_retriever(config.index_dir, model_dir=str(model_dir), k=config.chain.k,
+                                                protein=config.protein_index)
+            elif config.task and config.data_dir:
+                from .task_retriever import TaskRetriever
+
+                self.retriever = TaskRetriever(data_dir=config.data_dir, task=config.task, k=config.chain.k)
+            else:
                 raise DnaHlmError("rag mode needs an index (--index NAME); or use --mode plain")
-            self.retriever = make_retriever(config.index_dir, model_dir=str(model_dir), k=config.chain.k,
-                                            protein=config.protein_index)
         self.chain = build_chains(self.llm, self.retriever, config.chain, labels)[config.mode]
 
     def answer_many(self, items: list[dict[str, str]]) -> list[dict[str, Any]]:

@@ -9,7 +9,9 @@ Systems (``--modes``):
   exact inner product; for coding tasks such as ``product``, translated proteins re-ranked by
   homology, :mod:`dnahlm_rag.protein_neighbours`; for site-centred windows such as ``splice``,
   base-by-base agreement weighted by label information, :mod:`dnahlm_rag.embed.site`; for tRNA
-  genes (``trna_aa``), the anticodon and the amino acid it decodes, :mod:`dnahlm_rag.embed.trna`):
+  genes (``trna_aa``), the anticodon and the amino acid it decodes, :mod:`dnahlm_rag.embed.trna`;
+  for windows of several feature types (``feature_type``), CDS windows only on protein-level
+  evidence, else the nearest non-coding windows, :mod:`dnahlm_rag.coding_neighbours`):
   the very neighbours the RAG prompts show.
 * ``blast``: the label of the best ``blastn`` hit (bit score) in a database made from the TRAIN
   split (``makeblastdb``; ``blastn-short`` for queries under 100 nt); an item without a hit gets
@@ -134,7 +136,7 @@ class TaskContext:
     neighbours: list[list[int]]  # per item: train row indices, best first (max(ks) of them)
     majority: str
     items_sha: str
-    neighbour_level: str = "kmer"  # instruct.task_embedder's name: kmer, protein, site or trna
+    neighbour_level: str = "kmer"  # instruct.task_embedder's name: kmer, protein, coding, site or trna
 
 
 def load_task(data_dir: Path, name: str, cfg: EvalConfig, split: str = "test") -> TaskContext:
@@ -645,7 +647,7 @@ def render_report(res: dict[str, Any]) -> str:
          "for open tasks also a paired sign-flip permutation test of per-item token F1, which decides their goals.",
          "Closed tasks: LM answers by label scoring (most likely label); `format-valid` is the share of greedy free generations "
          "that parse to an allowed label, `gen acc` their accuracy. Open tasks (product): greedy generation, exact match "
-         "(accuracy column) and token F1. RAG and kNN use the same k nearest TRAIN items (k-mer profiles; product: translated proteins re-ranked by homology; splice: base-by-base around the junction, site embedder; trna_aa: anticodon first, tRNA embedder). "
+         "(accuracy column) and token F1. RAG and kNN use the same k nearest TRAIN items (k-mer profiles; product: translated proteins re-ranked by homology; splice: base-by-base around the junction, site embedder; trna_aa: anticodon first, tRNA embedder; feature_type: CDS only on protein-level evidence, else the nearest non-coding windows). "
          "`sft-rag-mix`: the RAG prompt, with the model's answer distribution mixed with the neighbours' answers "
          "(weight fitted on the VALID split, shown per cell as lambda; kNN-LM style, see dnahlm_rag/retrieval_mix.py).",
          f"Wall time of this run: {res.get('seconds')} s; {res.get('cells_reused')} of {res.get('cells_total')} cells reused "

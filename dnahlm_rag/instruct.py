@@ -8,7 +8,9 @@ neighbours of the sequence in the task's TRAIN split (never the record itself: n
 an identical sequence), found with the project's k-mer embedder
 (:class:`~dnahlm_rag.embed.kmer.KmerEmbedder`, fitted on that split) and an exact FAISS
 inner-product index held in memory; for coding tasks (:data:`CODING_TASKS`: ``product``) at the
-protein level instead (:mod:`dnahlm_rag.protein_neighbours`). The rest are plain.
+protein level instead (:mod:`dnahlm_rag.protein_neighbours`), and for ``feature_type``
+(:data:`CODING_EVIDENCE_TASKS`) with the protein level deciding what codes
+(:mod:`dnahlm_rag.coding_neighbours`). The rest are plain.
 
 Held out of training: phrasings marked ``held_out`` (unseen wording) and whole tasks with
 ``train = false`` (``promoter``: zero-shot, only retrieved examples show what is wanted). The
@@ -259,11 +261,24 @@ SITE_TASKS = frozenset({"splice"})
 TRNA_TASKS = frozenset({"trna_aa"})
 
 
+# Tasks whose items are windows of several feature types, CDS among them: a window is called coding
+# only on protein-level evidence (its ORFs against the train CDS windows' ORFs), else it is compared
+# with the non-coding train windows by k-mer profile (valid k=3 vote 0.583 -> 0.826).
+CODING_EVIDENCE_TASKS = frozenset({"feature_type"})
+
+#: Tasks whose neighbours come from the task's train rows through a finder with no index folder:
+#: ``batch --task`` builds that finder from ``data/tasks/<task>/train.jsonl`` (:mod:`dnahlm_rag.task_retriever`).
+INDEXLESS_TASKS = CODING_TASKS | CODING_EVIDENCE_TASKS
+
+
 def task_embedder(task: str) -> str:
     """The embedder name of a task's neighbours and task index: ``protein`` (:data:`CODING_TASKS`),
-    ``site`` (:data:`SITE_TASKS`), ``trna`` (:data:`TRNA_TASKS`), else ``kmer``."""
+    ``coding`` (:data:`CODING_EVIDENCE_TASKS`), ``site`` (:data:`SITE_TASKS`), ``trna``
+    (:data:`TRNA_TASKS`), else ``kmer``."""
     if task in CODING_TASKS:
         return "protein"
+    if task in CODING_EVIDENCE_TASKS:
+        return "coding"
     if task in SITE_TASKS:
         return "site"
     return "trna" if task in TRNA_TASKS else "kmer"
@@ -272,6 +287,7 @@ def task_embedder(task: str) -> str:
 def train_neighbours(task: str, rows: list[dict[str, Any]], kmer: KmerConfig | None = None) -> Any:
     """The neighbour finder of a task's train rows, the same for tuning, mixing and evaluation:
     :class:`~dnahlm_rag.protein_neighbours.ProteinTrainNeighbours` for :data:`CODING_TASKS`,
+    :class:`~dnahlm_rag.coding_neighbours.CodingNeighbours` for :data:`CODING_EVIDENCE_TASKS`,
     :class:`TrainNeighbours` with the site embedder for :data:`SITE_TASKS`, with the tRNA embedder
     for :data:`TRNA_TASKS`, with k-mer profiles otherwise. All have ``search(seqs, k, exclude_ids)``
     and a ``level`` (:func:`task_embedder`'s name)."""
@@ -280,6 +296,10 @@ def train_neighbours(task: str, rows: list[dict[str, Any]], kmer: KmerConfig | N
         from .protein_neighbours import ProteinTrainNeighbours
 
         return ProteinTrainNeighbours(rows)
+    if kind == "coding":
+        from .coding_neighbours import CodingNeighbours
+
+        return CodingNeighbours(rows)
     if kind == "site":
         return TrainNeighbours(rows, embedder=SiteEmbedder(SiteConfig()))
     if kind == "trna":

@@ -128,6 +128,21 @@ def test_batch_fasta_with_task_labels(work, tmp_path) -> None:
     assert {n["label"] for g in got[:3] for n in g["neighbours"]} <= {"CDS", "tRNA", "rRNA"}
 
 
+def test_batch_task_without_index_uses_the_task_finder(work, tmp_path) -> None:
+    """feature_type has no index folder of its own by default: batch retrieves the task's train rows
+    through the neighbour finder tuning and eval use (dnahlm_rag.task_retriever)."""
+    root, rows, model = work
+    fa = tmp_path / "in.fasta"
+    fa.write_text("".join(f">s{i}\n{r['seq'][:80]}\n" for i, r in enumerate(rows[:3])))
+    out = tmp_path / "o.jsonl"
+    res = runner.invoke(app, ["batch", str(fa), "--out", str(out), "--model", model, "--task", "feature_type",
+                              "--data", str(root / "data"), "-k", "3"])
+    assert res.exit_code == 0, res.output
+    got = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(got) == 3 and all(len(g["neighbours"]) == 3 for g in got)
+    assert all(n["id"].startswith("train") and n["label"] in {"CDS", "tRNA", "rRNA"} for g in got for n in g["neighbours"])
+
+
 # ---- protein index beside the segments index: fused retrieval in ask / batch ----------------
 @pytest.fixture(scope="module")
 def protein_work(tmp_path_factory):

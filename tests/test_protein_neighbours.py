@@ -51,5 +51,6 @@ def test_excludes_the_query_row_and_identical_sequences():
 def test_coding_tasks_get_protein_neighbours():
     rows, _, _ = make_rows()
     assert train_neighbours("product", rows).level == "protein"
-    assert train_neighbours("feature_type", rows).level == "kmer"
+    assert train_neighbours("feature_type", rows).level == "coding"  # protein evidence decides "CDS"
+    assert train_neighbours("promoter", rows).level == "kmer"
     assert train_neighbours("splice", rows).level == "site"

@@ -109,7 +109,7 @@ def register(app: typer.Typer) -> None:
         mode: Annotated[Mode, typer.Option(help="rag or plain.")] = Mode.rag,
         k: Annotated[int, typer.Option("-k", "--k", min=1, max=32, help="Neighbours per question.")] = 4,
         model: Annotated[Optional[Path], typer.Option(help="Checkpoint folder (default: the newest model).")] = None,
-        index: Annotated[Optional[str], typer.Option(help="Index under indexes/ (default: the task's, else 'segments').")] = None,
+        index: Annotated[Optional[str], typer.Option(help="Index under indexes/ (default: the task's, else 'segments'; product and feature_type: the task's train rows through the neighbour finder eval uses).")] = None,
         data: Annotated[Path, typer.Option(help="Data folder (for --task).")] = Path("data"),
         resume: Annotated[bool, typer.Option(help="Skip rows already answered in OUT (by id); retry rows with errors.")] = False,
         force: Annotated[bool, typer.Option(help="Overwrite an existing OUT.")] = False,
@@ -128,10 +128,16 @@ def register(app: typer.Typer) -> None:
         if task:
             tq, labels = task_question_and_labels(data, task)
             question = question or tq
-        cfg = AnswerConfig(mode=mode.value, model_dir=str(model) if model else None, index_dir=_index_dir(index, task),
+        from ..instruct import INDEXLESS_TASKS
+
+        # tasks whose neighbours come from a finder with no index folder (product, feature_type):
+        # without --index, retrieve through that finder over the task's train rows, as eval does
+        own_finder = task is not None and index is None and task in INDEXLESS_TASKS
+        cfg = AnswerConfig(mode=mode.value, model_dir=str(model) if model else None,
+                           index_dir=None if own_finder else _index_dir(index, task),
                            chain=ChainConfig(k=k), max_new_tokens=max_new_tokens, seed=seed,
                            temperature=temperature, batch_size=batch_size, protein_index=_protein(protein_index),
-                           task=task, mix=mix)
+                           task=task, mix=mix, data_dir=str(data) if own_finder else None)
         counts = run_batch(Answerer(cfg, labels), inp, out, question=question, resume=resume, force=force)
         typer.echo(f"{out}: {counts['answered']} answered, {counts['errors']} errors, {counts['skipped']} skipped "
                    f"(already answered), {counts['rows']} rows in {inp}")
