@@ -1,0 +1,82 @@
+"""Neighbours of feature_type windows: k-mer profiles against coding evidence, on the VALID split and
+leave-one-organism-out over the train split. Prints two tables.
+
+Usage::
+
+    .venv/bin/python bench/bench_feature_type.py [--data data] [--evidence 1,1.5,2,2.5,3] [--ks 1,3,5]
+
+Table 1: kNN vote (ties to the nearer neighbour, as the evaluation's ``knn`` baseline) on the
+valid windows, for :class:`~dnahlm_rag.instruct.TrainNeighbours` (canonical k-mer profiles) and
+:class:`~dnahlm_rag.coding_neighbours.CodingNeighbours` at each ``min_evidence`` (``-log10 E``),
+with the time per query. This is how ``min_evidence`` was chosen. Table 2: each train organism
+with at least 20 windows held out in turn, neighbours from the other organisms' windows (k = 3,
+the default ``min_evidence``): whether the choice holds beyond the two valid organisms. The test
+split is never read.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from dnahlm_rag.coding_neighbours import MIN_EVIDENCE, CodingNeighbours  # noqa: E402
+from dnahlm_rag.instruct import TrainNeighbours, read_split  # noqa: E402
+from dnahlm_rag.metrics import knn_vote  # noqa: E402
+
+
+def accuracy(nb, train: list[dict], items: list[dict], ks: list[int]) -> tuple[list[float], float]:
+    """kNN-vote accuracy at each k and ms per query (search only)."""
+    t = time.perf_counter()
+    hits = nb.search([r["seq"] for r in items], k=max(ks))
+    ms = 1000 * (time.perf_counter() - t) / len(items)
+    accs = [float(np.mean([knn_vote([str(train[i]["label"]) for i, _ in h], k) == r["label"]
+                           for h, r in zip(hits, items)])) for k in ks]
+    return accs, ms
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", default="data", help="data folder of `dnahlm data build`")
+    ap.add_argument("--evidence", default="1,1.5,2,2.5,3", help="min_evidence values (-log10 E) for table 1")
+    ap.add_argument("--ks", default="1,3,5", help="neighbour counts of the vote")
+    args = ap.parse_args()
+    ks = [int(k) for k in args.ks.split(",")]
+    train, valid = read_split(args.data, "feature_type", "train"), read_split(args.data, "feature_type", "valid")
+    print(f"feature_type: {len(train)} train windows {dict(Counter(r['label'] for r in train))}; "
+          f"{len(valid)} valid windows {dict(Counter(r['label'] for r in valid))} "
+          f"({', '.join(sorted({str(r.get('organism')) for r in valid}))})")
+    print("| neighbours | " + " | ".join(f"kNN k={k}" for k in ks) + " | ms per query |")
+    print("|---|" + "---|" * len(ks) + "---|")
+    accs, ms = accuracy(TrainNeighbours(train), train, valid, ks)
+    print("| k-mer profiles | " + " | ".join(f"{a:.3f}" for a in accs) + f" | {ms:.2f} |")
+    coding = CodingNeighbours(train)
+    for e in (float(x) for x in args.evidence.split(",")):
+        coding.min_evidence = e
+        accs, ms = accuracy(coding, train, valid, ks)
+        print(f"| coding evidence, -log10 E >= {e:g} | " + " | ".join(f"{a:.3f}" for a in accs) + f" | {ms:.2f} |")
+
+    print(f"\nleave one train organism out (k = 3, -log10 E >= {MIN_EVIDENCE:g})")
+    print("| held-out organism | windows | GC | labels | k-mer | coding |\n|---|---|---|---|---|---|")
+    total: Counter = Counter()
+    for org, n in Counter(str(r.get("organism")) for r in train).most_common():
+        if n < 20:
+            continue
+        held = [r for r in train if str(r.get("organism")) == org]
+        rest = [r for r in train if str(r.get("organism")) != org]
+        (a_k,), _ = accuracy(TrainNeighbours(rest), rest, held, [3])
+        (a_c,), _ = accuracy(CodingNeighbours(rest), rest, held, [3])
+        total.update(n=len(held), kmer=a_k * len(held), coding=a_c * len(held))
+        gc = np.mean([sum(r["seq"].upper().count(b) for b in "GC") / max(1, len(r["seq"])) for r in held])
+        labels = ", ".join(f"{k} {v}" for k, v in Counter(r["label"] for r in held).most_common())
+        print(f"| {org} | {len(held)} | {gc:.2f} | {labels} | {a_k:.3f} | {a_c:.3f} |")
+    print(f"| all | {total['n']} | | | {total['kmer'] / total['n']:.3f} | {total['coding'] / total['n']:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
