@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,8 @@ from dnahlm_rag.coding_neighbours import CodingNeighbours
 from dnahlm_rag.instruct import INDEXLESS_TASKS, task_embedder, train_neighbours
 from dnahlm_rag.orfs import find_orfs
 from dnahlm_rag.task_retriever import TaskRetriever
+
+from langchain_tests.integration_tests import RetrieversIntegrationTests
 
 from rag_fixtures import random_dna
 
@@ -126,6 +129,34 @@ def test_task_retriever_serves_the_task_finder(tmp_path: Path) -> None:
 
     with pytest.raises(DnaHlmError, match="empty train split"):
         TaskRetriever(data_dir=str(tmp_path / "data"), task="feature_type")
+
+
+_DATA = Path(tempfile.mkdtemp(prefix="dnahlm-task-retriever-")) / "data"
+
+
+def _write_task_data() -> str:
+    d = _DATA / "tasks" / "feature_type"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in feature_rows(seed=5)[0]))
+    return str(_DATA)
+
+
+class TestTaskRetrieverStandard(RetrieversIntegrationTests):
+    @property
+    def retriever_constructor(self) -> type[TaskRetriever]:
+        return TaskRetriever
+
+    @property
+    def retriever_constructor_params(self) -> dict:
+        return {"data_dir": _write_task_data(), "task": "feature_type", "k": 4}
+
+    @property
+    def retriever_query_example(self) -> str:
+        return non_coding(random.Random(2), 240)
+
+
+# The suite's one async test needs pytest-asyncio's mark (as in test_retriever.py).
+pytest.mark.asyncio(RetrieversIntegrationTests.test_ainvoke_returns_documents)
 
 
 @pytest.mark.realdata
