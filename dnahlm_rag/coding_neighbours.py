@@ -27,7 +27,7 @@ by design and answered from the non-coding kinds.
 Same interface as ``TrainNeighbours``: ``search(seqs, k, exclude_ids)`` gives, per query, up to
 ``k`` ``(row index, score)`` pairs, best first, never the query's own row nor a row with the very
 same sequence; ``level`` is ``"coding"``. :meth:`CodingNeighbours.evidence` gives the best protein
-score of each query (0.0 without ORF or hit), for provenance and the benchmark.
+score of each query, for provenance and the benchmark.
 """
 from __future__ import annotations
 
@@ -98,7 +98,8 @@ class CodingNeighbours:
         return sorted(best.items(), key=lambda x: -x[1])
 
     def evidence(self, seqs: Sequence[str]) -> list[float]:
-        """The best protein-level ``-log10 E`` of each query (0.0 without an ORF or a hit)."""
+        """The best protein-level ``-log10 E`` of each query: 0.0 when it has no ORF or no candidate
+        shares a word with it; below 0 when the best candidate shares no diagonal segment."""
         return [max([s for _, s in self._protein_hits(q, None)] or [0.0]) for q in seqs]
 
     def search(self, seqs: Sequence[str], k: int, exclude_ids: Sequence[str | None] | None = None,
