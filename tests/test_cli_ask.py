@@ -128,6 +128,19 @@ def test_batch_fasta_with_task_labels(work, tmp_path) -> None:
     assert {n["label"] for g in got[:3] for n in g["neighbours"]} <= {"CDS", "tRNA", "rRNA"}
 
 
+def test_ask_with_a_task_snaps_to_its_labels_and_uses_its_finder(work) -> None:
+    root, rows, model = work
+    res = runner.invoke(app, ["ask", "What type of feature is this sequence?", "--seq", rows[0]["seq"][:80],
+                              "--model", model, "--task", "feature_type", "--data", str(root / "data"), "-k", "2", "--mix", "1"])
+    assert res.exit_code == 0, res.output
+    lines = [x for x in res.output.splitlines() if x.strip()]
+    assert lines[0] in {"CDS", "tRNA", "rRNA"}  # decoded with the neighbours' labels at full weight
+    shown = [x for x in lines if x.strip().startswith("train")]
+    assert len(shown) == 2  # the task's train rows, found by its finder (no feature_type index is needed)
+    res = runner.invoke(app, ["ask", "Q?", "--seq", "ACGT", "--model", model, "--task", "nosuch", "--data", str(root / "data")])
+    assert res.exit_code == 2 and res.output.startswith("error: ")
+
+
 def test_batch_task_without_index_uses_the_task_finder(work, tmp_path) -> None:
     """feature_type has no index folder of its own by default: batch retrieves the task's train rows
     through the neighbour finder tuning and eval use (dnahlm_rag.task_retriever)."""

@@ -35,6 +35,8 @@ def level_column(meta: dict) -> str:
     half-open), with ``partial`` when the ORF runs off the query without a start or stop."""
     if meta.get("level") != "protein":
         return str(meta.get("level") or "dna")
+    if meta.get("query_start") is None:  # a task finder's protein-level row (no ORF detail kept)
+        return "protein"
     out = f"protein {meta.get('query_strand', 0):+d}/f{meta.get('query_frame')} {meta.get('query_start')}-{meta.get('query_end')}"
     return out + (" partial" if meta.get("orf_partial") else "")
 
@@ -48,6 +50,22 @@ def _index_dir(index: Optional[str], task: Optional[str], root: Path = Path("ind
     return str(root / "segments")
 
 
+def _retrieval(index: Optional[str], task: Optional[str], data: Path) -> dict[str, str | None]:
+    """``index_dir`` and ``data_dir`` of an :class:`~dnahlm_rag.answer.AnswerConfig`: tasks whose
+    neighbours come from a finder with no index folder (product, feature_type) retrieve, without
+    ``--index``, through that finder over the task's train rows, as tuning and eval do."""
+    from ..instruct import INDEXLESS_TASKS
+
+    if task is not None and index is None and task in INDEXLESS_TASKS:
+        return {"index_dir": None, "data_dir": str(data)}
+    return {"index_dir": _index_dir(index, task), "data_dir": None}
+
+
+TASK_HELP = ("A task of data/tasks/ (splice, promoter, trna_aa, feature_type, genus_16s, product): answers snap "
+             "to its labels, its fitted mixing weight applies, and neighbours come from its index (product and "
+             "feature_type: from its train rows through the finder eval uses).")
+
+
 def register(app: typer.Typer) -> None:
     @app.command("ask")
     def ask(
@@ -57,7 +75,9 @@ def register(app: typer.Typer) -> None:
         mode: Annotated[Mode, typer.Option(help="rag: retrieve neighbours as few-shot context; plain: the model alone.")] = Mode.rag,
         k: Annotated[int, typer.Option("-k", "--k", min=1, max=32, help="Neighbours retrieved and shown.")] = 4,
         model: Annotated[Optional[Path], typer.Option(help="Checkpoint folder (default: the newest released / sft / pretrain model).")] = None,
-        index: Annotated[Optional[str], typer.Option(help="Index name under indexes/ (or a folder).")] = None,
+        index: Annotated[Optional[str], typer.Option(help="Index name under indexes/ (or a folder); default: the task's, else 'segments'.")] = None,
+        task: Annotated[Optional[str], typer.Option(help=TASK_HELP)] = None,
+        data: Annotated[Path, typer.Option(help="Data folder (for --task).")] = Path("data"),
         max_new_tokens: Annotated[int, typer.Option(min=1, help="Longest answer, in tokens.")] = 32,
         seed: Annotated[int, typer.Option(help="Seed (matters only with --temperature > 0).")] = 0,
         temperature: Annotated[float, typer.Option(min=0.0, help="0: greedy.")] = 0.0,
@@ -65,20 +85,21 @@ def register(app: typer.Typer) -> None:
         mix: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="RAG: weight of the neighbours' answers mixed into decoding (default: the weight `dnahlm mix fit` chose for the model, else 0).")] = None,
     ) -> None:
         """Answer QUESTION about one sequence; print the answer, then the neighbours it was built from."""
-        from ..answer import AnswerConfig, Answerer, read_single_fasta, similarity_text
+        from ..answer import AnswerConfig, Answerer, read_single_fasta, similarity_text, task_question_and_labels
         from ..chain import ChainConfig
         from ..errors import DnaHlmError
 
         if (seq is None) == (fasta is None):
             raise DnaHlmError("a question needs a sequence: pass exactly one of --seq ACGT... or --fasta FILE")
         raw = seq if seq is not None else read_single_fasta(fasta)  # type: ignore[arg-type]
-        cfg = AnswerConfig(mode=mode.value, model_dir=str(model) if model else None, index_dir=_index_dir(index, None),
+        labels = task_question_and_labels(data, task)[1] if task else None
+        cfg = AnswerConfig(mode=mode.value, model_dir=str(model) if model else None, **_retrieval(index, task, data),
                            chain=ChainConfig(k=k), max_new_tokens=max_new_tokens, seed=seed, temperature=temperature,
-                           protein_index=_protein(protein_index), mix=mix)
+                           protein_index=_protein(protein_index), mix=mix, task=task)
         from ..seq import normalize_dna
 
         normalize_dna(raw, what="the query sequence")  # bad input fails before any model loads
-        out = Answerer(cfg).ask(question, raw)
+        out = Answerer(cfg, labels).ask(question, raw)
         if out["shown_len"] < out["seq_len"]:
             typer.echo(f"note: the sequence has {out['seq_len']} bases; the prompt shows the first {out['shown_len']}, "
                        "retrieval uses all of them", err=True)
@@ -104,7 +125,7 @@ def register(app: typer.Typer) -> None:
     def batch(
         inp: Annotated[Path, typer.Argument(metavar="IN", help="FASTA (.fa/.fasta/.fna) or JSON lines (id, seq, question, label).")],
         out: Annotated[Path, typer.Option("--out", help="Output JSON lines, one row per input row.")],
-        task: Annotated[Optional[str], typer.Option(help="Take the question and closed label set from data/tasks/TASK/task.json.")] = None,
+        task: Annotated[Optional[str], typer.Option(help="Take the question and closed label set from data/tasks/TASK/task.json; " + TASK_HELP[TASK_HELP.index("its fitted"):])] = None,
         question: Annotated[Optional[str], typer.Option(help="Question for rows that carry none.")] = None,
         mode: Annotated[Mode, typer.Option(help="rag or plain.")] = Mode.rag,
         k: Annotated[int, typer.Option("-k", "--k", min=1, max=32, help="Neighbours per question.")] = 4,
@@ -128,16 +149,10 @@ def register(app: typer.Typer) -> None:
         if task:
             tq, labels = task_question_and_labels(data, task)
             question = question or tq
-        from ..instruct import INDEXLESS_TASKS
-
-        # tasks whose neighbours come from a finder with no index folder (product, feature_type):
-        # without --index, retrieve through that finder over the task's train rows, as eval does
-        own_finder = task is not None and index is None and task in INDEXLESS_TASKS
-        cfg = AnswerConfig(mode=mode.value, model_dir=str(model) if model else None,
-                           index_dir=None if own_finder else _index_dir(index, task),
+        cfg = AnswerConfig(mode=mode.value, model_dir=str(model) if model else None, **_retrieval(index, task, data),
                            chain=ChainConfig(k=k), max_new_tokens=max_new_tokens, seed=seed,
                            temperature=temperature, batch_size=batch_size, protein_index=_protein(protein_index),
-                           task=task, mix=mix, data_dir=str(data) if own_finder else None)
+                           task=task, mix=mix)
         counts = run_batch(Answerer(cfg, labels), inp, out, question=question, resume=resume, force=force)
         typer.echo(f"{out}: {counts['answered']} answered, {counts['errors']} errors, {counts['skipped']} skipped "
                    f"(already answered), {counts['rows']} rows in {inp}")
