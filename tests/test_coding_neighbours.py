@@ -160,20 +160,41 @@ pytest.mark.asyncio(RetrieversIntegrationTests.test_ainvoke_returns_documents)
 
 
 @pytest.mark.realdata
-def test_on_real_feature_type_valid_coding_evidence_beats_kmer_profiles() -> None:
-    """Why feature_type uses coding evidence, on the real windows of the demo's data (valid split:
-    organisms not in train; test is never read). Skipped when `make demo` has not built data/."""
+def test_on_real_windows_cds_carry_protein_evidence(tmp_path_factory) -> None:
+    """Why feature_type uses coding evidence, on real windows (valid split: organisms not in train;
+    test is never read). With the demo's data (``data/``, or ``$DNAHLM_DATA``) the k = 3 vote must
+    beat k-mer profiles clearly; otherwise the tiny data recipe is built from the real Debian
+    packages (Streptomyces and Yersinia valid windows) and CDS windows must reach the evidence
+    threshold far more often than the others (measured there: 54% against 11%)."""
     from dnahlm_rag.instruct import TrainNeighbours, read_split
     from dnahlm_rag.metrics import knn_vote
 
     data = Path(os.environ.get("DNAHLM_DATA", "data"))
-    if not (data / "tasks" / "feature_type" / "valid.jsonl").is_file():
-        pytest.skip("no data/tasks/feature_type (run `make demo` or `dnahlm data build`)")
+    full = (data / "tasks" / "feature_type" / "valid.jsonl").is_file()
+    if not full:
+        from dnahlm_rag.data.build import build_dataset
+        from dnahlm_rag.data.fetch import apt_available, fetch_packages
+        from dnahlm_rag.data.recipe import load_data_recipe
+
+        if not apt_available():
+            pytest.skip("no data/ and apt-get/dpkg-deb not available")
+        cache = Path(os.environ.get("DNAHLM_CACHE") or tmp_path_factory.mktemp("cache"))
+        recipe = load_data_recipe("tiny")
+        fetch_packages(recipe.packages, cache, progress=False)
+        data = tmp_path_factory.mktemp("tiny") / "data"
+        build_dataset(recipe, out=data, cache=cache, progress=False)
     train, valid = read_split(data, "feature_type", "train"), read_split(data, "feature_type", "valid")
+    coding = CodingNeighbours(train)
+    ev = np.array(coding.evidence([r["seq"] for r in valid]))
+    is_cds = np.array([r["label"] == "CDS" for r in valid])
+    assert is_cds.any() and (~is_cds).any()
+    with_evidence = float(np.mean(ev[is_cds] >= coding.min_evidence)), float(np.mean(ev[~is_cds] >= coding.min_evidence))
+    assert with_evidence[0] > with_evidence[1] + 0.25, with_evidence
+    if full:
+        def knn3(nb) -> float:
+            hits = nb.search([r["seq"] for r in valid], k=3)
+            return float(np.mean([knn_vote([train[i]["label"] for i, _ in h], 3) == r["label"]
+                                  for h, r in zip(hits, valid)]))
 
-    def knn3(nb) -> float:
-        hits = nb.search([r["seq"] for r in valid], k=3)
-        return float(np.mean([knn_vote([train[i]["label"] for i, _ in h], 3) == r["label"] for h, r in zip(hits, valid)]))
-
-    coding, kmer = knn3(CodingNeighbours(train)), knn3(TrainNeighbours(train))
-    assert coding > kmer + 0.15 and coding >= 0.78, (coding, kmer)
+        with_coding, kmer = knn3(coding), knn3(TrainNeighbours(train))
+        assert with_coding > kmer + 0.15 and with_coding >= 0.78, (with_coding, kmer)
