@@ -27,7 +27,8 @@ by design and answered from the non-coding kinds.
 Same interface as ``TrainNeighbours``: ``search(seqs, k, exclude_ids)`` gives, per query, up to
 ``k`` ``(row index, score)`` pairs, best first, never the query's own row nor a row with the very
 same sequence; ``level`` is ``"coding"``. :meth:`CodingNeighbours.evidence` gives the best protein
-score of each query, for provenance and the benchmark.
+score of each query, for provenance and the benchmark; :meth:`CodingNeighbours.search_levels` also
+says which level each query's neighbours came from.
 """
 from __future__ import annotations
 
@@ -102,21 +103,28 @@ class CodingNeighbours:
         shares a word with it; below 0 when the best candidate shares no diagonal segment."""
         return [max([s for _, s in self._protein_hits(q, None)] or [0.0]) for q in seqs]
 
-    def search(self, seqs: Sequence[str], k: int, exclude_ids: Sequence[str | None] | None = None,
-               batch: int = 512) -> list[list[tuple[int, float]]]:
-        """Up to ``k`` ``(row index, score)`` per query, best first (module docstring)."""
+    def search_levels(self, seqs: Sequence[str], k: int, exclude_ids: Sequence[str | None] | None = None,
+                      batch: int = 512) -> list[tuple[str, list[tuple[int, float]]]]:
+        """Per query, the level its neighbours came from (``"protein"``: CDS rows by protein
+        evidence, scores ``-log10 E``; ``"dna"``: k-mer neighbours, scores cosine) and up to ``k``
+        ``(row index, score)``, best first (module docstring)."""
         exclude = list(exclude_ids) if exclude_ids is not None else [None] * len(seqs)
-        out: list[list[tuple[int, float]] | None] = [None] * len(seqs)
+        out: list[tuple[str, list[tuple[int, float]]]] = [("dna", [])] * len(seqs)
         fallback: list[int] = []
         for j, seq in enumerate(seqs):
             hits = self._protein_hits(seq, exclude[j])
             if hits and hits[0][1] >= self.min_evidence:
-                out[j] = hits[:k]
+                out[j] = ("protein", hits[:k])
             else:
                 fallback.append(j)
         if fallback:
             found = self.dna.search([seqs[j] for j in fallback], k,
                                     exclude_ids=[exclude[j] for j in fallback], batch=batch)
             for j, hits in zip(fallback, found):
-                out[j] = [(self.other[i], s) for i, s in hits]
-        return [h or [] for h in out]
+                out[j] = ("dna", [(self.other[i], s) for i, s in hits])
+        return out
+
+    def search(self, seqs: Sequence[str], k: int, exclude_ids: Sequence[str | None] | None = None,
+               batch: int = 512) -> list[list[tuple[int, float]]]:
+        """Up to ``k`` ``(row index, score)`` per query, best first (module docstring)."""
+        return [hits for _, hits in self.search_levels(seqs, k, exclude_ids, batch)]

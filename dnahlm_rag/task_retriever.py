@@ -10,9 +10,10 @@ and ``dnahlm eval`` use. The finder is built from ``data/tasks/<task>/train.json
 retriever is made (about 1-2 s for these tasks).
 
 Each ``Document`` has the row's ``id``, ``organism``, ``label``, ``seq``, ``score`` (the finder's:
-``-log10 E`` at the protein level, also given as ``evalue``, else cosine), ``rank`` and ``level`` (the finder's level, or
-``"protein"`` for a ``coding`` finder's CDS rows found by protein evidence); ``page_content`` is
-empty (a neighbour answers with its label).
+``-log10 E`` at the protein level, also given as ``evalue``, else cosine), ``rank`` and ``level``
+(the finder's level; for a finder with ``search_levels``, such as ``CodingNeighbours``, the level
+each query's neighbours actually came from); ``page_content`` is empty (a neighbour answers with
+its label).
 """
 from __future__ import annotations
 
@@ -48,11 +49,8 @@ class TaskRetriever(BaseRetriever):
         self._finder = train_neighbours(self.task, self._rows)
         return self
 
-    def _document(self, i: int, score: float, rank: int) -> Document:
+    def _document(self, i: int, score: float, rank: int, level: str) -> Document:
         row = self._rows[i]
-        level = str(getattr(self._finder, "level", "kmer"))
-        if level == "coding":  # CDS rows come only from protein-level evidence
-            level = "protein" if str(row.get("label")) == "CDS" else "dna"
         meta = {"id": row["id"], "organism": row.get("organism"), "label": row.get("label"), "seq": row["seq"],
                 "score": score, "rank": rank, "level": level}
         if level == "protein":  # these finders score protein hits as -log10 E
@@ -62,8 +60,13 @@ class TaskRetriever(BaseRetriever):
     def retrieve_many(self, seqs: list[str], questions: list[str | None] | None = None,
                       k: int | None = None) -> list[list[Document]]:
         """Batched retrieval for normalised sequences (``questions`` are not used by these finders)."""
-        found = self._finder.search(seqs, k or self.k)
-        return [[self._document(i, s, r) for r, (i, s) in enumerate(hits)] for hits in found]
+        levelled = getattr(self._finder, "search_levels", None)
+        if levelled is not None:
+            found = levelled(seqs, k or self.k)
+        else:
+            level = str(getattr(self._finder, "level", "kmer"))
+            found = [(level, hits) for hits in self._finder.search(seqs, k or self.k)]
+        return [[self._document(i, s, r, level) for r, (i, s) in enumerate(hits)] for level, hits in found]
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
                                 k: int | None = None, **_: Any) -> list[Document]:

@@ -101,6 +101,7 @@ def test_rows_without_coding_orfs_fall_back_to_kmer_neighbours() -> None:
     assert nb.words is None and len(nb.other) == len(rows)
     hits = nb.search([rows[0]["seq"]], k=3, exclude_ids=["r0"])[0]
     assert len(hits) == 3 and "r0" not in {rows[i]["id"] for i, _ in hits}
+    assert {level for level, _ in nb.search_levels([r["seq"] for r in rows], k=3)} == {"dna"}  # k-mers, not evidence
     assert {rows[i]["label"] for i, _ in nb.search([r["seq"] for r in rows], k=5)[1]} <= {"CDS", "tRNA", "rRNA"}
 
 
@@ -124,6 +125,13 @@ def test_task_retriever_serves_the_task_finder(tmp_path: Path) -> None:
     assert docs[0].metadata["id"].startswith("cds4.") and docs[0].metadata["seq"]
     many = ret.retrieve_many([query, non_coding(rng, 300)], k=2)
     assert [d.metadata["level"] for d in many[1]] == ["dna", "dna"] and "evalue" not in many[1][0].metadata
+    # rows with no coding ORF: every neighbour, CDS rows included, is a k-mer neighbour, not evidence
+    rng2 = random.Random(4)
+    plain = [{"id": f"r{i}", "seq": random_dna(rng2, 80), "label": ["CDS", "tRNA"][i % 2]} for i in range(20)]
+    (d / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in plain))
+    docs = TaskRetriever(data_dir=str(tmp_path / "data"), task="feature_type", k=4).invoke(plain[0]["seq"])
+    assert "CDS" in {x.metadata["label"] for x in docs}
+    assert {x.metadata["level"] for x in docs} == {"dna"} and not any("evalue" in x.metadata for x in docs)
     (d / "train.jsonl").write_text("")
     from dnahlm_rag.errors import DnaHlmError
 
