@@ -61,9 +61,10 @@ def _retrieval(index: Optional[str], task: Optional[str], data: Path) -> dict[st
     return {"index_dir": _index_dir(index, task), "data_dir": None}
 
 
+TASK_EFFECT = ("its fitted mixing weight applies, and neighbours come from its index (product and feature_type: "
+               "from its train rows through the finder eval uses).")
 TASK_HELP = ("A task of data/tasks/ (splice, promoter, trna_aa, feature_type, genus_16s, product): answers snap "
-             "to its labels, its fitted mixing weight applies, and neighbours come from its index (product and "
-             "feature_type: from its train rows through the finder eval uses).")
+             "to its labels, " + TASK_EFFECT)
 
 
 def register(app: typer.Typer) -> None:
@@ -125,7 +126,7 @@ def register(app: typer.Typer) -> None:
     def batch(
         inp: Annotated[Path, typer.Argument(metavar="IN", help="FASTA (.fa/.fasta/.fna) or JSON lines (id, seq, question, label).")],
         out: Annotated[Path, typer.Option("--out", help="Output JSON lines, one row per input row.")],
-        task: Annotated[Optional[str], typer.Option(help="Take the question and closed label set from data/tasks/TASK/task.json; " + TASK_HELP[TASK_HELP.index("its fitted"):])] = None,
+        task: Annotated[Optional[str], typer.Option(help="Take the question and closed label set from data/tasks/TASK/task.json; " + TASK_EFFECT)] = None,
         question: Annotated[Optional[str], typer.Option(help="Question for rows that carry none.")] = None,
         mode: Annotated[Mode, typer.Option(help="rag or plain.")] = Mode.rag,
         k: Annotated[int, typer.Option("-k", "--k", min=1, max=32, help="Neighbours per question.")] = 4,
