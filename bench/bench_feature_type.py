@@ -17,27 +17,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dnahlm_rag.coding_neighbours import MIN_EVIDENCE, CodingNeighbours  # noqa: E402
 from dnahlm_rag.instruct import TrainNeighbours, read_split  # noqa: E402
-from dnahlm_rag.metrics import knn_vote  # noqa: E402
-
-
-def accuracy(nb, train: list[dict], items: list[dict], ks: list[int]) -> tuple[list[float], float]:
-    """kNN-vote accuracy at each k and ms per query (search only)."""
-    t = time.perf_counter()
-    hits = nb.search([r["seq"] for r in items], k=max(ks))
-    ms = 1000 * (time.perf_counter() - t) / len(items)
-    accs = [float(np.mean([knn_vote([str(train[i]["label"]) for i, _ in h], k) == r["label"]
-                           for h, r in zip(hits, items)])) for k in ks]
-    return accs, ms
+from bench_site import knn_accuracies, print_knn_table  # noqa: E402
 
 
 def main() -> None:
@@ -51,15 +41,10 @@ def main() -> None:
     print(f"feature_type: {len(train)} train windows {dict(Counter(r['label'] for r in train))}; "
           f"{len(valid)} valid windows {dict(Counter(r['label'] for r in valid))} "
           f"({', '.join(sorted({str(r.get('organism')) for r in valid}))})")
-    print("| neighbours | " + " | ".join(f"kNN k={k}" for k in ks) + " | ms per query |")
-    print("|---|" + "---|" * len(ks) + "---|")
-    accs, ms = accuracy(TrainNeighbours(train), train, valid, ks)
-    print("| k-mer profiles | " + " | ".join(f"{a:.3f}" for a in accs) + f" | {ms:.2f} |")
-    coding = CodingNeighbours(train)
+    finders = [("k-mer profiles", TrainNeighbours(train))]
     for e in (float(x) for x in args.evidence.split(",")):
-        coding.min_evidence = e
-        accs, ms = accuracy(coding, train, valid, ks)
-        print(f"| coding evidence, -log10 E >= {e:g} | " + " | ".join(f"{a:.3f}" for a in accs) + f" | {ms:.2f} |")
+        finders.append((f"coding evidence, -log10 E >= {e:g}", CodingNeighbours(train, min_evidence=e)))
+    print_knn_table(finders, train, valid, ks)
 
     print(f"\nleave one train organism out (k = 3, -log10 E >= {MIN_EVIDENCE:g})")
     print("| held-out organism | windows | GC | labels | k-mer | coding |\n|---|---|---|---|---|---|")
@@ -69,8 +54,8 @@ def main() -> None:
             continue
         held = [r for r in train if str(r.get("organism")) == org]
         rest = [r for r in train if str(r.get("organism")) != org]
-        (a_k,), _ = accuracy(TrainNeighbours(rest), rest, held, [3])
-        (a_c,), _ = accuracy(CodingNeighbours(rest), rest, held, [3])
+        (a_k,), _ = knn_accuracies(TrainNeighbours(rest), rest, held, [3])
+        (a_c,), _ = knn_accuracies(CodingNeighbours(rest), rest, held, [3])
         total.update(n=len(held), kmer=a_k * len(held), coding=a_c * len(held))
         gc = np.mean([sum(r["seq"].upper().count(b) for b in "GC") / max(1, len(r["seq"])) for r in held])
         labels = ", ".join(f"{k} {v}" for k, v in Counter(r["label"] for r in held).most_common())

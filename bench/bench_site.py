@@ -78,10 +78,20 @@ def cross_validated(rows: list[dict], cfg: SiteConfig, ks: list[int], folds: int
     for f in range(folds):
         fit = [r for r, g in zip(rows, fold) if g != f]
         held = [r for r, g in zip(rows, fold) if g == f]
-        hits = TrainNeighbours(fit, embedder=SiteEmbedder(cfg)).search([r["seq"] for r in held], k=max(ks))
-        for j, k in enumerate(ks):
-            right[j] += sum(knn_vote([str(fit[i]["label"]) for i, _ in h], k) == r["label"] for h, r in zip(hits, held))
+        accs, _ = knn_accuracies(TrainNeighbours(fit, embedder=SiteEmbedder(cfg)), fit, held, ks)
+        right += np.array(accs) * len(held)
     return list(right / len(rows))
+
+
+def knn_accuracies(nb: Any, train: list[dict], items: list[dict], ks: list[int]) -> tuple[list[float], float]:
+    """Accuracy of the kNN vote of ``nb``'s train neighbours on ``items`` at each k (ties to the
+    nearer neighbour, as the evaluation's ``knn`` baseline), and ms per query to embed and search."""
+    t0 = time.perf_counter()
+    hits = nb.search([r["seq"] for r in items], k=max(ks))
+    ms = 1000 * (time.perf_counter() - t0) / len(items)
+    accs = [sum(knn_vote([str(train[i]["label"]) for i, _ in h], k) == r["label"] for h, r in zip(hits, items))
+            / len(items) for k in ks]
+    return accs, ms
 
 
 def print_knn_table(finders: list[tuple[str, Any]], train: list[dict], valid: list[dict], ks: list[int]) -> None:
@@ -90,13 +100,7 @@ def print_knn_table(finders: list[tuple[str, Any]], train: list[dict], valid: li
     print("| neighbours | " + " | ".join(f"kNN k={k}" for k in ks) + " | ms per query (embed + search) |")
     print("|---|" + "---|" * len(ks) + "---|")
     for name, nb in finders:
-        t0 = time.perf_counter()
-        hits = nb.search([r["seq"] for r in valid], k=max(ks))
-        ms = 1000 * (time.perf_counter() - t0) / len(valid)
-        accs = []
-        for k in ks:
-            pred = [knn_vote([str(train[i]["label"]) for i, _ in h], k) for h in hits]
-            accs.append(sum(p == r["label"] for p, r in zip(pred, valid)) / len(valid))
+        accs, ms = knn_accuracies(nb, train, valid, ks)
         print(f"| {name} | " + " | ".join(f"{a:.3f}" for a in accs) + f" | {ms:.3f} |")
 
 
