@@ -52,12 +52,15 @@ def run_examples(data_dir: str | Path = "data", index_root: str | Path = "indexe
                  k: int = 4, out: str | Path | None = "reports/examples.md") -> list[dict[str, Any]]:
     """Answer :data:`EXAMPLES` in RAG mode, each against the index of its task's train split.
 
-    Returns one dict per example (task, question, id, truth, answer, neighbours); writes a
-    Markdown table to ``out`` when given.
+    Returns one dict per example (task, question, the task ``ask`` would route the question to,
+    id, truth, answer, neighbours); writes a Markdown table to ``out`` when given.
     """
+    from .task_router import TaskRouter
+
     data_dir, index_root = Path(data_dir), Path(index_root)
     rows: list[dict[str, Any]] = []
-    for ex in EXAMPLES:
+    routes = TaskRouter(data_dir).route_many([ex.question for ex in EXAMPLES])
+    for ex, route in zip(EXAMPLES, routes):
         item = first_test_item(data_dir, ex.task)
         _, labels = task_question_and_labels(data_dir, ex.task)
         index = index_root / (ex.index or ex.task)
@@ -69,7 +72,8 @@ def run_examples(data_dir: str | Path = "data", index_root: str | Path = "indexe
                            max_new_tokens=24)
         out_ = Answerer(cfg, labels).ask(ex.question, item["seq"])
         rows.append({
-            "task": ex.task, "question": ex.question, "id": item["id"], "organism": item.get("organism"),
+            "task": ex.task, "question": ex.question, "routed": route.task or "none",
+            "route_similarity": round(route.similarity, 3), "id": item["id"], "organism": item.get("organism"),
             "length": len(item["seq"]), "truth": item["label"], "answer": out_["answer"],
             "neighbours": [{"id": d.metadata.get("id"), "organism": d.metadata.get("organism"),
                             "label": d.metadata.get("label") or d.metadata.get("product"),
@@ -83,6 +87,8 @@ def run_examples(data_dir: str | Path = "data", index_root: str | Path = "indexe
                  "protein-level hits first, as `ask` does). `promoter` is the task held out of tuning.", ""]
         for r in rows:
             lines += [f"## {r['task']}: {r['question']}", "",
+                      f"- routed (what `ask` without `--task` picks from the wording): {r['routed']} "
+                      f"(cosine {r['route_similarity']:.2f})",
                       f"- query: `{r['id']}` ({r['organism'] or 'unknown organism'}, {r['length']} nt)",
                       f"- answer: **{r['answer']}**", f"- truth: {r['truth']}"]
             lines += [f"- provenance: {p}" for p in r["provenance"]] + ["- neighbours:"]

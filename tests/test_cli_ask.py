@@ -141,6 +141,36 @@ def test_ask_with_a_task_snaps_to_its_labels_and_uses_its_finder(work) -> None:
     assert res.exit_code == 2 and res.output.startswith("error: ")
 
 
+def test_ask_routes_the_question_to_a_task_when_none_is_given(work, monkeypatch) -> None:
+    """No --task and no --index: the question's wording picks the task (dnahlm_rag.task_router);
+    only feature_type has data here, so a general question falls through to no task."""
+    root, rows, model = work
+    monkeypatch.chdir(root)
+    res = runner.invoke(app, ["ask", "What kind of genomic feature is this, a CDS, a tRNA or an rRNA?", "--seq",
+                              rows[0]["seq"][:80], "--model", model, "--data", "data", "-k", "2", "--mix", "1"])
+    assert res.exit_code == 0, res.output
+    lines = [x for x in res.output.splitlines() if x.strip()]
+    assert lines[0].startswith("task: feature_type (from the question: nearest wording")
+    assert lines[1] in {"CDS", "tRNA", "rRNA"}
+    assert [x for x in lines if x.strip().startswith("train")]  # the task's train rows
+    res = runner.invoke(app, ["ask", "What is the GC content of this sequence?", "--seq", rows[0]["seq"][:80],
+                              "--model", model, "--data", "data", "--index", "seg", "-k", "1"])
+    assert res.exit_code == 0 and "task:" not in res.output  # --index given: no routing
+    res = runner.invoke(app, ["ask", "What is the GC content of this sequence?", "--seq", rows[0]["seq"][:80],
+                              "--model", model, "--data", "nodata", "--mode", "plain"])
+    assert res.exit_code == 0 and "task: none (no tasks in nodata/tasks to route to)" in res.output
+
+
+def test_ask_task_without_a_built_index_uses_its_train_rows(work, tmp_path, monkeypatch) -> None:
+    root, rows, model = work
+    make_task(tmp_path / "data", "other")
+    (tmp_path / "indexes").mkdir()
+    monkeypatch.chdir(tmp_path)
+    res = runner.invoke(app, ["ask", "Q?", "--seq", rows[0]["seq"][:80], "--model", model, "--task", "other", "-k", "2"])
+    assert res.exit_code == 0, res.output
+    assert "task:" not in res.output and len([x for x in res.output.splitlines() if x.strip().startswith("train")]) == 2
+
+
 def test_batch_task_without_index_uses_the_task_finder(work, tmp_path) -> None:
     """feature_type has no index folder of its own by default: batch retrieves the task's train rows
     through the neighbour finder tuning and eval use (dnahlm_rag.task_retriever)."""

@@ -20,6 +20,7 @@ def test_run_examples_answers_each_task_and_writes_markdown(tmp_path):
     splice = rows[1]
     assert splice["id"] == first["id"] and splice["truth"] == first["label"]
     assert all(len(r["neighbours"]) == 2 for r in rows)
+    assert rows[1]["routed"] == "splice" and all(r["routed"] in {ex.task for ex in EXAMPLES} | {"none"} for r in rows)
     by_index = {ex.task: ex.index for ex in EXAMPLES}
     assert all(n["id"].startswith("train") for r in rows if not by_index[r["task"]] for n in r["neighbours"])
     assert rows[0]["task"] == "product" and by_index["product"] == "segments"

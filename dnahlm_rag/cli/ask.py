@@ -50,21 +50,62 @@ def _index_dir(index: Optional[str], task: Optional[str], root: Path = Path("ind
     return str(root / "segments")
 
 
-def _retrieval(index: Optional[str], task: Optional[str], data: Path) -> dict[str, str | None]:
-    """``index_dir`` and ``data_dir`` of an :class:`~dnahlm_rag.answer.AnswerConfig`: tasks whose
-    neighbours come from a finder with no index folder (product, feature_type) retrieve, without
-    ``--index``, through that finder over the task's train rows, as tuning and eval do."""
+def _retrieval(index: Optional[str], task: Optional[str], data: Path,
+               root: Path = Path("indexes")) -> dict[str, str | None]:
+    """``index_dir`` and ``data_dir`` of an :class:`~dnahlm_rag.answer.AnswerConfig`: without
+    ``--index``, a task whose neighbours come from a finder with no index folder (product,
+    feature_type), or whose index is not built (next_kmer has none), retrieves through the task's
+    own finder over its train rows, as tuning and eval do."""
     from ..instruct import INDEXLESS_TASKS
 
-    if task is not None and index is None and task in INDEXLESS_TASKS:
+    if task is not None and index is None and (task in INDEXLESS_TASKS or not (root / task).is_dir()):
         return {"index_dir": None, "data_dir": str(data)}
-    return {"index_dir": _index_dir(index, task), "data_dir": None}
+    return {"index_dir": _index_dir(index, task, root), "data_dir": None}
 
 
-TASK_EFFECT = ("its fitted mixing weight applies, and neighbours come from its index (product and feature_type: "
-               "from its train rows through the finder eval uses).")
-TASK_HELP = ("A task of data/tasks/ (splice, promoter, trna_aa, feature_type, genus_16s, product): answers snap "
-             "to its labels, " + TASK_EFFECT)
+# A routed task answered from the general segment index instead of its own finder: "what does
+# this encode?" gets the annotated segments with protein-level hits first and the matching ORF
+# shown (issue 7), as the demo's example does; `--task product` uses the product task's finder.
+ROUTED_INDEX = {"product": "segments"}
+
+
+def resolve_task(task: str, question: str, index: Optional[str], data: Path,
+                 root: Path = Path("indexes")) -> tuple[Optional[str], Optional[str], Optional[str]]:
+    """The task ``ask`` answers for, the index to use (None: the task's default), and a line saying
+    how the task was chosen (None: chosen by the user).
+
+    ``task`` is ``auto`` (route the question, :mod:`dnahlm_rag.task_router`; not with ``--index``,
+    whose folder already says what to retrieve), ``none`` (no task: the general segment index) or a
+    task name."""
+    if task == "none":
+        return None, index, None
+    if task != "auto":
+        return task, index, None
+    if index is not None:
+        return None, index, None
+    from ..errors import DnaHlmError
+    from ..task_router import TaskRouter
+
+    try:
+        router = TaskRouter(data)
+    except DnaHlmError:
+        return None, None, f"task: none (no tasks in {data / 'tasks'} to route to); answering from the general segment index"
+    route = router.route(question)
+    how = route.describe()
+    routed = ROUTED_INDEX.get(route.task or "")
+    if routed and (root / routed).is_dir():
+        how += f", answered from the {routed} index"
+    else:
+        routed = None
+    return route.task, routed, how + "; --task T chooses one, --task none the general index"
+
+
+TASK_EFFECT = ("its fitted mixing weight applies, and neighbours come from its index (product, feature_type and a task "
+               "whose index is not built: from its train rows through the finder eval uses).")
+TASK_HELP = ("A task of data/tasks/ (splice, promoter, trna_aa, feature_type, genus_16s, product, next_kmer): answers "
+             "snap to its labels, " + TASK_EFFECT)
+ASK_TASK_HELP = ("auto: the task whose wording is nearest the question (none when no task's is near; not with "
+                 "--index); none: no task, the general segment index; or " + TASK_HELP[0].lower() + TASK_HELP[1:])
 
 
 def register(app: typer.Typer) -> None:
@@ -77,8 +118,8 @@ def register(app: typer.Typer) -> None:
         k: Annotated[int, typer.Option("-k", "--k", min=1, max=32, help="Neighbours retrieved and shown.")] = 4,
         model: Annotated[Optional[Path], typer.Option(help="Checkpoint folder (default: the newest released / sft / pretrain model).")] = None,
         index: Annotated[Optional[str], typer.Option(help="Index name under indexes/ (or a folder); default: the task's, else 'segments'.")] = None,
-        task: Annotated[Optional[str], typer.Option(help=TASK_HELP)] = None,
-        data: Annotated[Path, typer.Option(help="Data folder (for --task).")] = Path("data"),
+        task: Annotated[str, typer.Option(help=ASK_TASK_HELP)] = "auto",
+        data: Annotated[Path, typer.Option(help="Data folder (tasks, their labels and train rows).")] = Path("data"),
         max_new_tokens: Annotated[int, typer.Option(min=1, help="Longest answer, in tokens.")] = 32,
         seed: Annotated[int, typer.Option(help="Seed (matters only with --temperature > 0).")] = 0,
         temperature: Annotated[float, typer.Option(min=0.0, help="0: greedy.")] = 0.0,
@@ -93,13 +134,16 @@ def register(app: typer.Typer) -> None:
         if (seq is None) == (fasta is None):
             raise DnaHlmError("a question needs a sequence: pass exactly one of --seq ACGT... or --fasta FILE")
         raw = seq if seq is not None else read_single_fasta(fasta)  # type: ignore[arg-type]
-        labels = task_question_and_labels(data, task)[1] if task else None
-        cfg = AnswerConfig(mode=mode.value, model_dir=str(model) if model else None, **_retrieval(index, task, data),
-                           chain=ChainConfig(k=k), max_new_tokens=max_new_tokens, seed=seed, temperature=temperature,
-                           protein_index=_protein(protein_index), mix=mix, task=task)
         from ..seq import normalize_dna
 
         normalize_dna(raw, what="the query sequence")  # bad input fails before any model loads
+        chosen, index, how = resolve_task(task, question, index, data)
+        labels = task_question_and_labels(data, chosen)[1] if chosen else None
+        cfg = AnswerConfig(mode=mode.value, model_dir=str(model) if model else None, **_retrieval(index, chosen, data),
+                           chain=ChainConfig(k=k), max_new_tokens=max_new_tokens, seed=seed, temperature=temperature,
+                           protein_index=_protein(protein_index), mix=mix, task=chosen)
+        if how:
+            typer.echo(how, err=True)
         out = Answerer(cfg, labels).ask(question, raw)
         if out["shown_len"] < out["seq_len"]:
             typer.echo(f"note: the sequence has {out['seq_len']} bases; the prompt shows the first {out['shown_len']}, "

@@ -25,7 +25,8 @@ def register(app: typer.Typer) -> None:
 
         rows = run_examples(data, indexes, str(model) if model else None, k, out)
         for r in rows:
-            typer.echo(f"\nQ [{r['task']}]: {r['question']}\n   query {r['id']} ({r['length']} nt)")
+            typer.echo(f"\nQ [{r['task']}]: {r['question']}\n   routed to: {r['routed']} (cosine {r['route_similarity']:.2f})"
+                       f"\n   query {r['id']} ({r['length']} nt)")
             typer.echo(f"A: {r['answer']}\n   truth: {r['truth']}")
             for p in r["provenance"]:
                 typer.echo(f"   ({p})")

@@ -1,0 +1,101 @@
+"""Task routing (``dnahlm ask`` without ``--task``) on hand-written questions. Prints tables.
+
+Usage::
+
+    .venv/bin/python bench/bench_routing.py [--data data] [--questions prompts/routing/questions.jsonl]
+
+Each question of ``prompts/routing/questions.jsonl`` (written before the router; ``task`` is the
+task it asks for, or ``none``) is routed by :class:`dnahlm_rag.task_router.TaskRouter`. Rows:
+the router's bank cut down (the tasks' own phrasings only; with the extra task wordings of
+``prompts/routing/bank.toml``; with its generic wordings too, the shipped router), each at the
+shipped threshold and at the threshold that is best on the valid split (from a grid), with
+accuracy on valid and test (a question counts as right when its route equals its label, ``none``
+included). Then the shipped router's errors on test, per-task accuracy, and the time to route
+one question (text embedding included; the router's own build is timed separately).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from dnahlm_rag.embed.text import TextEmbedder  # noqa: E402
+from dnahlm_rag.task_router import THRESHOLD, TaskRouter, load_bank  # noqa: E402
+
+GRID = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65)
+
+
+def accuracy(router: TaskRouter, rows: list[dict]) -> float:
+    routes = router.route_many([r["question"] for r in rows])
+    return sum((x.task or "none") == r["task"] for x, r in zip(routes, rows)) / max(len(rows), 1)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, default=Path("data"))
+    ap.add_argument("--questions", type=Path, default=Path("prompts/routing/questions.jsonl"))
+    args = ap.parse_args()
+    rows = [json.loads(x) for x in open(args.questions) if x.strip()]
+    split = {s: [r for r in rows if r["split"] == s] for s in ("valid", "test")}
+    print(f"{args.questions}: {len(split['valid'])} valid, {len(split['test'])} test questions; "
+          f"labels {dict(sorted(Counter(r['task'] for r in rows).items()))}")
+    emb = TextEmbedder()
+    full = load_bank()
+    tmp = Path("/tmp") if Path("/tmp").is_dir() else Path(".")
+    variants = {"task phrasings only": {"generic": [], "tasks": {}},
+                "+ task wordings of bank.toml": {"generic": [], "tasks": full["tasks"]},
+                "+ generic wordings (shipped)": full}
+    print("\n| bank | threshold | valid | test |\n|---|---|---|---|")
+    shipped = None
+    for name, bank in variants.items():
+        path = tmp / "bench_routing_bank.toml"
+        path.write_text(_toml(bank))
+        router = TaskRouter(args.data, bank_path=path, embedder=emb)
+        router.threshold = THRESHOLD
+        print(f"| {name} | {THRESHOLD} (shipped) | {accuracy(router, split['valid']):.3f} | {accuracy(router, split['test']):.3f} |")
+        best = max(GRID, key=lambda t: (_at(router, t, split["valid"]), -abs(t - THRESHOLD)))
+        router.threshold = best
+        print(f"| {name} | {best} (best on valid) | {accuracy(router, split['valid']):.3f} | {accuracy(router, split['test']):.3f} |")
+        router.threshold = THRESHOLD
+        shipped = router
+    assert shipped is not None
+    test = split["test"]
+    routes = shipped.route_many([r["question"] for r in test])
+    print("\nShipped router, test questions by label:\n\n| label | n | right |\n|---|---|---|")
+    for lab in sorted({r["task"] for r in test}):
+        pairs = [(x, r) for x, r in zip(routes, test) if r["task"] == lab]
+        print(f"| {lab} | {len(pairs)} | {sum((x.task or 'none') == lab for x, _ in pairs)} |")
+    print("\nShipped router, test errors:\n\n| question | label | routed | nearest wording | cosine |\n|---|---|---|---|---|")
+    for x, r in zip(routes, test):
+        if (x.task or "none") != r["task"]:
+            print(f"| {r['question']} | {r['task']} | {x.task or 'none'} | {x.wording} | {x.similarity:.2f} |")
+    t0 = time.perf_counter()
+    TaskRouter(args.data, embedder=emb)
+    build = time.perf_counter() - t0
+    qs = [r["question"] for r in rows]
+    t0 = time.perf_counter()
+    for q in qs:
+        shipped.route(q)
+    one = (time.perf_counter() - t0) / len(qs)
+    print(f"\nrouter build (embed {len(shipped.wordings)} wordings, model loaded): {build:.2f} s; "
+          f"route one question: {one * 1000:.1f} ms (mean of {len(qs)})")
+
+
+def _at(router: TaskRouter, threshold: float, rows: list[dict]) -> float:
+    router.threshold = threshold
+    return accuracy(router, rows)
+
+
+def _toml(bank: dict) -> str:
+    lines = ["generic = " + json.dumps(bank["generic"]), "[tasks]"]
+    lines += [f"{t} = " + json.dumps(ws) for t, ws in bank["tasks"].items()]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""Which task a question asks for, from its wording: ``dnahlm ask`` without ``--task``.
+
+A researcher writes "is this a splice donor?", not ``--task splice``. :class:`TaskRouter` embeds
+the question with the sentence-transformers text model (:mod:`dnahlm_rag.embed.text`, offline)
+and finds the nearest of a bank of labelled wordings:
+
+- every phrasing of every task in ``prompts/tasks/<task>.toml`` (held-out ones included: holding
+  a phrasing out concerns tuning the model, not routing), rendered with the task's question and
+  labels, ``{length}`` written as ``N``;
+- the extra wordings per task and the ``generic`` wordings (questions no task answers: GC
+  content, origin, "what is this?") of ``prompts/routing/bank.toml``.
+
+The question goes to the nearest wording's task; to no task (the general segment index answers)
+when that wording is generic or its cosine is below :data:`THRESHOLD`. Nothing is trained.
+
+Measured on ``prompts/routing/questions.jsonl`` (hand-written researcher questions, split by a
+hash rule; ``bench/bench_routing.py``, figures in docs/benchmarks.md): the threshold was chosen
+on the valid split only.
+"""
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import DnaHlmError
+
+ROUTING_DIR = Path(__file__).resolve().parent.parent / "prompts" / "routing"
+GENERIC = "generic"  # the bank's label of wordings that route to no task
+THRESHOLD = 0.5  # cosine below which no task is chosen (valid split: 0.45 / 0.5 / 0.55 -> 0.934 / 0.951 / 0.934)
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a question goes: ``task`` (None: the general segment index), the nearest wording,
+    its cosine with the question, and the best wording's task among the other tasks."""
+
+    task: str | None
+    similarity: float
+    wording: str
+    runner_up: str | None = None
+
+    def describe(self) -> str:
+        """One line for ``ask``'s output."""
+        if self.task is None:
+            why = (f"nearest wording {self.wording!r} is a general question" if self.similarity >= THRESHOLD
+                   else f"no task wording is near it: best cosine {self.similarity:.2f} < {THRESHOLD}")
+            return f"task: none ({why}); answering from the general segment index"
+        return f"task: {self.task} (from the question: nearest wording {self.wording!r}, cosine {self.similarity:.2f})"
+
+
+def load_bank(path: str | Path | None = None) -> dict[str, Any]:
+    """Read and check ``prompts/routing/bank.toml``: ``generic`` (list of str) and ``tasks``
+    (task -> list of str)."""
+    p = Path(path) if path else ROUTING_DIR / "bank.toml"
+    try:
+        with open(p, "rb") as f:
+            bank = tomllib.load(f)
+    except FileNotFoundError:
+        raise DnaHlmError(f"routing bank {p} not found") from None
+    except tomllib.TOMLDecodeError as e:
+        raise DnaHlmError(f"{p}: not valid TOML: {e}") from None
+    generic, tasks = bank.get("generic", []), bank.get("tasks", {})
+    ok = isinstance(generic, list) and isinstance(tasks, dict) and all(
+        isinstance(v, list) and all(isinstance(x, str) and x.strip() for x in v) for v in [generic, *tasks.values()])
+    if not ok:
+        raise DnaHlmError(f"{p}: expected `generic = [\"...\"]` and a [tasks] table of task = [\"...\"] lists of non-empty strings")
+    return {"generic": list(generic), "tasks": {str(k): list(v) for k, v in tasks.items()}}
+
+
+def task_wordings(task: str, data_dir: str | Path, prompts_dir: str | Path | None = None) -> list[str]:
+    """Every phrasing of ``task`` (``prompts/tasks/<task>.toml``) rendered with its question and labels."""
+    from .instruct import load_task_prompts, read_task
+
+    t = read_task(data_dir, task)
+    tp = load_task_prompts(task, prompts_dir)
+    out = []
+    for p in tp.phrasings:
+        text = p.text.replace("{length}", "N")
+        out.append(text.format(question=t.question, labels=_labels_text(t.labels)))
+    return out
+
+
+def _labels_text(labels: Sequence[str] | None) -> str:
+    from .instruct import format_labels
+
+    return format_labels(list(labels or []))
+
+
+def routable_tasks(data_dir: str | Path, prompts_dir: str | Path | None = None) -> list[str]:
+    """Tasks with both a ``data/tasks/<task>/task.json`` and phrasings in ``prompts/tasks/``."""
+    from .instruct import TASK_PROMPTS_DIR
+
+    pdir = Path(prompts_dir) if prompts_dir else TASK_PROMPTS_DIR
+    tdir = Path(data_dir) / "tasks"
+    if not tdir.is_dir():
+        return []
+    return sorted(p.parent.name for p in tdir.glob("*/task.json") if (pdir / f"{p.parent.name}.toml").is_file())
+
+
+class TaskRouter:
+    """Nearest labelled wording of a question (see the module docstring)."""
+
+    def __init__(self, data_dir: str | Path = "data", tasks: Sequence[str] | None = None,
+                 bank_path: str | Path | None = None, prompts_dir: str | Path | None = None,
+                 threshold: float = THRESHOLD, embedder: Any = None) -> None:
+        self.threshold = threshold
+        self.tasks = list(tasks) if tasks is not None else routable_tasks(data_dir, prompts_dir)
+        if not self.tasks:
+            raise DnaHlmError(f"no task to route to: {Path(data_dir) / 'tasks'} has no task with phrasings "
+                              "(build the data with `dnahlm data build`, or pass --task)")
+        bank = load_bank(bank_path)
+        self.labels: list[str] = []  # the task (or GENERIC) of each wording
+        self.wordings: list[str] = []
+        for task in self.tasks:
+            for w in task_wordings(task, data_dir, prompts_dir) + bank["tasks"].get(task, []):
+                self.labels.append(task)
+                self.wordings.append(w)
+        for w in bank["generic"]:
+            self.labels.append(GENERIC)
+            self.wordings.append(w)
+        if embedder is None:
+            from .embed.text import TextEmbedder
+
+            embedder = TextEmbedder()
+        self.embedder = embedder
+        self._vectors = embedder.embed(self.wordings)
+
+    def route_many(self, questions: Sequence[str]) -> list[Route]:
+        """One :class:`Route` per question (an empty question routes to no task)."""
+        if not questions:
+            return []
+        sims = self.embedder.embed(list(questions)) @ self._vectors.T
+        labels = np.array(self.labels)
+        out = []
+        for q, s in zip(questions, sims):
+            if not q or not q.strip():
+                out.append(Route(None, 0.0, ""))
+                continue
+            j = int(np.argmax(s))
+            others = [(float(s[labels == t].max()), t) for t in self.tasks if t != self.labels[j]]
+            runner = max(others)[1] if others else None
+            task = self.labels[j] if self.labels[j] != GENERIC and s[j] >= self.threshold else None
+            out.append(Route(task, float(s[j]), self.wordings[j], runner))
+        return out
+
+    def route(self, question: str) -> Route:
+        return self.route_many([question])[0]
