@@ -7,7 +7,8 @@ cut), and the model reads at most its context (left-truncated prompt).
 
 Batch files: FASTA (``.fa``, ``.fasta``, ``.fna``, ``.fas``) or JSON lines (``.jsonl``: ``id``,
 ``seq``, optional ``question`` and ``label``). Output is JSON lines, one row per input row, in
-input order, appended and flushed row by row: ``id, question, mode, answer, label`` (the gold
+input order, appended and flushed row by row: ``id, question, mode, task`` (the task answered
+for, given or routed from the question by :class:`RoutedAnswerer`; null: none), ``answer, label`` (the gold
 label when the input has one), ``neighbours`` (id, organism, type, product, label, score) and
 ``error`` (null, or the one-line reason this row has no answer). A bad row never stops the batch.
 With ``resume`` rows already answered (by id) are skipped; rows that had errors are retried.
@@ -153,6 +154,29 @@ class Answerer:
         return out
 
 
+class RoutedAnswerer:
+    """Answers each question with the :class:`Answerer` of the task its wording routes to
+    (:class:`~dnahlm_rag.task_router.TaskRouter`; ``None``: no task, the general index), one
+    Answerer per task made by ``make(task)`` on first use. Each output gets ``task``.
+
+    Has the ``config`` (mode, batch size) and ``answer_many`` that :func:`run_batch` uses."""
+
+    def __init__(self, router: Any, make: Any, config: AnswerConfig) -> None:
+        self.router, self.make, self.config = router, make, config
+        self.answerers: dict[str | None, Answerer] = {}
+
+    def answer_many(self, items: list[dict[str, str]]) -> list[dict[str, Any]]:
+        routes = [r.task for r in self.router.route_many([it["question"] for it in items])]
+        outs: list[dict[str, Any]] = [{} for _ in items]
+        for task in dict.fromkeys(routes):  # each task once, in order of first appearance
+            if task not in self.answerers:
+                self.answerers[task] = self.make(task)
+            idx = [i for i, t in enumerate(routes) if t == task]
+            for i, o in zip(idx, self.answerers[task].answer_many([items[i] for i in idx])):
+                outs[i] = {**o, "task": task}
+        return outs
+
+
 # ----------------------------------------------------------------------------------------------
 # Reading inputs
 # ----------------------------------------------------------------------------------------------
@@ -289,7 +313,7 @@ def run_batch(answerer: Answerer, in_path: str | Path, out_path: str | Path, *, 
             for r in chunk:
                 o = results[r.id]
                 row = {"id": r.id, "question": (r.question or question), "mode": answerer.config.mode,
-                       "answer": o.get("answer"), "label": r.label,
+                       "task": o.get("task", answerer.config.task), "answer": o.get("answer"), "label": r.label,
                        "neighbours": [neighbour_summary(d) for d in o.get("neighbours", [])],
                        "mix": o.get("mix"), "error": o.get("error")}
                 counts["errors" if row["error"] else "answered"] += 1

@@ -171,6 +171,28 @@ def test_ask_task_without_a_built_index_uses_its_train_rows(work, tmp_path, monk
     assert "task:" not in res.output and len([x for x in res.output.splitlines() if x.strip().startswith("train")]) == 2
 
 
+def test_batch_routes_each_row_by_its_question(work, tmp_path, monkeypatch) -> None:
+    root, rows, model = work
+    (tmp_path / "indexes").mkdir()
+    (tmp_path / "indexes" / "segments").symlink_to(root / "indexes" / "seg")
+    (tmp_path / "data").symlink_to(root / "data")
+    monkeypatch.chdir(tmp_path)
+    qs = ["What kind of genomic feature is this, a CDS, a tRNA or an rRNA?", "What is the GC content of this sequence?"]
+    inp = tmp_path / "in.jsonl"
+    inp.write_text("".join(json.dumps({"id": f"r{i}", "seq": r["seq"][:80], "question": qs[i % 2]}) + "\n"
+                           for i, r in enumerate(rows[:4])))
+    res = runner.invoke(app, ["batch", str(inp), "--out", "o.jsonl", "--model", model, "-k", "2", "--batch-size", "3", "--mix", "1"])
+    assert res.exit_code == 0, res.output
+    got = [json.loads(x) for x in (tmp_path / "o.jsonl").read_text().splitlines()]
+    assert [g["id"] for g in got] == ["r0", "r1", "r2", "r3"] and not any(g["error"] for g in got)
+    assert [g["task"] for g in got] == ["feature_type", None, "feature_type", None]
+    assert all(g["answer"] in {"CDS", "tRNA", "rRNA"} for g in got[::2])  # decoded in the routed task's labels
+    assert all(n["id"].startswith("train") for g in got[::2] for n in g["neighbours"])  # its train rows
+    assert all(not n["id"].startswith("train") for g in got[1::2] for n in g["neighbours"])  # the segments index
+    res = runner.invoke(app, ["batch", str(inp), "--out", "o2.jsonl", "--model", model, "-k", "2", "--task", "none"])
+    assert res.exit_code == 0 and all(json.loads(x)["task"] is None for x in (tmp_path / "o2.jsonl").read_text().splitlines())
+
+
 def test_batch_task_without_index_uses_the_task_finder(work, tmp_path) -> None:
     """feature_type has no index folder of its own by default: batch retrieves the task's train rows
     through the neighbour finder tuning and eval use (dnahlm_rag.task_retriever)."""

@@ -69,34 +69,42 @@ def _retrieval(index: Optional[str], task: Optional[str], data: Path,
 ROUTED_INDEX = {"product": "segments"}
 
 
+def routed_index(task: Optional[str], root: Path = Path("indexes")) -> Optional[str]:
+    """The index a question routed to ``task`` is answered from (:data:`ROUTED_INDEX`, when built), else None."""
+    name = ROUTED_INDEX.get(task or "")
+    return name if name and (root / name).is_dir() else None
+
+
+def make_router(task: str, index: Optional[str], data: Path) -> tuple[object | None, Optional[str]]:
+    """A :class:`~dnahlm_rag.task_router.TaskRouter` when ``task`` is ``auto`` and no ``--index`` is
+    given (the index folder already says what to retrieve), else None; and a note when routing was
+    wanted but there is no task to route to."""
+    if task != "auto" or index is not None:
+        return None, None
+    from ..errors import DnaHlmError
+    from ..task_router import TaskRouter
+
+    try:
+        return TaskRouter(data), None
+    except DnaHlmError:
+        return None, f"task: none (no tasks in {data / 'tasks'} to route to); answering from the general segment index"
+
+
 def resolve_task(task: str, question: str, index: Optional[str], data: Path,
                  root: Path = Path("indexes")) -> tuple[Optional[str], Optional[str], Optional[str]]:
     """The task ``ask`` answers for, the index to use (None: the task's default), and a line saying
     how the task was chosen (None: chosen by the user).
 
-    ``task`` is ``auto`` (route the question, :mod:`dnahlm_rag.task_router`; not with ``--index``,
-    whose folder already says what to retrieve), ``none`` (no task: the general segment index) or a
-    task name."""
-    if task == "none":
-        return None, index, None
-    if task != "auto":
-        return task, index, None
-    if index is not None:
-        return None, index, None
-    from ..errors import DnaHlmError
-    from ..task_router import TaskRouter
-
-    try:
-        router = TaskRouter(data)
-    except DnaHlmError:
-        return None, None, f"task: none (no tasks in {data / 'tasks'} to route to); answering from the general segment index"
-    route = router.route(question)
+    ``task`` is ``auto`` (route the question, :mod:`dnahlm_rag.task_router`; not with ``--index``),
+    ``none`` (no task: the general segment index) or a task name."""
+    router, note = make_router(task, index, data)
+    if router is None:
+        return (None if task in ("auto", "none") else task), index, note
+    route = router.route(question)  # type: ignore[attr-defined]
     how = route.describe()
-    routed = ROUTED_INDEX.get(route.task or "")
-    if routed and (root / routed).is_dir():
+    routed = routed_index(route.task, root)
+    if routed:
         how += f", answered from the {routed} index"
-    else:
-        routed = None
     return route.task, routed, how + "; --task T chooses one, --task none the general index"
 
 
@@ -170,13 +178,15 @@ def register(app: typer.Typer) -> None:
     def batch(
         inp: Annotated[Path, typer.Argument(metavar="IN", help="FASTA (.fa/.fasta/.fna) or JSON lines (id, seq, question, label).")],
         out: Annotated[Path, typer.Option("--out", help="Output JSON lines, one row per input row.")],
-        task: Annotated[Optional[str], typer.Option(help="Take the question and closed label set from data/tasks/TASK/task.json; " + TASK_EFFECT)] = None,
+        task: Annotated[str, typer.Option(help="auto: each row's task from its question's wording, as in `ask` (not with --index; the row's "
+                                                "`task` in OUT says which); none: the general segment index; or a task of data/tasks/: rows "
+                                                "without a question get its question, answers snap to its labels, " + TASK_EFFECT)] = "auto",
         question: Annotated[Optional[str], typer.Option(help="Question for rows that carry none.")] = None,
         mode: Annotated[Mode, typer.Option(help="rag or plain.")] = Mode.rag,
         k: Annotated[int, typer.Option("-k", "--k", min=1, max=32, help="Neighbours per question.")] = 4,
         model: Annotated[Optional[Path], typer.Option(help="Checkpoint folder (default: the newest model).")] = None,
         index: Annotated[Optional[str], typer.Option(help="Index under indexes/ (default: the task's, else 'segments'; product and feature_type: the task's train rows through the neighbour finder eval uses).")] = None,
-        data: Annotated[Path, typer.Option(help="Data folder (for --task).")] = Path("data"),
+        data: Annotated[Path, typer.Option(help="Data folder (tasks, their labels and train rows).")] = Path("data"),
         resume: Annotated[bool, typer.Option(help="Skip rows already answered in OUT (by id); retry rows with errors.")] = False,
         force: Annotated[bool, typer.Option(help="Overwrite an existing OUT.")] = False,
         batch_size: Annotated[int, typer.Option(min=1, help="Questions per generation batch.")] = 32,
@@ -187,17 +197,29 @@ def register(app: typer.Typer) -> None:
         mix: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="RAG: weight of the neighbours' answers mixed into decoding (default: the weight `dnahlm mix fit` chose for the model, else 0).")] = None,
     ) -> None:
         """Answer every record of IN into OUT (JSON lines); bad rows get an error and the batch goes on."""
-        from ..answer import AnswerConfig, Answerer, run_batch, task_question_and_labels
+        from ..answer import AnswerConfig, Answerer, RoutedAnswerer, run_batch, task_question_and_labels
         from ..chain import ChainConfig
 
-        labels = None
-        if task:
-            tq, labels = task_question_and_labels(data, task)
-            question = question or tq
-        cfg = AnswerConfig(mode=mode.value, model_dir=str(model) if model else None, **_retrieval(index, task, data),
-                           chain=ChainConfig(k=k), max_new_tokens=max_new_tokens, seed=seed,
-                           temperature=temperature, batch_size=batch_size, protein_index=_protein(protein_index),
-                           task=task, mix=mix)
-        counts = run_batch(Answerer(cfg, labels), inp, out, question=question, resume=resume, force=force)
+        def make(t: Optional[str], idx: Optional[str]) -> Answerer:
+            labels = task_question_and_labels(data, t)[1] if t else None
+            cfg = AnswerConfig(mode=mode.value, model_dir=str(model) if model else None, **_retrieval(idx, t, data),
+                               chain=ChainConfig(k=k), max_new_tokens=max_new_tokens, seed=seed,
+                               temperature=temperature, batch_size=batch_size, protein_index=_protein(protein_index),
+                               task=t, mix=mix)
+            return Answerer(cfg, labels)
+
+        router, note = make_router(task, index, data)
+        if note:
+            typer.echo(note, err=True)
+        answerer: Answerer | RoutedAnswerer
+        if router is not None:
+            answerer = RoutedAnswerer(router, lambda t: make(t, routed_index(t)),
+                                      AnswerConfig(mode=mode.value, batch_size=batch_size))
+        else:
+            fixed = None if task in ("auto", "none") else task
+            if fixed:
+                question = question or task_question_and_labels(data, fixed)[0]
+            answerer = make(fixed, index)
+        counts = run_batch(answerer, inp, out, question=question, resume=resume, force=force)  # type: ignore[arg-type]
         typer.echo(f"{out}: {counts['answered']} answered, {counts['errors']} errors, {counts['skipped']} skipped "
                    f"(already answered), {counts['rows']} rows in {inp}")
