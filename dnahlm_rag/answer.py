@@ -10,7 +10,8 @@ Batch files: FASTA (``.fa``, ``.fasta``, ``.fna``, ``.fas``) or JSON lines (``.j
 input order, appended and flushed row by row: ``id, question, mode, task`` (the task answered
 for, given or routed from the question by :class:`RoutedAnswerer`; null: none), ``answer, label`` (the gold
 label when the input has one), ``neighbours`` (id, organism, type, product, label, score) and
-``error`` (null, or the one-line reason this row has no answer). A bad row never stops the batch.
+``error`` (null, or the one-line reason this row has no answer), and with ``label_probs`` on a
+closed task every label's probability (:meth:`Answerer._add_label_probs`). A bad row never stops the batch.
 With ``resume`` rows already answered (by id) are skipped; rows that had errors are retried.
 
 Retrieval mixing: in RAG mode the answer is decoded from the model's distribution mixed with the
@@ -21,6 +22,7 @@ has no fit.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +62,8 @@ class AnswerConfig:
     # own neighbour finder (dnahlm_rag.task_retriever), as tuning and evaluation do
     data_dir: str | None = None
     mix: float | None = None  # weight of the neighbours' answers (None: the fitted one)
+    # closed tasks: also give every label's probability (``label_probs``; one more forward pass)
+    label_probs: bool = False
 
 
 @dataclass
@@ -124,6 +128,7 @@ class Answerer:
                 self.retriever = TaskRetriever(data_dir=config.data_dir, task=config.task, k=config.chain.k)
             else:
                 raise DnaHlmError("rag mode needs an index (--index NAME); or use --mode plain")
+        self.labels = labels
         self.chain = build_chains(self.llm, self.retriever, config.chain, labels)[config.mode]
 
     def answer_many(self, items: list[dict[str, str]]) -> list[dict[str, Any]]:
@@ -131,6 +136,8 @@ class Answerer:
         retriever (levels searched, ORF problems) or a tRNA index (the anticodon read) an output also
         has ``provenance`` (lines)."""
         outs = self.chain.batch(items)
+        if self.labels and self.config.label_probs:
+            self._add_label_probs(outs)
         if hasattr(self.retriever, "provenance"):
             for it, o in zip(items, outs):
                 lines = self.retriever.provenance(it["seq"])
@@ -143,6 +150,29 @@ class Answerer:
                         "the sequence has no unambiguous base (A/C/G/T): nothing to compare, so no neighbours "
                         "were retrieved and the model answered alone")
         return outs
+
+    def _add_label_probs(self, outs: list[dict[str, Any]]) -> None:
+        """``label_probs`` of each output: every allowed label's probability after the prompt it
+        was answered from, most probable first; in RAG mode with mixing, the mixture of the
+        model's and the neighbours' answer distributions that decoding used
+        (:func:`~dnahlm_rag.retrieval_mix.mix_label_probs`), else the model's alone."""
+        from .chain import neighbour_answer
+        from .retrieval_mix import NeighbourPrior, mix_label_probs
+        from .scoring import score_labels
+
+        lm = self.llm.loaded
+        assert self.labels is not None
+        scored = score_labels(lm, [o["prompt"] for o in outs], self.labels, batch_size=self.config.batch_size,
+                              prepend_bos=self.llm.prepend_bos)
+        for o, sc in zip(outs, scored):
+            if o.get("mix") and o.get("neighbours"):
+                prior = NeighbourPrior.from_answers(lm.tokenizer, [neighbour_answer(d) for d in o["neighbours"]])
+                probs = mix_label_probs(sc, prior, float(o["mix"]))
+            else:
+                top = max(sc.logprobs.values())
+                ex = {lab: math.exp(v - top) for lab, v in sc.logprobs.items()}
+                probs = {lab: v / sum(ex.values()) for lab, v in ex.items()}
+            o["label_probs"] = {lab: round(p, 4) for lab, p in sorted(probs.items(), key=lambda x: -x[1])}
 
     def ask(self, question: str, seq: str) -> dict[str, Any]:
         if not question or not question.strip():
@@ -316,6 +346,8 @@ def run_batch(answerer: Answerer, in_path: str | Path, out_path: str | Path, *, 
                        "task": o.get("task", answerer.config.task), "answer": o.get("answer"), "label": r.label,
                        "neighbours": [neighbour_summary(d) for d in o.get("neighbours", [])],
                        "mix": o.get("mix"), "error": o.get("error")}
+                if "label_probs" in o:
+                    row["label_probs"] = o["label_probs"]
                 counts["errors" if row["error"] else "answered"] += 1
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
                 f.flush()

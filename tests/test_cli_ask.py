@@ -135,6 +135,9 @@ def test_ask_with_a_task_snaps_to_its_labels_and_uses_its_finder(work) -> None:
     assert res.exit_code == 0, res.output
     lines = [x for x in res.output.splitlines() if x.strip()]
     assert lines[0] in {"CDS", "tRNA", "rRNA"}  # decoded with the neighbours' labels at full weight
+    probs = dict(x.rsplit(" ", 1) for x in lines[1].removeprefix("label probabilities: ").split(", "))
+    assert lines[1].startswith("label probabilities: ") and set(probs) == {"CDS", "tRNA", "rRNA"}
+    assert abs(sum(map(float, probs.values())) - 1) < 0.02 and next(iter(probs)) == lines[0]
     shown = [x for x in lines if x.strip().startswith("train")]
     assert len(shown) == 2  # the task's train rows, found by its finder (no feature_type index is needed)
     res = runner.invoke(app, ["ask", "Q?", "--seq", "ACGT", "--model", model, "--task", "nosuch", "--data", str(root / "data")])
@@ -189,8 +192,13 @@ def test_batch_routes_each_row_by_its_question(work, tmp_path, monkeypatch) -> N
     assert all(g["answer"] in {"CDS", "tRNA", "rRNA"} for g in got[::2])  # decoded in the routed task's labels
     assert all(n["id"].startswith("train") for g in got[::2] for n in g["neighbours"])  # its train rows
     assert all(not n["id"].startswith("train") for g in got[1::2] for n in g["neighbours"])  # the segments index
+    assert "label_probs" not in got[0]
     res = runner.invoke(app, ["batch", str(inp), "--out", "o2.jsonl", "--model", model, "-k", "2", "--task", "none"])
     assert res.exit_code == 0 and all(json.loads(x)["task"] is None for x in (tmp_path / "o2.jsonl").read_text().splitlines())
+    res = runner.invoke(app, ["batch", str(inp), "--out", "o3.jsonl", "--model", model, "-k", "2", "--probs", "--mix", "1"])
+    got = [json.loads(x) for x in (tmp_path / "o3.jsonl").read_text().splitlines()]
+    assert res.exit_code == 0 and set(got[0]["label_probs"]) == {"CDS", "tRNA", "rRNA"} and "label_probs" not in got[1]
+    assert abs(sum(got[0]["label_probs"].values()) - 1) < 1e-3
 
 
 def test_batch_task_without_index_uses_the_task_finder(work, tmp_path) -> None:

@@ -149,7 +149,7 @@ def register(app: typer.Typer) -> None:
         labels = task_question_and_labels(data, chosen)[1] if chosen else None
         cfg = AnswerConfig(mode=mode.value, model_dir=str(model) if model else None, **_retrieval(index, chosen, data),
                            chain=ChainConfig(k=k), max_new_tokens=max_new_tokens, seed=seed, temperature=temperature,
-                           protein_index=_protein(protein_index), mix=mix, task=chosen)
+                           protein_index=_protein(protein_index), mix=mix, task=chosen, label_probs=True)
         if how:
             typer.echo(how, err=True)
         out = Answerer(cfg, labels).ask(question, raw)
@@ -157,6 +157,10 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"note: the sequence has {out['seq_len']} bases; the prompt shows the first {out['shown_len']}, "
                        "retrieval uses all of them", err=True)
         typer.echo(out["answer"])
+        if out.get("label_probs"):
+            shown = list(out["label_probs"].items())[:3]
+            typer.echo("label probabilities: " + ", ".join(f"{lab} {p:.2f}" for lab, p in shown)
+                       + (f" (and {len(out['label_probs']) - 3} more)" if len(out["label_probs"]) > 3 else ""))
         if out.get("mix") and out.get("neighbours"):
             typer.echo(f"(decoded with the neighbours' answers mixed in at weight {out['mix']:.2f}; --mix 0: the model alone)",
                        err=True)
@@ -195,6 +199,7 @@ def register(app: typer.Typer) -> None:
         temperature: Annotated[float, typer.Option(min=0.0, help="0: greedy.")] = 0.0,
         protein_index: Annotated[str, typer.Option(help=PROTEIN_HELP)] = "auto",
         mix: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="RAG: weight of the neighbours' answers mixed into decoding (default: the weight `dnahlm mix fit` chose for the model, else 0).")] = None,
+        probs: Annotated[bool, typer.Option("--probs", help="Closed-label tasks: add every label's probability to each row (`label_probs`; one more forward pass per batch).")] = False,
     ) -> None:
         """Answer every record of IN into OUT (JSON lines); bad rows get an error and the batch goes on."""
         from ..answer import AnswerConfig, Answerer, RoutedAnswerer, run_batch, task_question_and_labels
@@ -205,7 +210,7 @@ def register(app: typer.Typer) -> None:
             cfg = AnswerConfig(mode=mode.value, model_dir=str(model) if model else None, **_retrieval(idx, t, data),
                                chain=ChainConfig(k=k), max_new_tokens=max_new_tokens, seed=seed,
                                temperature=temperature, batch_size=batch_size, protein_index=_protein(protein_index),
-                               task=t, mix=mix)
+                               task=t, mix=mix, label_probs=probs)
             return Answerer(cfg, labels)
 
         router, note = make_router(task, index, data)
