@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dnahlm_rag.embed.text import TextEmbedder  # noqa: E402
-from dnahlm_rag.task_router import THRESHOLD, TaskRouter, load_bank  # noqa: E402
+from dnahlm_rag.task_router import THRESHOLD, TaskRouter, load_bank, measure_routing, read_questions  # noqa: E402
 
 GRID = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65)
 
@@ -40,7 +40,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=Path("data"))
     ap.add_argument("--questions", type=Path, default=Path("prompts/routing/questions.jsonl"))
     args = ap.parse_args()
-    rows = [json.loads(x) for x in open(args.questions) if x.strip()]
+    rows = read_questions(args.questions)
     split = {s: [r for r in rows if r["split"] == s] for s in ("valid", "test")}
     print(f"{args.questions}: {len(split['valid'])} valid, {len(split['test'])} test questions; "
           f"labels {dict(sorted(Counter(r['task'] for r in rows).items()))}")
@@ -64,16 +64,14 @@ def main() -> None:
         router.threshold = THRESHOLD
         shipped = router
     assert shipped is not None
-    test = split["test"]
-    routes = shipped.route_many([r["question"] for r in test])
-    print("\nShipped router, test questions by label:\n\n| label | n | right |\n|---|---|---|")
-    for lab in sorted({r["task"] for r in test}):
-        pairs = [(x, r) for x, r in zip(routes, test) if r["task"] == lab]
-        print(f"| {lab} | {len(pairs)} | {sum((x.task or 'none') == lab for x, _ in pairs)} |")
+    m = measure_routing(shipped, split["test"])
+    print(f"\nShipped router, test: {m['accuracy']:.3f} (95% CI {m['accuracy_ci'][0]:.3f}-{m['accuracy_ci'][1]:.3f}), "
+          f"n = {m['n']}\n\n| label | n | right |\n|---|---|---|")
+    for lab, v in m["by_label"].items():
+        print(f"| {lab} | {v['n']} | {v['right']} |")
     print("\nShipped router, test errors:\n\n| question | label | routed | nearest wording | cosine |\n|---|---|---|---|---|")
-    for x, r in zip(routes, test):
-        if (x.task or "none") != r["task"]:
-            print(f"| {r['question']} | {r['task']} | {x.task or 'none'} | {x.wording} | {x.similarity:.2f} |")
+    for e in m["errors"]:
+        print(f"| {e['question']} | {e['label']} | {e['routed']} | {e['wording']} | {e['cosine']:.2f} |")
     t0 = time.perf_counter()
     TaskRouter(args.data, embedder=emb)
     build = time.perf_counter() - t0

@@ -98,6 +98,7 @@ class EvalConfig:
     prompts_dir: str = ""  # task phrasings ("" = prompts/tasks)
     primary_k: int = 3  # the RAG k the goals are judged on (stated in the report)
     alpha: float = 0.05  # significance level of the goals
+    routing: bool = True  # also route the hand-written test questions (prompts/routing/), as `ask` does
 
 
 @dataclass(frozen=True)
@@ -555,6 +556,8 @@ def run_eval(data_dir: str | Path, out_dir: str | Path, cfg: EvalConfig = EvalCo
             "cells": {n: {k: v for k, v in c.items() if k not in ("items", "key", "prompt_style")} for n, c in done.items()},
             "comparisons": comps,
         }
+    if cfg.routing:
+        results["routing"] = routing_results(data, cfg)
     results["goals"] = judge_goals(results, cfg)
     results["seconds"] = round(time.perf_counter() - t0, 1)
     all_cells = [c for t in results["tasks"].values() for c in t["cells"].values()]
@@ -568,6 +571,18 @@ def run_eval(data_dir: str | Path, out_dir: str | Path, cfg: EvalConfig = EvalCo
     with atomic_file(out / "report.md") as f:
         f.write(render_report(results))
     return results
+
+
+def routing_results(data: Path, cfg: EvalConfig) -> dict[str, Any]:
+    """The task router of ``ask``/``batch`` on the test split of ``prompts/routing/questions.jsonl``
+    (:func:`dnahlm_rag.task_router.measure_routing`), or why it was not measured."""
+    from .task_router import TaskRouter, measure_routing, read_questions
+
+    try:
+        router = TaskRouter(data, prompts_dir=cfg.prompts_dir or None)
+        return measure_routing(router, read_questions(split="test"), cfg.n_boot, cfg.seed)
+    except DnaHlmError as e:
+        return {"skipped": str(e)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -700,10 +715,30 @@ def render_report(res: dict[str, Any]) -> str:
         for p in res.get("plots", []):
             if Path(p).stem.startswith(name + "_"):
                 L.append(f"\n![{Path(p).stem}]({p})")
+    L += routing_report(res.get("routing"))
     L += ["", "## Zero-shot cases", "",
           "A task held out of tuning (`train = false` in prompts/tasks) and phrasings held out of tuning:", ""]
     L += [f"- {z}" for z in zero] or ["- none measured"]
     return "\n".join(L) + "\n"
+
+
+def routing_report(r: dict[str, Any] | None) -> list[str]:
+    """The report's lines on task routing (none when it was not asked for)."""
+    if not r:
+        return []
+    L = ["", "## Task routing (`ask` and `batch` without `--task`)", ""]
+    if "skipped" in r:
+        return L + [f"Not measured: {r['skipped']}"]
+    lo, hi = r["accuracy_ci"]
+    L += [f"The test split of `prompts/routing/questions.jsonl` (researcher questions written by hand before the "
+          f"router; `none`: a question no task answers), routed by wording (dnahlm_rag/task_router.py, threshold "
+          f"{r['threshold']} chosen on the valid split): **{_pct(r['accuracy'])}% right** (95% CI {_pct(lo)}-{_pct(hi)}), "
+          f"n = {r['n']}.", "", "| label | right | n |", "|---|---|---|"]
+    L += [f"| {k} | {v['right']} | {v['n']} |" for k, v in r["by_label"].items()]
+    if r["errors"]:
+        L += ["", "| question | label | routed | nearest wording | cosine |", "|---|---|---|---|---|"]
+        L += [f"| {e['question']} | {e['label']} | {e['routed']} | {e['wording']} | {e['cosine']:.2f} |" for e in r["errors"]]
+    return L
 
 
 def make_plots(res: dict[str, Any], folder: Path) -> list[Path]:

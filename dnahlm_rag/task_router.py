@@ -19,6 +19,7 @@ on the valid split only.
 """
 from __future__ import annotations
 
+import json
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -150,3 +151,37 @@ class TaskRouter:
 
     def route(self, question: str) -> Route:
         return self.route_many([question])[0]
+
+
+def read_questions(path: str | Path | None = None, split: str | None = None) -> list[dict[str, str]]:
+    """Rows (``question``, ``task`` or ``none``, ``split``) of ``prompts/routing/questions.jsonl``."""
+    p = Path(path) if path else ROUTING_DIR / "questions.jsonl"
+    if not p.is_file():
+        raise DnaHlmError(f"routing questions {p} not found")
+    rows = [json.loads(x) for x in p.read_text().splitlines() if x.strip()]
+    return [r for r in rows if split is None or r.get("split") == split]
+
+
+def measure_routing(router: TaskRouter, rows: Sequence[dict[str, str]], n_boot: int = 1000,
+                    seed: int = 0) -> dict[str, Any]:
+    """Route each row's question; a row is right when its route (``none`` for no task) equals its
+    ``task``. Questions labelled with a task the router does not know are left out. Returns n,
+    accuracy with a 95% bootstrap interval, right / n per label, and the errors."""
+    from .metrics import mean_ci
+
+    known = set(router.tasks) | {"none"}
+    rows = [r for r in rows if r["task"] in known]
+    routes = router.route_many([r["question"] for r in rows])
+    right = [float((x.task or "none") == r["task"]) for x, r in zip(routes, rows)]
+    by_label: dict[str, list[int]] = {}
+    for r, ok in zip(rows, right):
+        by_label.setdefault(r["task"], [0, 0])
+        by_label[r["task"]][0] += int(ok)
+        by_label[r["task"]][1] += 1
+    errors = [{"question": r["question"], "label": r["task"], "routed": x.task or "none", "wording": x.wording,
+               "cosine": round(x.similarity, 3)} for x, r, ok in zip(routes, rows, right) if not ok]
+    acc = sum(right) / len(right) if right else float("nan")
+    ci = mean_ci(right, n_resamples=n_boot, seed=seed) if right else (float("nan"), float("nan"))
+    return {"n": len(rows), "accuracy": acc, "accuracy_ci": [float(ci[0]), float(ci[1])],
+            "by_label": {k: {"right": v[0], "n": v[1]} for k, v in sorted(by_label.items())}, "errors": errors,
+            "threshold": router.threshold}

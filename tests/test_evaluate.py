@@ -59,6 +59,10 @@ def test_eval_end_to_end_and_resume(setup, tmp_path):
     assert len(on_disk["goals"]) == 3 and all(g["status"] in ("met", "not met", "not measured") for g in on_disk["goals"])
     report = (out / "report.md").read_text()
     assert "## Goals (measured)" in report and "Zero-shot cases" in report and "n = 12" in report
+    # routing of the hand-written test questions: only those labelled none concern these made-up tasks
+    rt = on_disk["routing"]
+    assert set(rt["by_label"]) == {"none"} and rt["n"] == rt["by_label"]["none"]["n"] > 10
+    assert rt["accuracy_ci"][0] <= rt["accuracy"] <= rt["accuracy_ci"][1] and "## Task routing" in report
     # the majority baseline really is the train majority
     maj = gc["cells"]["gc__majority"]
     assert maj["label"] in ("GC-rich", "AT-rich")
