@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from .instruct import TrainNeighbours, is_other
 from .orfs import DEFAULT_TABLE, find_orfs
 from .protein_rerank import DiagonalScorer
 from .protein_words import WordIndex
@@ -55,8 +56,6 @@ class CodingNeighbours:
     def __init__(self, rows: list[dict[str, Any]], min_evidence: float = MIN_EVIDENCE, rerank: int = 50,
                  table: int = DEFAULT_TABLE, min_codons: int = 30, max_orfs: int = 3,
                  coding_label: str = CODING_LABEL) -> None:
-        from .instruct import TrainNeighbours  # instruct imports this module lazily
-
         self.rows, self.min_evidence, self.rerank = rows, min_evidence, rerank
         self.table, self.min_codons, self.max_orfs = table, min_codons, max_orfs
         coding = [i for i, r in enumerate(rows) if str(r.get("label")) == coding_label]
@@ -87,15 +86,10 @@ class CodingNeighbours:
         _, ids = self.words.search([o.protein for o in orfs], min(len(self.orf_row), self.rerank))
         best: dict[int, float] = {}
         for orf, cand in zip(orfs, ids):
-            cand = [int(c) for c in cand if c >= 0]
-            cand = [c for c in cand if self.rows[self.orf_row[c]]["id"] != exclude
-                    and self.rows[self.orf_row[c]]["seq"] != seq]
-            if not cand:
-                continue
-            for c, s in zip(cand, self.scorer.score(orf.protein, cand)):
+            cand = [int(c) for c in cand if c >= 0 and is_other(self.rows[self.orf_row[int(c)]], seq, exclude)]
+            for c, s in self.scorer.rank(orf.protein, cand) if cand else []:
                 row = self.orf_row[c]
-                if float(s) > best.get(row, -np.inf):
-                    best[row] = float(s)
+                best[row] = max(s, best.get(row, -np.inf))
         return sorted(best.items(), key=lambda x: -x[1])
 
     def evidence(self, seqs: Sequence[str]) -> list[float]:

@@ -241,10 +241,16 @@ class TrainNeighbours:
             scores, ids = self.index.search(q, want)
             for j, (srow, irow) in enumerate(zip(scores, ids)):
                 seq, ex = seqs[a + j], exclude[a + j]
-                hits = [(int(i), float(s)) for s, i in zip(srow, irow)
-                        if i >= 0 and self.rows[int(i)]["id"] != ex and self.rows[int(i)]["seq"] != seq]
+                hits = [(int(i), float(s)) for s, i in zip(srow, irow) if i >= 0 and is_other(self.rows[int(i)], seq, ex)]
                 out.append(hits[:k])
         return out
+
+
+def is_other(row: dict[str, Any], seq: str, exclude_id: str | None) -> bool:
+    """Whether ``row`` may be a neighbour of the query ``seq``: not the row with the query's own id
+    (``exclude_id``: the query item itself, when it is a train row) and not a row with the very same
+    sequence (a duplicate would hand the model the answer). Every neighbour finder applies it."""
+    return row["id"] != exclude_id and row["seq"] != seq
 
 
 # Tasks whose items are coding sequences (5' end of a CDS, frame 0): their neighbours are found at

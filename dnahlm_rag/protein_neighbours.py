@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .instruct import is_other
 from .orfs import DEFAULT_TABLE, translate_cds
 from .protein_rerank import DiagonalScorer
 from .protein_words import WordIndex
@@ -48,13 +49,8 @@ class ProteinTrainNeighbours:
             scores, ids = self.index.search(prots, want)
             for j, (srow, irow) in enumerate(zip(scores, ids)):
                 seq, ex = seqs[a + j], exclude[a + j]
-                hits = [(int(i), float(s)) for s, i in zip(srow, irow)
-                        if i >= 0 and self.rows[int(i)]["id"] != ex and self.rows[int(i)]["seq"] != seq]
+                hits = [(int(i), float(s)) for s, i in zip(srow, irow) if i >= 0 and is_other(self.rows[int(i)], seq, ex)]
                 if self.scorer is not None and hits and prots[j]:
-                    top = hits[:self.rerank]
-                    diag = self.scorer.score(prots[j], [i for i, _ in top])
-                    # stable sort: equal scores keep the word cosine order
-                    order = sorted(range(len(top)), key=lambda r: -float(diag[r]))
-                    hits = [(top[r][0], float(diag[r])) for r in order]
+                    hits = self.scorer.rank(prots[j], [i for i, _ in hits[:self.rerank]])
                 out.append(hits[:k])
         return out

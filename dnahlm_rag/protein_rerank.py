@@ -149,6 +149,13 @@ class DiagonalScorer:
         n = np.maximum(1, self.starts[t_idx + 1] - self.starts[t_idx]) if len(t_idx) else np.ones(0)
         return (KA_LAMBDA * raw - np.log(KA_K * m * n)) / np.log(10.0)
 
+    def rank(self, query: str, targets: Sequence[int]) -> list[tuple[int, float]]:
+        """``(target, -log10 E)`` of each of ``targets``, best first; equal scores keep the order
+        of ``targets`` (the candidate finder's)."""
+        scores = self.score(query, targets)
+        order = sorted(range(len(scores)), key=lambda r: -float(scores[r]))
+        return [(int(targets[r]), float(scores[r])) for r in order]
+
     def raw(self, query: str, targets: Sequence[int] | np.ndarray) -> np.ndarray:
         """float64 raw BLOSUM62 score of the best kept segment(s) of ``query`` against each
         collection protein in ``targets`` (positions); 0.0 where no diagonal has ``min_hits`` word hits."""

@@ -77,6 +77,18 @@ def test_homolog_with_substitutions_outranks_composition_matched_decoy() -> None
     assert two[1] > 1.5 * s[1]
 
 
+def test_rank_puts_the_homolog_first_and_keeps_ties_in_candidate_order() -> None:
+    rng = random.Random(3)
+    query = _random_protein(rng, 200)
+    homolog = _mutate(rng, query, 0.3)
+    decoy = "".join(rng.sample(homolog, len(homolog)))
+    scorer = DiagonalScorer([decoy, homolog, homolog])  # rows 1 and 2 are the same protein: a tie
+    ranked = scorer.rank(query, [2, 0, 1])
+    assert [t for t, _ in ranked] == [2, 1, 0] and ranked[0][1] == ranked[1][1] > ranked[2][1]
+    assert [t for t, _ in scorer.rank(query, [1, 2, 0])] == [1, 2, 0]
+    assert scorer.rank(query, []) == []
+
+
 def test_evalue_ranks_a_gene_above_a_short_orfs_chance_hit() -> None:
     """The reason scores are E-values: a short ORF's chance hit covers more of *its* ORF than a
     real homolog covers of a long gene, so a score in units of the ORF's self-score ranks it first."""
