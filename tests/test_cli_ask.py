@@ -73,6 +73,12 @@ def test_ask_bad_input_is_one_line_exit_2(work, args, message) -> None:
     assert "Traceback" not in res.output
 
 
+def test_empty_question_is_one_line_before_any_routing(work) -> None:
+    root, _, model = work
+    res = runner.invoke(app, ["ask", "  ", "--seq", "ACGT", "--model", model, "--data", str(root / "data")])
+    assert res.exit_code == 2 and res.output.strip() == "error: the question is empty"
+
+
 def test_no_model_anywhere_says_which_command_builds_one(work, tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     res = runner.invoke(app, ["ask", "What?", "--seq", "ACGT", "--mode", "plain"])

@@ -145,6 +145,8 @@ def register(app: typer.Typer) -> None:
         from ..seq import normalize_dna
 
         normalize_dna(raw, what="the query sequence")  # bad input fails before any model loads
+        if not question.strip():
+            raise DnaHlmError("the question is empty")
         chosen, index, how = resolve_task(task, question, index, data)
         labels = task_question_and_labels(data, chosen)[1] if chosen else None
         cfg = AnswerConfig(mode=mode.value, model_dir=str(model) if model else None, **_retrieval(index, chosen, data),
