@@ -294,7 +294,7 @@ def _chunks(xs: list[Any], n: int) -> Iterator[list[Any]]:
         yield xs[i : i + n]
 
 
-def run_batch(answerer: Answerer, in_path: str | Path, out_path: str | Path, *, question: str | None = None,
+def run_batch(answerer: Answerer | RoutedAnswerer, in_path: str | Path, out_path: str | Path, *, question: str | None = None,
               resume: bool = False, force: bool = False, progress: bool = True) -> dict[str, int]:
     """Answer every row of ``in_path`` into ``out_path`` (see the module docstring); returns counts."""
     from tqdm import tqdm

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
+
+if TYPE_CHECKING:
+    from ..task_router import TaskRouter
 
 ORDER = 40
 
@@ -75,7 +78,7 @@ def routed_index(task: Optional[str], root: Path = Path("indexes")) -> Optional[
     return name if name and (root / name).is_dir() else None
 
 
-def make_router(task: str, index: Optional[str], data: Path) -> tuple[object | None, Optional[str]]:
+def make_router(task: str, index: Optional[str], data: Path) -> tuple[TaskRouter | None, Optional[str]]:
     """A :class:`~dnahlm_rag.task_router.TaskRouter` when ``task`` is ``auto`` and no ``--index`` is
     given (the index folder already says what to retrieve), else None; and a note when routing was
     wanted but there is no task to route to."""
@@ -100,7 +103,7 @@ def resolve_task(task: str, question: str, index: Optional[str], data: Path,
     router, note = make_router(task, index, data)
     if router is None:
         return (None if task in ("auto", "none") else task), index, note
-    route = router.route(question)  # type: ignore[attr-defined]
+    route = router.route(question)
     how = route.describe()
     routed = routed_index(route.task, root)
     if routed:
@@ -110,10 +113,9 @@ def resolve_task(task: str, question: str, index: Optional[str], data: Path,
 
 TASK_EFFECT = ("its fitted mixing weight applies, and neighbours come from its index (product, feature_type and a task "
                "whose index is not built: from its train rows through the finder eval uses).")
-TASK_HELP = ("A task of data/tasks/ (splice, promoter, trna_aa, feature_type, genus_16s, product, next_kmer): answers "
-             "snap to its labels, " + TASK_EFFECT)
 ASK_TASK_HELP = ("auto: the task whose wording is nearest the question (none when no task's is near; not with "
-                 "--index); none: no task, the general segment index; or " + TASK_HELP[0].lower() + TASK_HELP[1:])
+                 "--index); none: no task, the general segment index; or a task of data/tasks/ (splice, promoter, trna_aa, "
+                 "feature_type, genus_16s, product, next_kmer): answers snap to its labels, " + TASK_EFFECT)
 
 
 def register(app: typer.Typer) -> None:
@@ -227,6 +229,6 @@ def register(app: typer.Typer) -> None:
             if fixed:
                 question = question or task_question_and_labels(data, fixed)[0]
             answerer = make(fixed, index)
-        counts = run_batch(answerer, inp, out, question=question, resume=resume, force=force)  # type: ignore[arg-type]
+        counts = run_batch(answerer, inp, out, question=question, resume=resume, force=force)
         typer.echo(f"{out}: {counts['answered']} answered, {counts['errors']} errors, {counts['skipped']} skipped "
                    f"(already answered), {counts['rows']} rows in {inp}")
