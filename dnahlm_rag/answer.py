@@ -11,7 +11,9 @@ input order, appended and flushed row by row: ``id, question, mode, task`` (the 
 for, given or routed from the question by :class:`RoutedAnswerer`; null: none), ``answer, label`` (the gold
 label when the input has one), ``neighbours`` (id, organism, type, product, label, score) and
 ``error`` (null, or the one-line reason this row has no answer), and with ``label_probs`` on a
-closed task every label's probability (:meth:`Answerer._add_label_probs`). A bad row never stops the batch.
+closed task every label's probability (:meth:`Answerer._add_label_probs`), and ``provenance``
+when there is any (levels searched, ORF problems, a query unlike the task's known sequences). A
+bad row never stops the batch.
 With ``resume`` rows already answered (by id) are skipped; rows that had errors are retried.
 
 Retrieval mixing: in RAG mode the answer is decoded from the model's distribution mixed with the
@@ -64,6 +66,10 @@ class AnswerConfig:
     mix: float | None = None  # weight of the neighbours' answers (None: the fitted one)
     # closed tasks: also give every label's probability (``label_probs``; one more forward pass)
     label_probs: bool = False
+    # with a task in RAG mode: warn when a query is unlike the task's validation queries
+    # (dnahlm_rag.novelty), fitted on up to `novelty_items` valid rows of this data folder
+    novelty_data: str | None = None
+    novelty_items: int = 200
 
 
 @dataclass
@@ -130,6 +136,22 @@ class Answerer:
                 raise DnaHlmError("rag mode needs an index (--index NAME); or use --mode plain")
         self.labels = labels
         self.chain = build_chains(self.llm, self.retriever, config.chain, labels)[config.mode]
+        self.novelty = self._fit_novelty() if self.retriever is not None and config.task and config.novelty_data else None
+
+    def _fit_novelty(self) -> Any:
+        """A :class:`~dnahlm_rag.novelty.NoveltyCheck` of the task from evenly spaced valid rows
+        (None when the task has no valid split)."""
+        from .instruct import read_split
+        from .novelty import NoveltyCheck
+
+        assert self.config.task and self.config.novelty_data
+        try:
+            rows = read_split(self.config.novelty_data, self.config.task, "valid")
+        except DnaHlmError:
+            return None
+        step = max(1, len(rows) // max(1, self.config.novelty_items))
+        seqs = [r["seq"] for r in rows[::step][:self.config.novelty_items]]
+        return NoveltyCheck.fit(self.config.task, self.retriever, seqs)
 
     def answer_many(self, items: list[dict[str, str]]) -> list[dict[str, Any]]:
         """Run the chain on normalised ``{"question", "seq"}`` items (batched); with the fused
@@ -143,6 +165,11 @@ class Answerer:
                 lines = self.retriever.provenance(it["seq"])
                 if lines:
                     o["provenance"] = lines
+        if self.novelty is not None:
+            for o in outs:
+                note = self.novelty.note(o.get("neighbours") or [])
+                if note:
+                    o.setdefault("provenance", []).append(note)
         if self.retriever is not None:
             for it, o in zip(items, outs):
                 if not o.get("neighbours") and not any(b in it["seq"] for b in "ACGT"):
@@ -348,6 +375,8 @@ def run_batch(answerer: Answerer | RoutedAnswerer, in_path: str | Path, out_path
                        "mix": o.get("mix"), "error": o.get("error")}
                 if "label_probs" in o:
                     row["label_probs"] = o["label_probs"]
+                if o.get("provenance"):
+                    row["provenance"] = o["provenance"]
                 counts["errors" if row["error"] else "answered"] += 1
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
                 f.flush()

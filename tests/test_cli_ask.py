@@ -207,6 +207,27 @@ def test_batch_routes_each_row_by_its_question(work, tmp_path, monkeypatch) -> N
     assert abs(sum(got[0]["label_probs"].values()) - 1) < 1e-3
 
 
+def test_novelty_note_reaches_ask_and_batch_provenance(work, tmp_path) -> None:
+    """The check is fitted on the task's valid rows (too few here for a threshold, so none); with a
+    threshold no neighbour can reach, every answer carries the note, in ask's output and batch rows."""
+    from dnahlm_rag.answer import AnswerConfig, Answerer, run_batch
+
+    root, rows, model = work
+    cfg = AnswerConfig(mode="rag", model_dir=model, index_dir=None, data_dir=str(root / "data"), task="feature_type",
+                       novelty_data=str(root / "data"), mix=1.0)
+    a = Answerer(cfg, ["CDS", "tRNA", "rRNA"])
+    assert a.novelty is not None and a.novelty.thresholds == {} and sum(a.novelty.counts.values()) == 5
+    assert not any("unlike" in p for p in a.ask("What type?", rows[0]["seq"][:80]).get("provenance", []))
+    a.novelty.thresholds = {"dna": 2.0, "protein": 1e9}
+    out = a.ask("What type?", rows[0]["seq"][:80])
+    assert any(p.startswith("unlike the task's known sequences") for p in out["provenance"])
+    fa = tmp_path / "in.fasta"
+    fa.write_text(f">s0\n{rows[1]['seq'][:80]}\n")
+    run_batch(a, fa, tmp_path / "o.jsonl", question="What type?", progress=False)
+    row = json.loads((tmp_path / "o.jsonl").read_text())
+    assert row["task"] == "feature_type" and any("unlike" in p for p in row["provenance"])
+
+
 def test_batch_task_without_index_uses_the_task_finder(work, tmp_path) -> None:
     """feature_type has no index folder of its own by default: batch retrieves the task's train rows
     through the neighbour finder tuning and eval use (dnahlm_rag.task_retriever)."""

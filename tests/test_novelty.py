@@ -1,0 +1,43 @@
+"""dnahlm_rag.novelty: per-level thresholds on the best neighbour, and the note ask/batch print."""
+from __future__ import annotations
+
+from langchain_core.documents import Document
+
+from dnahlm_rag.novelty import NoveltyCheck, best_neighbour
+
+
+def _docs(level: str, score: float, fused: bool = False) -> list[Document]:
+    meta = {"level": level, "score": 0.5, "level_score": score} if fused else {"level": level, "score": score}
+    return [Document(page_content="", metadata=meta)]
+
+
+class FakeRetriever:
+    """Best neighbour of query i: level and score from a table (what a finder would return)."""
+
+    def __init__(self, table: dict[str, tuple[str, float]]) -> None:
+        self.table = table
+
+    def retrieve_many(self, seqs, k=1):
+        return [_docs(*self.table[s]) if s in self.table else [] for s in seqs]
+
+
+def test_thresholds_are_per_level_quantiles_of_the_valid_queries() -> None:
+    table = {f"d{i}": ("dna", i / 100) for i in range(100)}  # cosines 0.00 .. 0.99
+    table |= {f"p{i}": ("protein", float(i)) for i in range(10)}  # too few protein-level queries
+    check = NoveltyCheck.fit("t", FakeRetriever(table), list(table) + ["nothing"])
+    assert set(check.thresholds) == {"dna"} and abs(check.thresholds["dna"] - 0.0495) < 1e-9
+    assert check.counts == {"dna": 100, "protein": 10}
+    note = check.note(_docs("dna", 0.01))
+    assert note and note.startswith("unlike the task's known sequences") and "95% of the t validation queries" in note
+    assert check.note(_docs("dna", 0.5)) is None  # as near as most valid queries
+    assert check.note(_docs("protein", -5.0)) is None  # no threshold at that level
+    assert check.note([]) is None
+
+
+def test_fused_retrievers_are_judged_on_the_level_score() -> None:
+    assert best_neighbour(_docs("protein", 12.0, fused=True)) == ("protein", 12.0)
+    assert best_neighbour(_docs("dna", 0.3)) == ("dna", 0.3)
+    assert best_neighbour([Document(page_content="", metadata={"score": 0.7})]) == ("dna", 0.7)
+    assert best_neighbour([]) is None
+    check = NoveltyCheck.fit("t", FakeRetriever({}), [])
+    assert check.thresholds == {} and check.note(_docs("dna", 0.0)) is None
