@@ -21,6 +21,8 @@ import numpy as np
 
 QUANTILE = 0.05  # flag queries whose best neighbour is below this quantile of the valid queries'
 MIN_PER_LEVEL = 20
+HINTS = {"genus_16s": " (a genus not among the task's labels?)",
+         "product": " (a protein with no homolog among them?)"}
 
 
 def best_neighbour(docs: Sequence[Any]) -> tuple[str, float] | None:
@@ -65,4 +67,4 @@ class NoveltyCheck:
         unit = "-log10 E" if level == "protein" else "similarity"
         return (f"unlike the task's known sequences: the nearest neighbour ({unit} {score:.3g}) is further than for "
                 f"{1 - self.quantile:.0%} of the {self.task} validation queries (threshold {th:.3g}); the answer may "
-                "lie outside what its train rows cover (for genus_16s, a genus not among its labels)")
+                f"lie outside what its train rows cover{HINTS.get(self.task, '')}")
