@@ -167,7 +167,7 @@ def test_ask_routes_the_question_to_a_task_when_none_is_given(work, monkeypatch)
     assert res.exit_code == 0 and "task:" not in res.output  # --index given: no routing
     res = runner.invoke(app, ["ask", "What is the GC content of this sequence?", "--seq", rows[0]["seq"][:80],
                               "--model", model, "--data", "nodata", "--mode", "plain"])
-    assert res.exit_code == 0 and "task: none (no tasks in nodata/tasks to route to)" in res.output
+    assert res.exit_code == 0 and "task: none (cannot route: no task to route to: nodata/tasks has no task" in res.output
 
 
 def test_ask_task_without_a_built_index_uses_its_train_rows(work, tmp_path, monkeypatch) -> None:

@@ -89,8 +89,8 @@ def make_router(task: str, index: Optional[str], data: Path) -> tuple[TaskRouter
 
     try:
         return TaskRouter(data), None
-    except DnaHlmError:
-        return None, f"task: none (no tasks in {data / 'tasks'} to route to); answering from the general segment index"
+    except DnaHlmError as e:  # no tasks built, or a broken routing bank: answer anyway, and say why
+        return None, f"task: none (cannot route: {e}); answering from the general segment index"
 
 
 def resolve_task(task: str, question: str, index: Optional[str], data: Path,
