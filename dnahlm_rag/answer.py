@@ -6,7 +6,8 @@ however long; the prompt shows its first ``query_seq_chars`` bases (a note says 
 cut), and the model reads at most its context (left-truncated prompt).
 
 Batch files: FASTA (``.fa``, ``.fasta``, ``.fna``, ``.fas``) or JSON lines (``.jsonl``: ``id``,
-``seq``, optional ``question`` and ``label``). Output is JSON lines, one row per input row, in
+``seq``, optional ``question`` and ``label``; a row without ``seq`` may have its sequence pasted
+into its question, :func:`~dnahlm_rag.seq.sequence_in_text`, as ``ask`` accepts). Output is JSON lines, one row per input row, in
 input order, appended and flushed row by row: ``id, question, mode, task`` (the task answered
 for, given or routed from the question by :class:`RoutedAnswerer`; null: none), ``answer, label`` (the gold
 label when the input has one), ``neighbours`` (id, organism, type, product, label, score) and
@@ -36,7 +37,7 @@ from .errors import DnaHlmError
 from .llm import DnaHlmLLM
 from .model_folder import default_model_dir
 from .fused_retriever import make_retriever
-from .seq import normalize_dna
+from .seq import normalize_dna, sequence_in_text
 
 FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas")
 MODES = ("rag", "plain")
@@ -280,8 +281,12 @@ def read_inputs(path: str | Path) -> list[InputRow]:
                 rows.append(InputRow(f"line{n}", None, error=f"line {n} is not a JSON object ({e})"))
                 continue
             rid = str(obj.get("id", f"line{n}"))
-            seq = obj.get("seq")
-            rows.append(InputRow(rid, seq if isinstance(seq, str) else None, obj.get("question"), obj.get("label"),
+            seq, question = obj.get("seq"), obj.get("question")
+            if not isinstance(seq, str) and isinstance(question, str):  # a sequence pasted into the question
+                pasted = sequence_in_text(question)
+                if pasted is not None:
+                    question, seq = pasted
+            rows.append(InputRow(rid, seq if isinstance(seq, str) else None, question, obj.get("label"),
                                  None if isinstance(seq, str) else "the row has no 'seq' (a question needs a sequence)"))
     else:
         raise DnaHlmError(f"{p}: unknown input type {p.suffix!r}; expected FASTA ({', '.join(FASTA_SUFFIXES)}) or .jsonl")

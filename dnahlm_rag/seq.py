@@ -55,6 +55,35 @@ def normalize_dna(raw: str, *, what: str = "sequence") -> str:
     return seq
 
 
+# A pasted sequence: base letters (any case, U and N included) with whitespace and digits between
+# them (FASTA line breaks, GenBank ORIGIN numbering), not touching other letters.
+_PASTED = re.compile(r"(?<![A-Za-z])[ACGTUNacgtun](?:[ACGTUNacgtun\s\d]*[ACGTUNacgtun])?(?![A-Za-z])")
+MIN_PASTED = 20  # bases; English words made of a, c, g, t, u, n alone ("a cat can") never reach it
+
+
+def sequence_in_text(text: str, min_len: int = MIN_PASTED) -> tuple[str, str] | None:
+    """A DNA sequence pasted into an English question: ``(question, sequence)`` with the longest run
+    of at least ``min_len`` bases cut out of the question (replaced by "this sequence") and
+    normalised, or None when the text holds no such run.
+
+    >>> sequence_in_text("What does atgaaacgcattagcaccaccattacc encode?")
+    ('What does this sequence encode?', 'ATGAAACGCATTAGCACCACCATTACC')
+    >>> sequence_in_text("Is a cat a gene?") is None
+    True
+    """
+    best = None
+    for m in _PASTED.finditer(text):
+        n = sum(c.isalpha() for c in m.group())
+        if n >= min_len and (best is None or n > best[0]):
+            best = (n, m)
+    if best is None:
+        return None
+    m = best[1]
+    rest = re.sub(r"(?<!\S)>\S*", " ", text[:m.start()])  # a pasted FASTA header's '>id'
+    question = " ".join((rest + "this sequence" + text[m.end():]).split())
+    return question, normalize_dna(m.group(), what="the sequence in the question")
+
+
 def reverse_complement(seq: str) -> str:
     """Reverse complement of upper-case IUPAC DNA (ambiguity codes map to their complements)."""
     return seq.translate(_COMPLEMENT)[::-1]

@@ -73,6 +73,25 @@ def test_ask_bad_input_is_one_line_exit_2(work, args, message) -> None:
     assert "Traceback" not in res.output
 
 
+def test_a_sequence_pasted_into_the_question_is_used(work, tmp_path) -> None:
+    _, rows, _ = work
+    s = rows[0]["seq"][:60].lower()
+    res = _ask(work, f"What is the product of {s}?", "-k", "1")
+    assert res.exit_code == 0, res.output
+    assert "note: took the 60-base sequence from the question; asking: 'What is the product of this sequence?'" in res.output
+    assert rows[0]["id"] in res.output  # retrieval saw the pasted sequence
+    res = _ask(work, "What is the product of ACGTAC?")
+    assert res.exit_code == 2 and "or paste at least 20 bases into the question" in res.output
+    inp = tmp_path / "q.jsonl"
+    inp.write_text(json.dumps({"id": "a", "question": f"What is this? {s}"}) + "\n" + json.dumps({"id": "b", "question": "What?"}) + "\n")
+    root, _, model = work
+    res = runner.invoke(app, ["batch", str(inp), "--out", str(tmp_path / "o.jsonl"), "--model", model,
+                              "--index", str(root / "indexes" / "seg"), "-k", "1"])
+    got = [json.loads(x) for x in (tmp_path / "o.jsonl").read_text().splitlines()]
+    assert res.exit_code == 0 and got[0]["error"] is None and got[0]["question"] == "What is this? this sequence"
+    assert "no 'seq'" in got[1]["error"]
+
+
 def test_empty_question_is_one_line_before_any_routing(work) -> None:
     root, _, model = work
     res = runner.invoke(app, ["ask", "  ", "--seq", "ACGT", "--model", model, "--data", str(root / "data")])

@@ -53,3 +53,19 @@ def test_gc_content():
     assert gc_content("GGCC") == 1.0
     assert gc_content("ATGC") == 0.5
     assert gc_content("NNN") == 0.0
+
+
+def test_sequence_pasted_into_a_question_is_found_and_cut_out() -> None:
+    from dnahlm_rag.seq import sequence_in_text
+
+    q, s = sequence_in_text("What does atgaaacgcattagcaccaccattacc encode?")
+    assert (q, s) == ("What does this sequence encode?", "ATGAAACGCATTAGCACCACCATTACC")
+    # a pasted FASTA record or GenBank ORIGIN block: line breaks, spaces, numbers, RNA U, the header dropped
+    q, s = sequence_in_text("Which genus?\n>seq1\nACGUACGTAC GTACGTACGT\n61 ACGTNNTT")
+    assert q == "Which genus? this sequence" and s == "ACGTACGTACGTACGTACGTACGTNNTT"
+    q, s = sequence_in_text("Is ACGT a motif in ACGTACGTACGTACGTACGTAAAA?")  # the longest run is taken
+    assert s == "ACGTACGTACGTACGTACGTAAAA" and q == "Is ACGT a motif in this sequence?"
+    # English made of base letters, a short motif, and DNA glued to other letters are not sequences
+    assert sequence_in_text("Is a cat a gene, and can an ant tag a nut?") is None
+    assert sequence_in_text("Is this ATGCGTGA a donor?") is None
+    assert sequence_in_text("primerXACGTACGTACGTACGTACGTACGT") is None

@@ -140,12 +140,16 @@ def register(app: typer.Typer) -> None:
         from ..answer import AnswerConfig, Answerer, read_single_fasta, similarity_text, task_question_and_labels
         from ..chain import ChainConfig
         from ..errors import DnaHlmError
+        from ..seq import MIN_PASTED, normalize_dna, sequence_in_text
 
+        pasted = sequence_in_text(question) if seq is None and fasta is None else None
+        if pasted is not None:  # the sequence was pasted into the question itself
+            question, seq = pasted
+            typer.echo(f"note: took the {len(seq)}-base sequence from the question; asking: {question!r}", err=True)
         if (seq is None) == (fasta is None):
-            raise DnaHlmError("a question needs a sequence: pass exactly one of --seq ACGT... or --fasta FILE")
+            raise DnaHlmError("a question needs a sequence: pass exactly one of --seq ACGT... or --fasta FILE "
+                              f"(or paste at least {MIN_PASTED} bases into the question)")
         raw = seq if seq is not None else read_single_fasta(fasta)  # type: ignore[arg-type]
-        from ..seq import normalize_dna
-
         normalize_dna(raw, what="the query sequence")  # bad input fails before any model loads
         if not question.strip():
             raise DnaHlmError("the question is empty")
