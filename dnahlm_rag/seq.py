@@ -55,10 +55,10 @@ def normalize_dna(raw: str, *, what: str = "sequence") -> str:
     return seq
 
 
-# A pasted sequence: base letters (any case, U and N included) with whitespace and digits between
-# them (FASTA line breaks, GenBank ORIGIN numbering), not touching other letters.
-_PASTED = re.compile(r"(?<![A-Za-z])[ACGTUNacgtun](?:[ACGTUNacgtun\s\d]*[ACGTUNacgtun])?(?![A-Za-z])")
+_BASE_WORD = re.compile(r"[ACGTUNacgtun]+")
+_PUNCT = "?!,;:.()[]{}\"'"
 MIN_PASTED = 20  # bases; English words made of a, c, g, t, u, n alone ("a cat can") never reach it
+MIN_CHUNK = 5  # a shorter word of base letters joins a pasted run only after a line break
 
 
 def sequence_in_text(text: str, min_len: int = MIN_PASTED) -> tuple[str, str] | None:
@@ -66,22 +66,50 @@ def sequence_in_text(text: str, min_len: int = MIN_PASTED) -> tuple[str, str] | 
     of at least ``min_len`` bases cut out of the question (replaced by "this sequence") and
     normalised, or None when the text holds no such run.
 
+    A run is a sequence of whitespace-separated words of base letters (any case, U and N
+    included), with numbers between them (GenBank ``ORIGIN`` numbering); a word shorter than
+    ``MIN_CHUNK`` joins only after a line break (the end of a pasted FASTA record), so the "a" of
+    "... is ACGT...ACGT a donor?" stays English. A FASTA header (``>id ...``) line before the run is
+    dropped from the question.
+
     >>> sequence_in_text("What does atgaaacgcattagcaccaccattacc encode?")
     ('What does this sequence encode?', 'ATGAAACGCATTAGCACCACCATTACC')
     >>> sequence_in_text("Is a cat a gene?") is None
     True
     """
-    best = None
-    for m in _PASTED.finditer(text):
-        n = sum(c.isalpha() for c in m.group())
-        if n >= min_len and (best is None or n > best[0]):
-            best = (n, m)
-    if best is None:
+    runs: list[tuple[int, int, int]] = []  # (bases, start, end) in text
+    cur: list[int] | None = None  # [bases, start, end]
+    prev_end = 0
+    for m in re.finditer(r"\S+", text):
+        lead = len(m.group()) - len(m.group().lstrip(_PUNCT))
+        core = m.group().strip(_PUNCT)
+        a, b = m.start() + lead, m.start() + lead + len(core)
+        gap = text[prev_end:m.start()]
+        prev_end = m.end()
+        is_bases = bool(core) and _BASE_WORD.fullmatch(core) is not None
+        joins = is_bases and (len(core) >= MIN_CHUNK or (cur is not None and "\n" in gap))
+        if cur is not None and (joins or core.isdigit()) and m.group() == core:
+            if is_bases:
+                cur[0] += len(core)
+                cur[2] = b
+            continue
+        if cur is not None:
+            runs.append((cur[0], cur[1], cur[2]))
+            cur = None
+        if is_bases and len(core) >= MIN_CHUNK:
+            cur = [len(core), a, b]
+            if m.group() != core:  # punctuation after it ends the run
+                runs.append((cur[0], cur[1], cur[2]))
+                cur = None
+    if cur is not None:
+        runs.append((cur[0], cur[1], cur[2]))
+    runs = [r for r in runs if r[0] >= min_len]
+    if not runs:
         return None
-    m = best[1]
-    rest = re.sub(r"(?<!\S)>\S*", " ", text[:m.start()])  # a pasted FASTA header's '>id'
-    question = " ".join((rest + "this sequence" + text[m.end():]).split())
-    return question, normalize_dna(m.group(), what="the sequence in the question")
+    n, a, b = max(runs, key=lambda r: r[0])
+    before = re.sub(r"(?m)^\s*>.*$", " ", text[:a])  # a pasted FASTA header line
+    question = " ".join((before + "this sequence" + text[b:]).split())
+    return question, normalize_dna(text[a:b], what="the sequence in the question")
 
 
 def reverse_complement(seq: str) -> str:
