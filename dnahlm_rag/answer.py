@@ -7,14 +7,14 @@ cut), and the model reads at most its context (left-truncated prompt).
 
 Batch files: FASTA (``.fa``, ``.fasta``, ``.fna``, ``.fas``) or JSON lines (``.jsonl``: ``id``,
 ``seq``, optional ``question`` and ``label``; a row without ``seq`` may have its sequence pasted
-into its question, :func:`~dnahlm_rag.seq.sequence_in_text`, as ``ask`` accepts). Output is JSON lines, one row per input row, in
-input order, appended and flushed row by row: ``id, question, mode, task`` (the task answered
-for, given or routed from the question by :class:`RoutedAnswerer`; null: none), ``answer, label`` (the gold
-label when the input has one), ``neighbours`` (id, organism, type, product, label, score) and
-``error`` (null, or the one-line reason this row has no answer), and with ``label_probs`` on a
-closed task every label's probability (:meth:`Answerer._add_label_probs`), and ``provenance``
-when there is any (levels searched, ORF problems, a query unlike the task's known sequences). A
-bad row never stops the batch.
+into its question, as ``ask`` accepts, :func:`~dnahlm_rag.seq.sequence_in_text`). Output is JSON
+lines, one row per input row, in input order, appended and flushed row by row: ``id, question,
+mode, task`` (the task answered for, given or routed from the question by
+:class:`RoutedAnswerer`; null: none), ``answer, label`` (the gold label when the input has one),
+``neighbours`` (id, organism, type, product, label, score), ``error`` (null, or the one-line
+reason this row has no answer), with ``label_probs`` on a closed task every label's probability
+(:meth:`Answerer._add_label_probs`), and ``provenance`` when there is any (levels searched, ORF
+problems, a query unlike the task's known sequences). A bad row never stops the batch.
 With ``resume`` rows already answered (by id) are skipped; rows that had errors are retried.
 
 Retrieval mixing: in RAG mode the answer is decoded from the model's distribution mixed with the
@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .atomic import atomic_file
 from .chain import ChainConfig, build_chains
@@ -38,6 +38,9 @@ from .llm import DnaHlmLLM
 from .model_folder import default_model_dir
 from .fused_retriever import make_retriever
 from .seq import normalize_dna, sequence_in_text
+
+if TYPE_CHECKING:
+    from .task_router import TaskRouter
 
 FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas")
 MODES = ("rag", "plain")
@@ -219,7 +222,7 @@ class RoutedAnswerer:
 
     Has the ``config`` (mode, batch size) and ``answer_many`` that :func:`run_batch` uses."""
 
-    def __init__(self, router: Any, make: Any, config: AnswerConfig) -> None:
+    def __init__(self, router: TaskRouter, make: Callable[[str | None], Answerer], config: AnswerConfig) -> None:
         self.router, self.make, self.config = router, make, config
         self.answerers: dict[str | None, Answerer] = {}
 
