@@ -75,21 +75,12 @@ def load_bank(path: str | Path | None = None) -> dict[str, Any]:
 
 def task_wordings(task: str, data_dir: str | Path, prompts_dir: str | Path | None = None) -> list[str]:
     """Every phrasing of ``task`` (``prompts/tasks/<task>.toml``) rendered with its question and labels."""
-    from .instruct import load_task_prompts, read_task
+    from .instruct import format_labels, load_task_prompts, read_task
 
     t = read_task(data_dir, task)
-    tp = load_task_prompts(task, prompts_dir)
-    out = []
-    for p in tp.phrasings:
-        text = p.text.replace("{length}", "N")
-        out.append(text.format(question=t.question, labels=_labels_text(t.labels)))
-    return out
-
-
-def _labels_text(labels: Sequence[str] | None) -> str:
-    from .instruct import format_labels
-
-    return format_labels(list(labels or []))
+    labels = format_labels(list(t.labels or []))
+    return [p.text.replace("{length}", "N").format(question=t.question, labels=labels)
+            for p in load_task_prompts(task, prompts_dir).phrasings]
 
 
 def routable_tasks(data_dir: str | Path, prompts_dir: str | Path | None = None) -> list[str]:
