@@ -29,3 +29,31 @@ def test_user_error_is_one_line_exit_2():
     r = runner.invoke(t, ["boom"])
     assert r.exit_code == 2
     assert r.output.strip() == "error: sequence is not DNA: character 'E' at position 3"
+
+
+def _command_paths(group, prefix=()):
+    for name, cmd in group.commands.items():
+        if hasattr(cmd, "commands"):  # a group (typer vendors its own click: no isinstance)
+            yield from _command_paths(cmd, prefix + (name,))
+        else:
+            yield prefix + (name,)
+
+
+def test_every_help_text_wraps_its_paragraphs():
+    """Rich --help prints a docstring's line breaks as they are: a paragraph hard-wrapped in the
+    source shows up cut short ("the\\n goals),"). Every command's description must read as whole lines."""
+    paths = list(_command_paths(typer.main.get_command(app)))
+    assert len(paths) > 15 and ("ask",) in paths and ("index", "build") in paths
+    for path in paths:
+        r = runner.invoke(app, [*path, "--help"], terminal_width=80, env={"COLUMNS": "80"})
+        assert r.exit_code == 0, path
+        desc = r.output.split("╭")[0].split("\n")[3:]
+        paragraphs, cur = [], []
+        for line in desc + [""]:
+            if line.strip():
+                cur.append(line.strip())
+            elif cur:
+                paragraphs.append(cur)
+                cur = []
+        short = [(p, line) for p in paragraphs for line in p[:-1] if len(line) < 55]
+        assert not short, (path, short)

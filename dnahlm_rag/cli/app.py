@@ -2,7 +2,8 @@
 
 Each module ``dnahlm_rag/cli/<group>.py`` defines ``ORDER`` (its place in ``--help``) and
 ``register(app)``. User errors (:class:`~dnahlm_rag.errors.DnaHlmError`) are printed as one
-``error: ...`` line with exit status 2, never as a traceback.
+``error: ...`` line with exit status 2, never as a traceback. Command docstrings keep each
+paragraph on one line: ``--help`` (rich mode) prints their line breaks as they are.
 """
 from __future__ import annotations
 

@@ -121,7 +121,7 @@ ASK_TASK_HELP = ("auto: the task whose wording is nearest the question (none whe
 def register(app: typer.Typer) -> None:
     @app.command("ask")
     def ask(
-        question: Annotated[str, typer.Argument(help="The question, in English.")],
+        question: Annotated[str, typer.Argument(help="The question, in English (a sequence of 20+ bases pasted into it is used as the sequence).")],
         seq: Annotated[Optional[str], typer.Option("--seq", help="The DNA sequence (A C G T, IUPAC codes allowed).")] = None,
         fasta: Annotated[Optional[Path], typer.Option("--fasta", help="A FASTA file with exactly one record.")] = None,
         mode: Annotated[Mode, typer.Option(help="rag: retrieve neighbours as few-shot context; plain: the model alone.")] = Mode.rag,
@@ -136,7 +136,10 @@ def register(app: typer.Typer) -> None:
         protein_index: Annotated[str, typer.Option(help=PROTEIN_HELP)] = "auto",
         mix: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="RAG: weight of the neighbours' answers mixed into decoding (default: the weight `dnahlm mix fit` chose for the model, else 0).")] = None,
     ) -> None:
-        """Answer QUESTION about one sequence; print the answer, then the neighbours it was built from."""
+        """Answer QUESTION about one sequence; print the answer, then the neighbours it was built from.
+
+        The task is read from the question's wording unless --task is given (the line `task: ...` says which and why); closed tasks also print their labels' probabilities, and a query unlike the task's known sequences gets a warning in the provenance. The sequence comes from --seq, --fasta, or is pasted into the question itself.
+        """  # noqa: E501 - one paragraph per line: the help renders line breaks as they are
         from ..answer import AnswerConfig, Answerer, read_single_fasta, similarity_text, task_question_and_labels
         from ..chain import ChainConfig
         from ..errors import DnaHlmError

@@ -32,8 +32,7 @@ def next_kmer(
 ) -> None:
     """Exact next-k-mer accuracy (k = 1..6) after 50-nt human windows: chance, Markov, the LM.
 
-    Writes OUT/next_kmer.{json,md} (or OUT/next_kmer_ablation.{json,md} with --ablation) and prints the table.
-    A report already made with the same settings, data manifest and model weights is reused (--force redoes it).
+    Writes OUT/next_kmer.{json,md} (or OUT/next_kmer_ablation.{json,md} with --ablation) and prints the table. A report already made with the same settings, data manifest and model weights is reused (--force redoes it).
     """
     from ..nextkmer import (AblationConfig, BenchConfig, bench_settings, format_table, reusable_report, run_ablation,
                             run_benchmark, write_report)

@@ -19,8 +19,7 @@ def fetch(
 ) -> None:
     """Download the recipe's Debian packages (apt-get download, dpkg-deb -x; nothing is installed).
 
-    Idempotent: packages already in the cache are not downloaded again. Records package, version and
-    sha256 of each .deb in CACHE/fetch_manifest.json.
+    Idempotent: packages already in the cache are not downloaded again. Records package, version and sha256 of each .deb in CACHE/fetch_manifest.json.
     """
     from ..data.fetch import fetch_packages
     from ..data.recipe import load_data_recipe

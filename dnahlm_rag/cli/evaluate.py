@@ -33,8 +33,7 @@ def eval_cmd(
 ) -> None:
     """Evaluate RAG vs plain prompting vs baselines (majority, kNN vote, BLAST) on the test splits.
 
-    Writes OUT/report.md (tables with n, split policy, 95% CIs, McNemar tests, the goals),
-    OUT/results.json (every number), OUT/plots/*.png and OUT/cells/*.json (the resumable cells).
+    Writes OUT/report.md (tables with n, split policy, 95% CIs, McNemar tests, the goals), OUT/results.json (every number), OUT/plots/*.png and OUT/cells/*.json (the resumable cells).
     """
     from ..evaluate import EvalConfig, run_eval
 

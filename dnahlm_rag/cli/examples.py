@@ -18,9 +18,7 @@ def register(app: typer.Typer) -> None:
         k: Annotated[int, typer.Option("-k", min=1, max=16, help="Neighbours per question.")] = 4,
         out: Annotated[Path, typer.Option(help="Markdown file the answers are written to.")] = Path("reports/examples.md"),
     ) -> None:
-        """Ask five example questions (what does this encode? is this a splice donor? which genus? ...)
-        about the first held-out test item of five tasks; print each answer beside the truth, with
-        the neighbours it was built from."""
+        """Ask five example questions (what does this encode? is this a splice donor? which genus? ...) about the first held-out test item of five tasks; print each answer beside the truth, with the neighbours it was built from."""  # noqa: E501 - the help renders line breaks as they are
         from ..showcase import run_examples
 
         rows = run_examples(data, indexes, str(model) if model else None, k, out)

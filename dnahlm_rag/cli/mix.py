@@ -24,8 +24,7 @@ def fit(
 ) -> None:
     """Choose, per task, the weight of the neighbours' answers against the model's on the VALID split.
 
-    Writes MODEL/retrieval_mix.json (per-task weights, the default for other tasks and free
-    questions, the valid curves); `dnahlm eval` (mode sft-rag-mix), `ask` and `batch` use it.
+    Writes MODEL/retrieval_mix.json (per-task weights, the default for other tasks and free questions, the valid curves); `dnahlm eval` (mode sft-rag-mix), `ask` and `batch` use it.
     """
     from ..model_folder import default_model_dir
     from ..retrieval_mix import FitConfig, fit_mix

@@ -21,8 +21,7 @@ def sft(
 ) -> None:
     """Tune a pretrained GPT-2 to follow DNA instructions (loss on response tokens only, eos learned).
 
-    Writes OUT/checkpoint (resumable), OUT/final (save_pretrained + tokenizer + dnahlm.json with the
-    prompt style used at inference), OUT/log.jsonl, OUT/loss.png and OUT/manifest.json.
+    Writes OUT/checkpoint (resumable), OUT/final (save_pretrained + tokenizer + dnahlm.json with the prompt style used at inference), OUT/log.jsonl, OUT/loss.png and OUT/manifest.json.
     """
     from ..sft import load_sft_recipe, sft as run
 

@@ -22,8 +22,7 @@ def pretrain(
 ) -> None:
     """Pretrain a GPT-2 on DNA + English from a recipe; under torchrun the same command runs DDP.
 
-    Writes OUT/checkpoint (resumable), OUT/final (save_pretrained + tokenizer + dnahlm.json),
-    OUT/log.jsonl, OUT/loss.png and OUT/manifest.json.
+    Writes OUT/checkpoint (resumable), OUT/final (save_pretrained + tokenizer + dnahlm.json), OUT/log.jsonl, OUT/loss.png and OUT/manifest.json.
     """
     from ..pretrain import load_pretrain_recipe, pretrain as run
 
