@@ -25,7 +25,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dnahlm_rag.embed.text import TextEmbedder  # noqa: E402
-from dnahlm_rag.task_router import THRESHOLD, TaskRouter, load_bank, measure_routing, read_questions  # noqa: E402
+from dnahlm_rag.task_router import (THRESHOLD, TaskRouter, load_bank, measure_routing, read_questions,  # noqa: E402
+                                     task_wordings)
 
 GRID = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65)
 
@@ -72,6 +73,16 @@ def main() -> None:
     print("\nShipped router, test errors:\n\n| question | label | routed | nearest wording | cosine |\n|---|---|---|---|---|")
     for e in m["errors"]:
         print(f"| {e['question']} | {e['label']} | {e['routed']} | {e['wording']} | {e['cosine']:.2f} |")
+    # the tasks' held-out phrasings (written for tuning, before the router), as unseen wordings
+    from dnahlm_rag.instruct import load_task_prompts
+
+    held = [{"question": w, "task": t} for t in shipped.tasks
+            for p, w in zip(load_task_prompts(t).phrasings, task_wordings(t, args.data)) if p.held_out]
+    hm = measure_routing(shipped.without([h["question"] for h in held]), held)
+    print(f"\nThe tasks' held-out phrasings (prompts/tasks, written before the router), routed with them left out of "
+          f"the bank: {hm['accuracy']:.3f} ({sum(v['right'] for v in hm['by_label'].values())} of {hm['n']})")
+    for e in hm["errors"]:
+        print(f"  {e['question']!r} ({e['label']}) -> {e['routed']} via {e['wording']!r} ({e['cosine']:.2f})")
     t0 = time.perf_counter()
     TaskRouter(args.data, embedder=emb)
     build = time.perf_counter() - t0

@@ -122,6 +122,18 @@ class TaskRouter:
         self.embedder = embedder
         self._vectors = embedder.embed(self.wordings)
 
+    def without(self, texts: Sequence[str]) -> TaskRouter:
+        """A copy whose bank leaves out the wordings in ``texts`` (to route them as unseen wordings)."""
+        import copy
+
+        drop = set(texts)
+        keep = [i for i, w in enumerate(self.wordings) if w not in drop]
+        out = copy.copy(self)
+        out.wordings = [self.wordings[i] for i in keep]
+        out.labels = [self.labels[i] for i in keep]
+        out._vectors = self._vectors[keep]
+        return out
+
     def route_many(self, questions: Sequence[str]) -> list[Route]:
         """One :class:`Route` per question (an empty question routes to no task)."""
         if not questions:

@@ -83,3 +83,12 @@ def test_held_out_valid_questions_route_well(router) -> None:
     routes = router.route_many([r["question"] for r in valid])
     right = sum((x.task or "none") == r["task"] for x, r in zip(routes, valid))
     assert right / len(valid) >= 0.9, [(r["question"], x.task) for x, r in zip(routes, valid) if (x.task or "none") != r["task"]]
+
+
+def test_without_leaves_wordings_out_of_a_copy(router) -> None:
+    w = "Splice donor or splice acceptor?"
+    assert w in router.wordings and router.route(w).similarity > 0.99
+    smaller = router.without([w])
+    assert w not in smaller.wordings and len(smaller.wordings) == len(router.wordings) - 1
+    assert len(smaller.labels) == len(smaller.wordings) == len(smaller._vectors)
+    assert smaller.route(w).similarity < 0.99 and w in router.wordings  # the original is untouched
