@@ -5,9 +5,10 @@ characters and empty sequences are one-line errors). Retrieval embeds the *whole
 however long; the prompt shows its first ``query_seq_chars`` bases (a note says so when it is
 cut), and the model reads at most its context (left-truncated prompt).
 
-Batch files: FASTA (``.fa``, ``.fasta``, ``.fna``, ``.fas``) or JSON lines (``.jsonl``: ``id``,
+Batch files: FASTA (``.fa``, ``.fasta``, ``.fna``, ``.fas``), JSON lines (``.jsonl``: ``id``,
 ``seq``, optional ``question`` and ``label``; a row without ``seq`` may have its sequence pasted
-into its question, as ``ask`` accepts, :func:`~dnahlm_rag.seq.sequence_in_text`). Output is JSON
+into its question, as ``ask`` accepts, :func:`~dnahlm_rag.seq.sequence_in_text`), or GenBank/EMBL
+(one row per CDS, or other chosen feature type, with its annotated product as ``label``). Output is JSON
 lines, one row per input row, in input order, appended and flushed row by row: ``id, question,
 mode, task`` (the task answered for, given or routed from the question by
 :class:`RoutedAnswerer`; null: none), ``answer, label`` (the gold label when the input has one),
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from .task_router import TaskRouter
 
 FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas")
+GENBANK_SUFFIXES = (".gb", ".gbk", ".gbff", ".genbank", ".embl")  # also with .gz
 MODES = ("rag", "plain")
 DEFAULT_QUESTION = "What is this DNA sequence?"
 
@@ -264,13 +266,41 @@ def read_single_fasta(path: str | Path) -> str:
     return recs[0][1]
 
 
-def read_inputs(path: str | Path) -> list[InputRow]:
-    """Rows of a FASTA or JSONL batch file; unreadable rows carry an ``error``."""
+def genbank_rows(path: Path, feature_types: Sequence[str] = ("CDS",)) -> list[InputRow]:
+    """One row per feature of ``feature_types`` in a GenBank/EMBL file (plain or gzipped): id
+    ``accession:type:start-end:strand`` (0-based half-open on the record), the feature's sequence
+    5'->3', and its annotated product (else gene, else type) as ``label``, to compare answers with.
+    A malformed record, or one with none of those features, becomes a row with an ``error``."""
+    from .data.genbank import iter_records
+    from .data.problems import Problems
+
+    problems = Problems(echo=0)
+    rows: list[InputRow] = []
+    for rec in iter_records(path, problems):
+        feats = [f for f in rec.features if f.type in feature_types]
+        if not feats:
+            rows.append(InputRow(f"{rec.accession}", None, error=f"record {rec.accession} has no "
+                                 f"{'/'.join(feature_types)} feature (give whole sequences as FASTA)"))
+        for f in feats:
+            rows.append(InputRow(f"{rec.accession}:{f.type}:{f.start}-{f.end}:{'+' if f.strand >= 0 else '-'}", f.seq,
+                                 None, f.product or f.gene or f.type))
+    for item in problems.items:
+        rows.append(InputRow(f"{Path(item['file']).name} record {item['record']}", None,
+                             error=f"malformed record: {item['reason']}"))
+    return rows
+
+
+def read_inputs(path: str | Path, feature_types: Sequence[str] = ("CDS",)) -> list[InputRow]:
+    """Rows of a FASTA, JSONL or GenBank/EMBL batch file (:func:`genbank_rows`, one row per feature
+    of ``feature_types``); unreadable rows carry an ``error``."""
     p = Path(path)
     if not p.is_file():
         raise DnaHlmError(f"input file {p} not found")
     rows: list[InputRow] = []
-    if p.suffix.lower() in FASTA_SUFFIXES:
+    suffix = Path(p.name[:-3]).suffix.lower() if p.name.lower().endswith(".gz") else p.suffix.lower()
+    if suffix in GENBANK_SUFFIXES:
+        rows = genbank_rows(p, feature_types)
+    elif p.suffix.lower() in FASTA_SUFFIXES:
         rows = [InputRow(i, s) for i, s in read_fasta_text(p.read_text(errors="replace"), str(p))]
     elif p.suffix.lower() == ".jsonl":
         for n, line in enumerate(p.read_text(errors="replace").splitlines(), 1):
@@ -292,7 +322,8 @@ def read_inputs(path: str | Path) -> list[InputRow]:
             rows.append(InputRow(rid, seq if isinstance(seq, str) else None, question, obj.get("label"),
                                  None if isinstance(seq, str) else "the row has no 'seq' (a question needs a sequence)"))
     else:
-        raise DnaHlmError(f"{p}: unknown input type {p.suffix!r}; expected FASTA ({', '.join(FASTA_SUFFIXES)}) or .jsonl")
+        raise DnaHlmError(f"{p}: unknown input type {p.suffix!r}; expected FASTA ({', '.join(FASTA_SUFFIXES)}), .jsonl "
+                          f"or GenBank/EMBL ({', '.join(GENBANK_SUFFIXES)}, gzipped or not)")
     if not rows:
         raise DnaHlmError(f"{p} holds no records")
     seen: set[str] = set()
@@ -330,12 +361,14 @@ def _chunks(xs: list[Any], n: int) -> Iterator[list[Any]]:
 
 
 def run_batch(answerer: Answerer | RoutedAnswerer, in_path: str | Path, out_path: str | Path, *, question: str | None = None,
-              resume: bool = False, force: bool = False, progress: bool = True) -> dict[str, int]:
-    """Answer every row of ``in_path`` into ``out_path`` (see the module docstring); returns counts."""
+              resume: bool = False, force: bool = False, progress: bool = True,
+              feature_types: Sequence[str] = ("CDS",)) -> dict[str, int]:
+    """Answer every row of ``in_path`` into ``out_path`` (see the module docstring); returns counts.
+    ``feature_types``: the features of a GenBank/EMBL input that become rows."""
     from tqdm import tqdm
 
     out = Path(out_path)
-    rows = read_inputs(in_path)
+    rows = read_inputs(in_path, feature_types)
     if out.exists() and out.stat().st_size > 0 and not (resume or force):
         raise DnaHlmError(f"{out} exists: pass --resume to continue it or --force to start over")
     done = answered_ids(out) if resume else set()

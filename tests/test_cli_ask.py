@@ -92,6 +92,34 @@ def test_a_sequence_pasted_into_the_question_is_used(work, tmp_path) -> None:
     assert "no 'seq'" in got[1]["error"]
 
 
+def test_batch_reads_genbank_features_and_reports_bad_records(work, tmp_path) -> None:
+    """A GenBank file (gzipped here): one row per CDS with its annotated product as label; a
+    malformed record and a record without CDS become error rows; the batch goes on."""
+    import gzip
+
+    from data_fixtures import BROKEN_RECORD, genbank_record
+
+    root, _, model = work
+    text = genbank_record() + BROKEN_RECORD + genbank_record("TEST0002", features="")
+    gb = tmp_path / "genome.gbk.gz"
+    gb.write_bytes(gzip.compress(text.encode()))
+    out = tmp_path / "o.jsonl"
+    res = runner.invoke(app, ["batch", str(gb), "--out", str(out), "--model", model, "--index", str(root / "indexes" / "seg"),
+                              "--question", "What does this encode?", "-k", "1"])
+    assert res.exit_code == 0, res.output
+    got = {g["id"]: g for g in map(json.loads, out.read_text().splitlines())}
+    cds = [g for g in got.values() if ":CDS:" in g["id"]]
+    assert len(cds) == 3 and not any(g["error"] for g in cds)  # the three CDS of the good record
+    assert got["TEST0001.1:CDS:0-18:+"]["label"] == "test kinase"
+    assert "no CDS feature" in got["TEST0002.1"]["error"]
+    bad = [g for g in got.values() if g["id"].startswith("genome.gbk.gz record")]
+    assert len(bad) == 1 and bad[0]["error"].startswith("malformed record:")
+    res = runner.invoke(app, ["batch", str(gb), "--out", str(tmp_path / "t.jsonl"), "--model", model, "--index",
+                              str(root / "indexes" / "seg"), "--question", "What?", "--features", "tRNA", "-k", "1"])
+    rows = [json.loads(x) for x in (tmp_path / "t.jsonl").read_text().splitlines()]
+    assert res.exit_code == 0 and [r["label"] for r in rows if not r["error"]] == ["tRNA-Gly"]
+
+
 def test_empty_question_is_one_line_before_any_routing(work) -> None:
     root, _, model = work
     res = runner.invoke(app, ["ask", "  ", "--seq", "ACGT", "--model", model, "--data", str(root / "data")])

@@ -192,7 +192,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("batch")
     def batch(
-        inp: Annotated[Path, typer.Argument(metavar="IN", help="FASTA (.fa/.fasta/.fna) or JSON lines (id, seq, question, label).")],
+        inp: Annotated[Path, typer.Argument(metavar="IN", help="FASTA (.fa/.fasta/.fna), JSON lines (id, seq, question, label), or GenBank/EMBL (.gb/.gbk/.gbff/.embl, gzipped or not: one row per feature of --features, its annotated product as label).")],
         out: Annotated[Path, typer.Option("--out", help="Output JSON lines, one row per input row.")],
         task: Annotated[str, typer.Option(help="auto: each row's task from its question's wording, as in `ask` (not with --index; the row's "
                                                 "`task` in OUT says which); none: the general segment index; or a task of data/tasks/: rows "
@@ -211,6 +211,7 @@ def register(app: typer.Typer) -> None:
         temperature: Annotated[float, typer.Option(min=0.0, help="0: greedy.")] = 0.0,
         protein_index: Annotated[str, typer.Option(help=PROTEIN_HELP)] = "auto",
         mix: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="RAG: weight of the neighbours' answers mixed into decoding (default: the weight `dnahlm mix fit` chose for the model, else 0).")] = None,
+        features: Annotated[str, typer.Option(help="GenBank/EMBL input: comma-separated feature types that become rows.")] = "CDS",
         probs: Annotated[bool, typer.Option("--probs", help="Closed-label tasks: add every label's probability to each row (`label_probs`; one more forward pass per batch).")] = False,
     ) -> None:
         """Answer every record of IN into OUT (JSON lines); bad rows get an error and the batch goes on."""
@@ -237,6 +238,7 @@ def register(app: typer.Typer) -> None:
             if fixed:
                 question = question or task_question_and_labels(data, fixed)[0]
             answerer = make(fixed, index)
-        counts = run_batch(answerer, inp, out, question=question, resume=resume, force=force)
+        counts = run_batch(answerer, inp, out, question=question, resume=resume, force=force,
+                           feature_types=[t.strip() for t in features.split(",") if t.strip()])
         typer.echo(f"{out}: {counts['answered']} answered, {counts['errors']} errors, {counts['skipped']} skipped "
                    f"(already answered), {counts['rows']} rows in {inp}")
