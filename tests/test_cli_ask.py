@@ -120,6 +120,19 @@ def test_batch_reads_genbank_features_and_reports_bad_records(work, tmp_path) ->
     assert res.exit_code == 0 and [r["label"] for r in rows if not r["error"]] == ["tRNA-Gly"]
 
 
+def test_ask_json_is_one_parseable_object(work, monkeypatch) -> None:
+    root, rows, model = work
+    monkeypatch.chdir(root)
+    res = runner.invoke(app, ["ask", "What kind of genomic feature is this, a CDS, a tRNA or an rRNA?", "--seq",
+                              rows[0]["seq"][:80], "--model", model, "-k", "2", "--mix", "1", "--json"])
+    assert res.exit_code == 0, res.output
+    line = [x for x in res.output.splitlines() if x.startswith("{")]
+    got = json.loads(line[0])
+    assert got["task"] == "feature_type" and got["route"].startswith("task: feature_type")
+    assert got["answer"] in {"CDS", "tRNA", "rRNA"} and set(got["label_probs"]) == {"CDS", "tRNA", "rRNA"}
+    assert len(got["neighbours"]) == 2 and got["neighbours"][0]["id"].startswith("train") and got["seq_len"] == 80
+
+
 def test_empty_question_is_one_line_before_any_routing(work) -> None:
     root, _, model = work
     res = runner.invoke(app, ["ask", "  ", "--seq", "ACGT", "--model", model, "--data", str(root / "data")])

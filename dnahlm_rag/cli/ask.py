@@ -8,6 +8,7 @@ provenance notes (levels searched, ORF problems).
 """
 from __future__ import annotations
 
+import json
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -135,6 +136,7 @@ def register(app: typer.Typer) -> None:
         temperature: Annotated[float, typer.Option(min=0.0, help="0: greedy.")] = 0.0,
         protein_index: Annotated[str, typer.Option(help=PROTEIN_HELP)] = "auto",
         mix: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="RAG: weight of the neighbours' answers mixed into decoding (default: the weight `dnahlm mix fit` chose for the model, else 0).")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (question, task and how it was chosen, answer, label probabilities, provenance, neighbours) instead of text.")] = False,
     ) -> None:
         """Answer QUESTION about one sequence; print the answer, then the neighbours it was built from.
 
@@ -165,6 +167,16 @@ def register(app: typer.Typer) -> None:
         if how:
             typer.echo(how, err=True)
         out = Answerer(cfg, labels).ask(question, raw)
+        if as_json:
+            from ..answer import neighbour_summary
+
+            typer.echo(json.dumps({
+                "question": question, "task": chosen, "route": how, "mode": mode.value, "answer": out["answer"],
+                "label_probs": out.get("label_probs"), "mix": out.get("mix"), "provenance": out.get("provenance", []),
+                "seq_len": out["seq_len"], "shown_len": out["shown_len"],
+                "neighbours": [{**neighbour_summary(d), "level": d.metadata.get("level", "dna")} for d in out["neighbours"]],
+            }, ensure_ascii=False))
+            return
         if out["shown_len"] < out["seq_len"]:
             typer.echo(f"note: the sequence has {out['seq_len']} bases; the prompt shows the first {out['shown_len']}, "
                        "retrieval uses all of them", err=True)
