@@ -11,6 +11,9 @@ items flagged; the neighbours' answer (kNN vote of the top 3 labels; product: to
 top neighbour's label) on flagged and on unflagged items, which says whether a flag marks
 answers to distrust.
 
+General index: the same check for ``ask`` without a task (valid segments calibrate; test
+segments, and the same segments shuffled base by base, are checked); not shipped, see its figures.
+
 Open set (genus_16s): 16S genes of genera outside the task's labels, from the same NCBI
 Combined16SrRNA database (``blastdbcmd``; one sequence each of up to 300 genera, seeded, the
 task's length range), should be flagged; their share flagged is the check's recall for the case
@@ -116,6 +119,30 @@ def main() -> None:
               f"{(sum(on) / len(on) if on else float('nan')):.3f} ({len(on)}) | {sum(off) / len(off):.3f} ({len(off)}) ({unit}) |")
         if task == "genus_16s":
             check16 = (check, r)
+    seg_path = args.data / "segments.jsonl"
+    if seg_path.is_file() and (args.indexes / "segments" / "manifest.json").is_file():
+        # the general index (ask without a task): valid segments calibrate, test segments and the
+        # same test segments shuffled base by base (same composition, no gene left) are checked
+        from dnahlm_rag.fused_retriever import make_retriever
+        from dnahlm_rag.index import read_jsonl
+
+        segs = list(read_jsonl(seg_path))
+        r = make_retriever(str(args.indexes / "segments"), k=3)
+        check = NoveltyCheck.fit("segments", r, [x["seq"] for x in spaced([x for x in segs if x.get("split") == "valid"], 200)])
+        test = spaced([x for x in segs if x.get("split") == "test"], args.items)
+        rng = random.Random(0)
+        shuffled = ["".join(rng.sample(x["seq"], len(x["seq"]))) for x in test]
+        docs = r.retrieve_many([x["seq"] for x in test], k=3)
+        flags = [check.note(d) is not None for d in docs]
+        same = [float(bool(d) and d[0].metadata.get("type") == x.get("type")) for d, x in zip(docs, test)]
+        on = [v for v, f in zip(same, flags) if f]
+        off = [v for v, f in zip(same, flags) if not f]
+        th = ", ".join(f"{lv}: {v:.3g} (n {check.counts[lv]})" for lv, v in check.thresholds.items())
+        shuf = sum(check.note(d) is not None for d in r.retrieve_many(shuffled, k=3)) / len(shuffled)
+        print(f"\ngeneral index (segments): thresholds {th}; test segments flagged {sum(flags) / len(test):.1%} "
+              f"(n {len(test)}); top neighbour of the same feature type: flagged {sum(on) / max(1, len(on)):.3f} "
+              f"({len(on)}), not flagged {sum(off) / max(1, len(off)):.3f} ({len(off)}); the same test segments "
+              f"shuffled: {shuf:.1%} flagged")
     if check16 is not None:
         seqs = out_of_set_16s(args.data, args.cache)
         if seqs:

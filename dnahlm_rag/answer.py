@@ -15,7 +15,7 @@ mode, task`` (the task answered for, given or routed from the question by
 ``neighbours`` (id, organism, type, product, label, score), ``error`` (null, or the one-line
 reason this row has no answer), with ``label_probs`` on a closed task every label's probability
 (:meth:`Answerer._add_label_probs`), and ``provenance`` when there is any (levels searched, ORF
-problems, a query unlike the task's known sequences). A bad row never stops the batch.
+problems, a query unlike its task's known sequences). A bad row never stops the batch.
 With ``resume`` rows already answered (by id) are skipped; rows that had errors are retried.
 
 Retrieval mixing: in RAG mode the answer is decoded from the model's distribution mixed with the
@@ -146,7 +146,8 @@ class Answerer:
 
     def _fit_novelty(self) -> Any:
         """A :class:`~dnahlm_rag.novelty.NoveltyCheck` of the task from evenly spaced valid rows
-        (None when the task has no valid split)."""
+        (None when the task has no valid split). The general segment index has none: calibrated on
+        valid segments it flagged 6% of base-shuffled test segments (docs/benchmarks.md)."""
         from .instruct import read_split
         from .novelty import NoveltyCheck
 

@@ -280,7 +280,7 @@ def test_novelty_note_reaches_ask_and_batch_provenance(work, tmp_path) -> None:
     assert not any("unlike" in p for p in a.ask("What type?", rows[0]["seq"][:80]).get("provenance", []))
     a.novelty.thresholds = {"dna": 2.0, "protein": 1e9}
     out = a.ask("What type?", rows[0]["seq"][:80])
-    assert any(p.startswith("unlike the task's known sequences") for p in out["provenance"])
+    assert any(p.startswith("unlike the known sequences") for p in out["provenance"])
     fa = tmp_path / "in.fasta"
     fa.write_text(f">s0\n{rows[1]['seq'][:80]}\n")
     run_batch(a, fa, tmp_path / "o.jsonl", question="What type?", progress=False)

@@ -28,7 +28,7 @@ def test_thresholds_are_per_level_quantiles_of_the_valid_queries() -> None:
     assert set(check.thresholds) == {"dna"} and abs(check.thresholds["dna"] - 0.0495) < 1e-9
     assert check.counts == {"dna": 100, "protein": 10}
     note = check.note(_docs("dna", 0.01))
-    assert note and note.startswith("unlike the task's known sequences") and "95% of the t validation queries" in note
+    assert note and note.startswith("unlike the known sequences") and "95% of the t validation queries" in note
     assert check.note(_docs("dna", 0.5)) is None  # as near as most valid queries
     assert check.note(_docs("protein", -5.0)) is None  # no threshold at that level
     assert check.note([]) is None

@@ -140,7 +140,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Answer QUESTION about one sequence; print the answer, then the neighbours it was built from.
 
-        The task is read from the question's wording unless --task is given (the line `task: ...` says which and why); closed tasks also print their labels' probabilities, and a query unlike the task's known sequences gets a warning in the provenance. The sequence comes from --seq, --fasta, or is pasted into the question itself.
+        The task is read from the question's wording unless --task is given (the line `task: ...` says which and why); closed tasks also print their labels' probabilities, and a query unlike its task's known sequences gets a warning in the provenance. The sequence comes from --seq, --fasta, or is pasted into the question itself.
         """  # noqa: E501 - one paragraph per line: the help renders line breaks as they are
         from ..answer import AnswerConfig, Answerer, read_single_fasta, similarity_text, task_question_and_labels
         from ..chain import ChainConfig
