@@ -87,18 +87,21 @@ def sequence_in_text(text: str, min_len: int = MIN_PASTED) -> tuple[str, str] | 
         gap = text[prev_end:m.start()]
         prev_end = m.end()
         is_bases = bool(core) and _BASE_WORD.fullmatch(core) is not None
-        joins = is_bases and (len(core) >= MIN_CHUNK or (cur is not None and "\n" in gap))
-        if cur is not None and (joins or core.isdigit()) and m.group() == core:
-            if is_bases:
+        joins = is_bases and lead == 0 and (len(core) >= MIN_CHUNK or (cur is not None and "\n" in gap))
+        if cur is not None and (joins or (core.isdigit() and m.group() == core)):
+            if is_bases:  # the word continues the run ...
                 cur[0] += len(core)
                 cur[2] = b
+            if m.group() != core:  # ... and punctuation after it ends the run ("... GTACGT?")
+                runs.append((cur[0], cur[1], cur[2]))
+                cur = None
             continue
         if cur is not None:
             runs.append((cur[0], cur[1], cur[2]))
             cur = None
         if is_bases and len(core) >= MIN_CHUNK:
             cur = [len(core), a, b]
-            if m.group() != core:  # punctuation after it ends the run
+            if b < m.end():  # punctuation after it ends the run
                 runs.append((cur[0], cur[1], cur[2]))
                 cur = None
     if cur is not None:

@@ -69,6 +69,11 @@ def test_sequence_pasted_into_a_question_is_found_and_cut_out() -> None:
     assert sequence_in_text("Is a cat a gene, and can an ant tag a nut?") is None
     assert sequence_in_text("Is this ATGCGTGA a donor?") is None
     assert sequence_in_text("primerXACGTACGTACGTACGTACGTACGT") is None
+    # punctuation right after the last chunk of a pasted block keeps the whole block
+    q, s = sequence_in_text("What is ACGTACGTAC GTACGTACGT?")
+    assert (q, s) == ("What is this sequence?", "ACGTACGTACGTACGTACGT")
+    q, s = sequence_in_text("What does ACGTACGTAC GTACGTACGT TTTTTGGGGG? And why")
+    assert (q, s) == ("What does this sequence? And why", "ACGTACGTACGTACGTACGTTTTTTGGGGG")
     # a one-letter English word after the sequence stays English
     q, s = sequence_in_text("is agctaagtcctgccctcatttccctctcaggcatgg a splice donor?")
     assert q == "is this sequence a splice donor?" and s == "AGCTAAGTCCTGCCCTCATTTCCCTCTCAGGCATGG"
