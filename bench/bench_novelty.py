@@ -17,7 +17,8 @@ segments, and the same segments shuffled base by base, are checked); not shipped
 Open set (genus_16s): 16S genes of genera outside the task's labels, from the same NCBI
 Combined16SrRNA database (``blastdbcmd``; one sequence each of up to 300 genera, seeded, the
 task's length range), should be flagged; their share flagged is the check's recall for the case
-it was built for.
+it was built for. Both in-label test genes and those genes are also cut to 1,000, 500 and 300
+bases (amplicon-like pieces), which the check compares with valid genes cut alike.
 """
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ TASKS = ("splice", "promoter", "trna_aa", "feature_type", "genus_16s", "product"
 
 def retriever_for(task: str, data: Path, indexes: Path):
     """The retriever ``ask --task T`` uses (k = 3)."""
-    if task not in INDEXLESS_TASKS and (indexes / task / "manifest.json").is_file():
+    if task not in INDEXLESS_TASKS and (indexes / task).is_dir():
         from dnahlm_rag.fused_retriever import make_retriever
 
         return make_retriever(str(indexes / task), k=3)
@@ -109,16 +110,17 @@ def main() -> None:
         check = NoveltyCheck.fit(task, r, valid)
         test = spaced(read_split(args.data, task, "test"), args.items)
         docs = r.retrieve_many([x["seq"] for x in test], k=3)
-        flags = [check.note(d) is not None for d in docs]
+        flags = [check.note(d, len(x["seq"])) is not None for d, x in zip(docs, test)]
         sc = [answer_score(task, d, x["label"]) for d, x in zip(docs, test)]
         on = [s for s, f in zip(sc, flags) if f]
         off = [s for s, f in zip(sc, flags) if not f]
         th = ", ".join(f"{lv}: {v:.3g} (n {check.counts[lv]})" for lv, v in check.thresholds.items())
         unit = "token F1" if task == "product" else "kNN-3 accuracy"
         print(f"| {task} | {type(r).__name__} | {th} | {len(test)} | {sum(flags) / len(test):.1%} | "
-              f"{(sum(on) / len(on) if on else float('nan')):.3f} ({len(on)}) | {sum(off) / len(off):.3f} ({len(off)}) ({unit}) |")
+              f"{(sum(on) / len(on) if on else float('nan')):.3f} ({len(on)}) | "
+              f"{(sum(off) / len(off) if off else float('nan')):.3f} ({len(off)}) ({unit}) |")
         if task == "genus_16s":
-            check16 = (check, r)
+            check16 = (check, r, test)
     seg_path = args.data / "segments.jsonl"
     if seg_path.is_file() and (args.indexes / "segments" / "manifest.json").is_file():
         # the general index (ask without a task): valid segments calibrate, test segments and the
@@ -133,25 +135,37 @@ def main() -> None:
         rng = random.Random(0)
         shuffled = ["".join(rng.sample(x["seq"], len(x["seq"]))) for x in test]
         docs = r.retrieve_many([x["seq"] for x in test], k=3)
-        flags = [check.note(d) is not None for d in docs]
+        flags = [check.note(d, len(x["seq"])) is not None for d, x in zip(docs, test)]
         same = [float(bool(d) and d[0].metadata.get("type") == x.get("type")) for d, x in zip(docs, test)]
         on = [v for v, f in zip(same, flags) if f]
         off = [v for v, f in zip(same, flags) if not f]
         th = ", ".join(f"{lv}: {v:.3g} (n {check.counts[lv]})" for lv, v in check.thresholds.items())
-        shuf = sum(check.note(d) is not None for d in r.retrieve_many(shuffled, k=3)) / len(shuffled)
+        shuf = sum(check.note(d, len(q)) is not None for d, q in zip(r.retrieve_many(shuffled, k=3), shuffled)) / len(shuffled)
         print(f"\ngeneral index (segments): thresholds {th}; test segments flagged {sum(flags) / len(test):.1%} "
               f"(n {len(test)}); top neighbour of the same feature type: flagged {sum(on) / max(1, len(on)):.3f} "
               f"({len(on)}), not flagged {sum(off) / max(1, len(off)):.3f} ({len(off)}); the same test segments "
               f"shuffled: {shuf:.1%} flagged")
     if check16 is not None:
+        check, r, test = check16
         seqs = out_of_set_16s(args.data, args.cache)
-        if seqs:
-            check, r = check16
-            flagged = sum(check.note(d) is not None for d in r.retrieve_many(seqs, k=3))
-            print(f"\ngenus_16s open set: {flagged} of {len(seqs)} genes of genera outside the labels flagged "
-                  f"({flagged / len(seqs):.1%})")
-        else:
-            print("\ngenus_16s open set: not measured (no Combined16SrRNA in --cache, or no blastdbcmd)")
+        print("\ngenus_16s, whole genes and pieces (a window at a seeded random offset, as an amplicon would be):\n")
+        print("| query length | in-label test genes flagged | their kNN-3 accuracy, flagged / not | "
+              "genes of genera outside the labels flagged |\n|---|---|---|---|")
+        for length in (None, 1000, 500, 300):
+            rng = random.Random(length or 0)
+            cut = (lambda s: s if length is None or len(s) <= length else
+                   s[(o := rng.randrange(len(s) - length + 1)):o + length])
+            ins = [cut(x["seq"]) for x in test]
+            docs = r.retrieve_many(ins, k=3)
+            flags = [check.note(d, len(q)) is not None for d, q in zip(docs, ins)]
+            sc = [answer_score("genus_16s", d, x["label"]) for d, x in zip(docs, test)]
+            on = [v for v, f in zip(sc, flags) if f]
+            off = [v for v, f in zip(sc, flags) if not f]
+            outs = [cut(q) for q in seqs]
+            flagged = sum(check.note(d, len(q)) is not None for d, q in zip(r.retrieve_many(outs, k=3), outs)) if outs else 0
+            print(f"| {length or 'whole gene'} | {sum(flags) / len(ins):.1%} | "
+                  f"{(sum(on) / len(on) if on else float('nan')):.3f} / {(sum(off) / len(off) if off else float('nan')):.3f} | "
+                  + (f"{flagged} of {len(outs)} ({flagged / len(outs):.1%})" if outs else "not measured (no Combined16SrRNA in --cache, or no blastdbcmd)") + " |")
 
 
 if __name__ == "__main__":

@@ -147,7 +147,7 @@ class Answerer:
     def _fit_novelty(self) -> Any:
         """A :class:`~dnahlm_rag.novelty.NoveltyCheck` of the task from evenly spaced valid rows
         (None when the task has no valid split). The general segment index has none: calibrated on
-        valid segments it flagged 6% of base-shuffled test segments (docs/benchmarks.md)."""
+        valid segments it flagged 8% of base-shuffled test segments (docs/benchmarks.md)."""
         from .instruct import read_split
         from .novelty import NoveltyCheck
 
@@ -173,8 +173,8 @@ class Answerer:
                 if lines:
                     o["provenance"] = lines
         if self.novelty is not None:
-            for o in outs:
-                note = self.novelty.note(o.get("neighbours") or [])
+            for it, o in zip(items, outs):
+                note = self.novelty.note(o.get("neighbours") or [], len(it["seq"]))
                 if note:
                     o.setdefault("provenance", []).append(note)
         if self.retriever is not None:

@@ -6,7 +6,7 @@ compares the query's best neighbour with those of the task's VALID queries (item
 or species kept out of the train rows, as a new query would be): when it is less similar than
 for all but ``quantile`` of them, the answer gets a provenance line saying so. The general
 segment index (no task) gets no check: calibrated the same way on valid segments, it flagged only
-6% of base-shuffled test segments, since chance protein hits of non-coding segments set a low bar.
+8% of base-shuffled test segments, since chance protein hits of non-coding segments set a low bar.
 
 Scores are compared within one level: the finder's ``level`` of the best neighbour (``protein``:
 ``-log10 E``; otherwise a cosine), each level with its own threshold, fitted only when at least
@@ -15,6 +15,8 @@ what the check catches is measured by ``bench/bench_novelty.py`` (docs/benchmark
 """
 from __future__ import annotations
 
+import math
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +25,8 @@ import numpy as np
 
 QUANTILE = 0.05  # flag queries whose best neighbour is below this quantile of the valid queries'
 MIN_PER_LEVEL = 20
+SHORT = 0.8  # a query shorter than this share of the valid rows' median length is compared at its length
+LENGTH_STEP = 1.25  # queries within this factor of length share one length-matched calibration
 HINTS = {"genus_16s": " (a genus not among the task's labels?)",
          "product": " (a protein with no homolog among them?)"}
 
@@ -36,37 +40,69 @@ def best_neighbour(docs: Sequence[Any]) -> tuple[str, float] | None:
     return str(m.get("level") or "dna"), float(m.get("level_score", m.get("score", 0.0)))
 
 
+def level_thresholds(retriever: Any, seqs: Sequence[str], quantile: float = QUANTILE,
+                     min_per_level: int = MIN_PER_LEVEL) -> tuple[dict[str, float], dict[str, int]]:
+    """Per level, the ``quantile`` of the best neighbour's score over ``seqs`` (levels reached by
+    at least ``min_per_level`` of them), and how many reached each level."""
+    by_level: dict[str, list[float]] = {}
+    for docs in retriever.retrieve_many(list(seqs), k=1) if seqs else []:
+        best = best_neighbour(docs)
+        if best is not None:
+            by_level.setdefault(best[0], []).append(best[1])
+    th = {lv: float(np.quantile(v, quantile)) for lv, v in by_level.items() if len(v) >= min_per_level}
+    return th, {lv: len(v) for lv, v in by_level.items()}
+
+
 @dataclass
 class NoveltyCheck:
-    """Per-level thresholds on the best neighbour's score (module docstring)."""
+    """Per-level thresholds on the best neighbour's score (module docstring).
+
+    A shorter query has a less similar best neighbour however familiar it is (a 500-base piece of
+    a 16S gene against whole genes), so a query shorter than ``SHORT`` of the valid rows' median
+    length is compared with the valid rows cut to its length (a window at a seeded random offset
+    of each; one calibration per factor ``LENGTH_STEP`` of length, made on first use)."""
 
     task: str
     thresholds: dict[str, float] = field(default_factory=dict)  # level -> score below which a query is novel
     counts: dict[str, int] = field(default_factory=dict)  # level -> valid queries it was fitted on
     quantile: float = QUANTILE
+    valid: list[str] = field(default_factory=list, repr=False)  # for length-matched calibrations
+    retriever: Any = field(default=None, repr=False, compare=False)
+    by_length: dict[int, dict[str, float]] = field(default_factory=dict, repr=False)  # length bin -> thresholds
 
     @classmethod
     def fit(cls, task: str, retriever: Any, valid_seqs: Sequence[str], quantile: float = QUANTILE,
             min_per_level: int = MIN_PER_LEVEL) -> NoveltyCheck:
         """Thresholds from ``retriever``'s best neighbour of each valid sequence (normalised DNA)."""
-        by_level: dict[str, list[float]] = {}
-        for docs in retriever.retrieve_many(list(valid_seqs), k=1) if valid_seqs else []:
-            best = best_neighbour(docs)
-            if best is not None:
-                by_level.setdefault(best[0], []).append(best[1])
-        th = {lv: float(np.quantile(v, quantile)) for lv, v in by_level.items() if len(v) >= min_per_level}
-        return cls(task, th, {lv: len(v) for lv, v in by_level.items()}, quantile)
+        th, counts = level_thresholds(retriever, valid_seqs, quantile, min_per_level)
+        return cls(task, th, counts, quantile, list(valid_seqs), retriever)
 
-    def note(self, docs: Sequence[Any]) -> str | None:
-        """A provenance line when the best of ``docs`` is below its level's threshold, else None."""
+    def thresholds_for(self, length: int | None) -> dict[str, float]:
+        """The thresholds for a query of ``length`` bases (None: full length)."""
+        if length is None or not self.valid or self.retriever is None or \
+                length >= SHORT * float(np.median([len(s) for s in self.valid])):
+            return self.thresholds
+        b = int(math.log(max(length, 1)) / math.log(LENGTH_STEP))
+        if b not in self.by_length:
+            L = max(1, int(LENGTH_STEP ** b))  # at most the query's length
+            rng = random.Random(b)
+            cut = [s if len(s) <= L else s[(o := rng.randrange(len(s) - L + 1)):o + L] for s in self.valid]
+            self.by_length[b] = level_thresholds(self.retriever, cut, self.quantile)[0]
+        return self.by_length[b]
+
+    def note(self, docs: Sequence[Any], length: int | None = None) -> str | None:
+        """A provenance line when the best of ``docs`` (neighbours of a query of ``length`` bases)
+        is below its level's threshold, else None."""
         best = best_neighbour(docs)
-        if best is None or best[0] not in self.thresholds:
+        thresholds = self.thresholds_for(length) if best is not None else {}
+        if best is None or best[0] not in thresholds:
             return None
         level, score = best
-        th = self.thresholds[level]
+        th = thresholds[level]
         if score >= th:
             return None
         unit = "-log10 E" if level == "protein" else "similarity"
+        as_long = "" if thresholds is self.thresholds else " cut to the query's length"
         return (f"unlike the known sequences: the nearest neighbour ({unit} {score:.3g}) is further than for "
-                f"{1 - self.quantile:.0%} of the {self.task} validation queries (threshold {th:.3g}); the answer may "
-                f"lie outside what the index covers{HINTS.get(self.task, '')}")
+                f"{1 - self.quantile:.0%} of the {self.task} validation queries{as_long} (threshold {th:.3g}); the "
+                f"answer may lie outside what the index covers{HINTS.get(self.task, '')}")

@@ -41,3 +41,24 @@ def test_fused_retrievers_are_judged_on_the_level_score() -> None:
     assert best_neighbour([]) is None
     check = NoveltyCheck.fit("t", FakeRetriever({}), [])
     assert check.thresholds == {} and check.note(_docs("dna", 0.0)) is None
+
+
+class LengthRetriever:
+    """A finder whose best score grows with the query's length (as k-mer cosines against whole
+    genes do), unless the query is all T (a stranger)."""
+
+    def retrieve_many(self, seqs, k=1):
+        return [_docs("dna", 0.0 if set(s) == {"T"} else len(s) / 1000) for s in seqs]
+
+
+def test_short_queries_are_compared_with_valid_rows_cut_to_their_length() -> None:
+    valid = ["ACGT" * (250 + i) for i in range(100)]  # 1,000 to 1,396 bases
+    check = NoveltyCheck.fit("t", LengthRetriever(), valid)
+    assert abs(check.thresholds["dna"] - 1.0198) < 1e-3
+    short = _docs("dna", 0.3)  # what a familiar 300-base query scores
+    assert check.note(short) is not None  # judged as if full length: flagged
+    assert check.note(short, 300) is None  # against valid rows cut to its length: familiar
+    assert check.note(_docs("dna", 0.0), 300).startswith("unlike the known sequences")
+    assert "cut to the query's length" in check.note(_docs("dna", 0.0), 300)
+    assert len(check.by_length) == 1 and check.note(short, 310) is None and len(check.by_length) == 1  # same bin
+    assert check.note(_docs("dna", 0.3), 1200) is not None and len(check.by_length) == 1  # long: no calibration

@@ -163,7 +163,7 @@ def register(app: typer.Typer) -> None:
         cfg = AnswerConfig(mode=mode.value, model_dir=str(model) if model else None, **_retrieval(index, chosen, data),
                            chain=ChainConfig(k=k), max_new_tokens=max_new_tokens, seed=seed, temperature=temperature,
                            protein_index=_protein(protein_index), mix=mix, task=chosen, label_probs=True,
-                           novelty_data=str(data) if chosen else None)
+                           novelty_data=str(data) if chosen and index is None else None)  # measured for the task's own retrieval only
         if how:
             typer.echo(how, err=True)
         out = Answerer(cfg, labels).ask(question, raw)
@@ -235,7 +235,7 @@ def register(app: typer.Typer) -> None:
             cfg = AnswerConfig(mode=mode.value, model_dir=str(model) if model else None, **_retrieval(idx, t, data),
                                chain=ChainConfig(k=k), max_new_tokens=max_new_tokens, seed=seed,
                                temperature=temperature, batch_size=batch_size, protein_index=_protein(protein_index),
-                               task=t, mix=mix, label_probs=probs, novelty_data=str(data) if t else None)
+                               task=t, mix=mix, label_probs=probs, novelty_data=str(data) if t and idx is None else None)
             return Answerer(cfg, labels)
 
         router, note = make_router(task, index, data)
