@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -39,15 +40,15 @@ def accuracy(router: TaskRouter, rows: list[dict]) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=Path("data"))
-    ap.add_argument("--questions", type=Path, default=Path("prompts/routing/questions.jsonl"))
+    ap.add_argument("--questions", type=Path, default=None, help="default: prompts/routing/questions.jsonl of this checkout")
     args = ap.parse_args()
     rows = read_questions(args.questions)
     split = {s: [r for r in rows if r["split"] == s] for s in ("valid", "test")}
-    print(f"{args.questions}: {len(split['valid'])} valid, {len(split['test'])} test questions; "
+    print(f"{args.questions or 'prompts/routing/questions.jsonl'}: {len(split['valid'])} valid, {len(split['test'])} test questions; "
           f"labels {dict(sorted(Counter(r['task'] for r in rows).items()))}")
     emb = TextEmbedder()
     full = load_bank()
-    tmp = Path("/tmp") if Path("/tmp").is_dir() else Path(".")
+    tmp = Path(tempfile.mkdtemp(prefix="bench-routing-"))  # the cut-down banks, one run's own
     variants = {"task phrasings only": {"generic": [], "tasks": {}},
                 "+ task wordings of bank.toml": {"generic": [], "tasks": full["tasks"]},
                 "+ generic wordings (shipped)": full}

@@ -9,7 +9,8 @@ Batch files: FASTA (``.fa``, ``.fasta``, ``.fna``, ``.fas``), JSON lines (``.jso
 ``seq``, optional ``question`` and ``label``; a row without ``seq`` may have its sequence pasted
 into its question, as ``ask`` accepts, :func:`~dnahlm_rag.seq.sequence_in_text`), or GenBank/EMBL
 (one row per CDS, or other chosen feature type, with its annotated product as ``label``). Output is JSON
-lines, one row per input row, in input order, appended and flushed row by row: ``id, question,
+lines, one row per input row, in input order (GenBank: features in file order, then a row per
+malformed record), appended and flushed row by row: ``id, question,
 mode, task`` (the task answered for, given or routed from the question by
 :class:`RoutedAnswerer`; null: none), ``answer, label`` (the gold label when the input has one),
 ``neighbours`` (id, organism, type, product, label, score), ``error`` (null, or the one-line
@@ -26,7 +27,6 @@ has no fit.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,13 +199,10 @@ class Answerer:
         scored = score_labels(lm, [o["prompt"] for o in outs], self.labels, batch_size=self.config.batch_size,
                               prepend_bos=self.llm.prepend_bos)
         for o, sc in zip(outs, scored):
-            if o.get("mix") and o.get("neighbours"):
-                prior = NeighbourPrior.from_answers(lm.tokenizer, [neighbour_answer(d) for d in o["neighbours"]])
-                probs = mix_label_probs(sc, prior, float(o["mix"]))
-            else:
-                top = max(sc.logprobs.values())
-                ex = {lab: math.exp(v - top) for lab, v in sc.logprobs.items()}
-                probs = {lab: v / sum(ex.values()) for lab, v in ex.items()}
+            mixed = bool(o.get("mix") and o.get("neighbours"))
+            prior = NeighbourPrior.from_answers(lm.tokenizer, [neighbour_answer(d) for d in o["neighbours"]]) \
+                if mixed else NeighbourPrior([])
+            probs = mix_label_probs(sc, prior, float(o["mix"]) if mixed else 0.0)  # weight 0: the model's alone
             o["label_probs"] = {lab: round(p, 4) for lab, p in sorted(probs.items(), key=lambda x: -x[1])}
 
     def ask(self, question: str, seq: str) -> dict[str, Any]:
@@ -228,14 +225,22 @@ class RoutedAnswerer:
     def __init__(self, router: TaskRouter, make: Callable[[str | None], Answerer], config: AnswerConfig) -> None:
         self.router, self.make, self.config = router, make, config
         self.answerers: dict[str | None, Answerer] = {}
+        self.failed: dict[str | None, str] = {}  # task -> why its Answerer could not be made (tried once)
 
     def answer_many(self, items: list[dict[str, str]]) -> list[dict[str, Any]]:
         routes = [r.task for r in self.router.route_many([it["question"] for it in items])]
         outs: list[dict[str, Any]] = [{} for _ in items]
         for task in dict.fromkeys(routes):  # each task once, in order of first appearance
-            if task not in self.answerers:
-                self.answerers[task] = self.make(task)
             idx = [i for i, t in enumerate(routes) if t == task]
+            if task not in self.answerers and task not in self.failed:
+                try:
+                    self.answerers[task] = self.make(task)
+                except DnaHlmError as e:  # e.g. a task whose index or train rows are missing
+                    self.failed[task] = f"cannot answer as task {task}: {e}"
+            if task in self.failed:
+                for i in idx:
+                    outs[i] = {"error": self.failed[task], "task": task, "neighbours": []}
+                continue
             for i, o in zip(idx, self.answerers[task].answer_many([items[i] for i in idx])):
                 outs[i] = {**o, "task": task}
         return outs
@@ -320,6 +325,9 @@ def read_inputs(path: str | Path, feature_types: Sequence[str] = ("CDS",)) -> li
                 pasted = sequence_in_text(question)
                 if pasted is not None:
                     question, seq = pasted
+            if question is not None and not isinstance(question, str):
+                rows.append(InputRow(rid, None, None, obj.get("label"), f"line {n}: 'question' is not a string"))
+                continue
             rows.append(InputRow(rid, seq if isinstance(seq, str) else None, question, obj.get("label"),
                                  None if isinstance(seq, str) else "the row has no 'seq' (a question needs a sequence)"))
     else:

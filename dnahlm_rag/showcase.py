@@ -69,7 +69,7 @@ def run_examples(data_dir: str | Path = "data", index_root: str | Path = "indexe
             how = f"--name {ex.index}" if ex.index else f"--task {ex.task} --embedder {emb}"
             raise DnaHlmError(f"no index {index}: build it with `dnahlm index build {how}`")
         cfg = AnswerConfig(mode="rag", model_dir=model_dir, index_dir=str(index), chain=ChainConfig(k=k),
-                           max_new_tokens=24, task=ex.task, novelty_data=str(data_dir))  # as `ask --task` does
+                           max_new_tokens=24, task=ex.task, novelty_data=str(data_dir))  # retrieves and mixes as `ask --task` does
         out_ = Answerer(cfg, labels).ask(ex.question, item["seq"])
         rows.append({
             "task": ex.task, "question": ex.question, "routed": route.task or "none",

@@ -38,18 +38,18 @@ THRESHOLD = 0.5  # cosine below which no task is chosen (valid split: 0.45 / 0.5
 @dataclass(frozen=True)
 class Route:
     """Where a question goes: ``task`` (None: the general segment index), the nearest wording,
-    its cosine with the question, and the best wording's task among the other tasks."""
+    its cosine with the question, and the threshold the router used."""
 
     task: str | None
     similarity: float
     wording: str
-    runner_up: str | None = None
+    threshold: float = THRESHOLD
 
     def describe(self) -> str:
         """One line for ``ask``'s output."""
         if self.task is None:
-            why = (f"nearest wording {self.wording!r} is a general question" if self.similarity >= THRESHOLD
-                   else f"no task wording is near it: best cosine {self.similarity:.2f} < {THRESHOLD}")
+            why = (f"nearest wording {self.wording!r} is a general question" if self.similarity >= self.threshold
+                   else f"no task wording is near it: best cosine {self.similarity:.2f} < {self.threshold}")
             return f"task: none ({why}); answering from the general segment index"
         return f"task: {self.task} (from the question: nearest wording {self.wording!r}, cosine {self.similarity:.2f})"
 
@@ -138,18 +138,17 @@ class TaskRouter:
         """One :class:`Route` per question (an empty question routes to no task)."""
         if not questions:
             return []
+        if not self.wordings:
+            raise DnaHlmError("the task router has no wordings to compare a question with")
         sims = self.embedder.embed(list(questions)) @ self._vectors.T
-        labels = np.array(self.labels)
         out = []
         for q, s in zip(questions, sims):
             if not q or not q.strip():
-                out.append(Route(None, 0.0, ""))
+                out.append(Route(None, 0.0, "", self.threshold))
                 continue
             j = int(np.argmax(s))
-            others = [(float(s[labels == t].max()), t) for t in self.tasks if t != self.labels[j]]
-            runner = max(others)[1] if others else None
             task = self.labels[j] if self.labels[j] != GENERIC and s[j] >= self.threshold else None
-            out.append(Route(task, float(s[j]), self.wordings[j], runner))
+            out.append(Route(task, float(s[j]), self.wordings[j], self.threshold))
         return out
 
     def route(self, question: str) -> Route:

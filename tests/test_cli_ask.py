@@ -133,6 +133,34 @@ def test_ask_json_is_one_parseable_object(work, monkeypatch) -> None:
     assert len(got["neighbours"]) == 2 and got["neighbours"][0]["id"].startswith("train") and got["seq_len"] == 80
 
 
+def test_routed_task_that_cannot_be_answered_fails_once_and_rows_say_so(work, tmp_path) -> None:
+    """A routed task whose Answerer cannot be made (here: any) is tried once per batch; its rows
+    carry the error and the routed task; a row whose question is not a string is an error row."""
+    from dnahlm_rag.answer import AnswerConfig, RoutedAnswerer, run_batch
+    from dnahlm_rag.errors import DnaHlmError
+    from dnahlm_rag.task_router import Route
+
+    class OneTask:
+        def route_many(self, qs):
+            return [Route("feature_type", 0.9, "w") for _ in qs]
+
+    calls = []
+
+    def make(task):
+        calls.append(task)
+        raise DnaHlmError("no index")
+
+    _, rows, _ = work
+    inp = tmp_path / "in.jsonl"
+    inp.write_text("".join(json.dumps({"id": f"r{i}", "seq": r["seq"][:40], "question": "What?"}) + "\n"
+                           for i, r in enumerate(rows[:3])) + json.dumps({"id": "bad", "seq": "ACGT", "question": 5}) + "\n")
+    counts = run_batch(RoutedAnswerer(OneTask(), make, AnswerConfig(batch_size=2)), inp, tmp_path / "o.jsonl", progress=False)
+    got = [json.loads(x) for x in (tmp_path / "o.jsonl").read_text().splitlines()]
+    assert calls == ["feature_type"] and counts["errors"] == 4
+    assert all(g["task"] == "feature_type" and g["error"] == "cannot answer as task feature_type: no index" for g in got[:3])
+    assert got[3]["id"] == "bad" and "'question' is not a string" in got[3]["error"]
+
+
 def test_empty_question_is_one_line_before_any_routing(work) -> None:
     root, _, model = work
     res = runner.invoke(app, ["ask", "  ", "--seq", "ACGT", "--model", model, "--data", str(root / "data")])

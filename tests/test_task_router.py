@@ -60,7 +60,7 @@ def test_bank_is_checked(tmp_path) -> None:
 ])
 def test_the_briefs_questions_route_to_their_tasks(router, question, task) -> None:
     r = router.route(question)
-    assert r.task == task and r.similarity >= THRESHOLD and r.runner_up != task
+    assert r.task == task and r.similarity >= THRESHOLD and r.threshold == THRESHOLD
     assert r.describe().startswith(f"task: {task} (from the question")
 
 
@@ -72,11 +72,17 @@ def test_general_and_unrelated_questions_route_to_no_task(router) -> None:
     far = router.route("purple elephants dance quietly")
     assert far.task is None and far.similarity < THRESHOLD and "no task wording is near" in far.describe()
     assert router.route("   ") == Route(None, 0.0, "")
+    router.threshold = 0.99  # the line says which threshold was used
+    try:
+        assert "< 0.99" in router.route("Is this a splice donor?").describe()
+    finally:
+        router.threshold = THRESHOLD
 
 
-def test_held_out_valid_questions_route_well(router) -> None:
-    """The hand-written questions' valid split (the split the threshold was chosen on): at least
-    90% routed right (0.95 measured with the real task.json files; bench/bench_routing.py)."""
+def test_hand_written_valid_questions_route_well(router) -> None:
+    """The hand-written questions' valid split (the split the threshold was chosen on, so a check
+    that routing still works, not a held-out measurement): at least 90% routed right (0.95 measured
+    with the real task.json files; bench/bench_routing.py)."""
     rows = [json.loads(x) for x in open(ROUTING_DIR / "questions.jsonl")]
     valid = [r for r in rows if r["split"] == "valid"]
     assert len(valid) > 50 and {r["task"] for r in valid} == set(SPECS) | {"none"}
