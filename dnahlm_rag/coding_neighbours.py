@@ -87,9 +87,12 @@ class CodingNeighbours:
         best: dict[int, float] = {}
         for orf, cand in zip(orfs, ids):
             cand = [int(c) for c in cand if c >= 0 and is_other(self.rows[self.orf_row[int(c)]], seq, exclude)]
-            for c, s in self.scorer.rank(orf.protein, cand) if cand else []:
+            # candidate order, not score order: rows first seen earlier win ties in the final sort,
+            # which decides the neighbours (and so the tuning data) when E-values are equal
+            for c, s in zip(cand, self.scorer.score(orf.protein, cand) if cand else []):
                 row = self.orf_row[c]
-                best[row] = max(s, best.get(row, -np.inf))
+                if float(s) > best.get(row, -np.inf):
+                    best[row] = float(s)
         return sorted(best.items(), key=lambda x: -x[1])
 
     def evidence(self, seqs: Sequence[str]) -> list[float]:
