@@ -69,18 +69,19 @@ class NoveltyCheck:
     valid: list[str] = field(default_factory=list, repr=False)  # for length-matched calibrations
     retriever: Any = field(default=None, repr=False, compare=False)
     by_length: dict[int, dict[str, float]] = field(default_factory=dict, repr=False)  # length bin -> thresholds
+    median_length: float = 0.0  # of the valid rows, bases (0: no valid rows kept)
 
     @classmethod
     def fit(cls, task: str, retriever: Any, valid_seqs: Sequence[str], quantile: float = QUANTILE,
             min_per_level: int = MIN_PER_LEVEL) -> NoveltyCheck:
         """Thresholds from ``retriever``'s best neighbour of each valid sequence (normalised DNA)."""
         th, counts = level_thresholds(retriever, valid_seqs, quantile, min_per_level)
-        return cls(task, th, counts, quantile, list(valid_seqs), retriever)
+        median = float(np.median([len(s) for s in valid_seqs])) if valid_seqs else 0.0
+        return cls(task, th, counts, quantile, list(valid_seqs), retriever, median_length=median)
 
     def thresholds_for(self, length: int | None) -> dict[str, float]:
         """The thresholds for a query of ``length`` bases (None: full length)."""
-        if length is None or not self.valid or self.retriever is None or \
-                length >= SHORT * float(np.median([len(s) for s in self.valid])):
+        if length is None or not self.valid or self.retriever is None or length >= SHORT * self.median_length:
             return self.thresholds
         b = int(math.log(max(length, 1)) / math.log(LENGTH_STEP))
         if b not in self.by_length:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 if TYPE_CHECKING:
+    from ..answer import Answerer
     from ..task_router import TaskRouter
 
 ORDER = 40
@@ -77,6 +78,19 @@ def routed_index(task: Optional[str], root: Path = Path("indexes")) -> Optional[
     """The index a question routed to ``task`` is answered from (:data:`ROUTED_INDEX`, when built), else None."""
     name = ROUTED_INDEX.get(task or "")
     return name if name and (root / name).is_dir() else None
+
+
+def task_answerer(task: Optional[str], index: Optional[str], data: Path, **settings: object) -> Answerer:
+    """The :class:`~dnahlm_rag.answer.Answerer` of ``ask`` and ``batch`` for ``task`` (None: no
+    task) over ``index`` (None: the task's own retrieval, :func:`_retrieval`): the task's labels,
+    and the novelty check only where it was measured (the task's own index or finder).
+    ``settings``: the other :class:`~dnahlm_rag.answer.AnswerConfig` fields."""
+    from ..answer import AnswerConfig, Answerer, task_question_and_labels
+
+    labels = task_question_and_labels(data, task)[1] if task else None
+    cfg = AnswerConfig(**_retrieval(index, task, data), task=task,  # type: ignore[arg-type]
+                       novelty_data=str(data) if task and index is None else None, **settings)
+    return Answerer(cfg, labels)
 
 
 def make_router(task: str, index: Optional[str], data: Path) -> tuple[TaskRouter | None, Optional[str]]:
@@ -142,7 +156,7 @@ def register(app: typer.Typer) -> None:
 
         The task is read from the question's wording unless --task is given (the line `task: ...` says which and why); closed tasks also print their labels' probabilities, and a query unlike its task's known sequences gets a warning in the provenance. The sequence comes from --seq, --fasta, or is pasted into the question itself.
         """  # noqa: E501 - one paragraph per line: the help renders line breaks as they are
-        from ..answer import AnswerConfig, Answerer, read_single_fasta, similarity_text, task_question_and_labels
+        from ..answer import read_single_fasta, similarity_text
         from ..chain import ChainConfig
         from ..errors import DnaHlmError
         from ..seq import MIN_PASTED, normalize_dna, sequence_in_text
@@ -159,14 +173,11 @@ def register(app: typer.Typer) -> None:
         if not question.strip():
             raise DnaHlmError("the question is empty")
         chosen, index, how = resolve_task(task, question, index, data)
-        labels = task_question_and_labels(data, chosen)[1] if chosen else None
-        cfg = AnswerConfig(mode=mode.value, model_dir=str(model) if model else None, **_retrieval(index, chosen, data),
-                           chain=ChainConfig(k=k), max_new_tokens=max_new_tokens, seed=seed, temperature=temperature,
-                           protein_index=_protein(protein_index), mix=mix, task=chosen, label_probs=True,
-                           novelty_data=str(data) if chosen and index is None else None)  # measured for the task's own retrieval only
         if how:
             typer.echo(how, err=True)
-        out = Answerer(cfg, labels).ask(question, raw)
+        out = task_answerer(chosen, index, data, mode=mode.value, model_dir=str(model) if model else None,
+                            chain=ChainConfig(k=k), max_new_tokens=max_new_tokens, seed=seed, temperature=temperature,
+                            protein_index=_protein(protein_index), mix=mix, label_probs=True).ask(question, raw)
         if as_json:
             from ..answer import neighbour_summary
 
@@ -231,12 +242,10 @@ def register(app: typer.Typer) -> None:
         from ..chain import ChainConfig
 
         def make(t: Optional[str], idx: Optional[str]) -> Answerer:
-            labels = task_question_and_labels(data, t)[1] if t else None
-            cfg = AnswerConfig(mode=mode.value, model_dir=str(model) if model else None, **_retrieval(idx, t, data),
-                               chain=ChainConfig(k=k), max_new_tokens=max_new_tokens, seed=seed,
-                               temperature=temperature, batch_size=batch_size, protein_index=_protein(protein_index),
-                               task=t, mix=mix, label_probs=probs, novelty_data=str(data) if t and idx is None else None)
-            return Answerer(cfg, labels)
+            return task_answerer(t, idx, data, mode=mode.value, model_dir=str(model) if model else None,
+                                 chain=ChainConfig(k=k), max_new_tokens=max_new_tokens, seed=seed,
+                                 temperature=temperature, batch_size=batch_size, protein_index=_protein(protein_index),
+                                 mix=mix, label_probs=probs)
 
         router, note = make_router(task, index, data)
         if note:

