@@ -77,6 +77,7 @@ for _i, _a in enumerate(sys.argv):
 for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_v] = _threads  # before numpy/faiss load: every method gets the same cores
 
+import atexit  # noqa: E402
 import gzip  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
@@ -84,6 +85,7 @@ import platform  # noqa: E402
 import random  # noqa: E402
 import resource  # noqa: E402
 import re  # noqa: E402
+import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -434,7 +436,9 @@ def load_fused_indexes(args, segments: Path) -> tuple[SegmentIndex | None, Segme
     build = 0.0
     pdir = args.protein_index
     if not (pdir / "manifest.json").is_file():
-        pdir = Path(tempfile.mkdtemp(prefix="bench-proteins-")) / "proteins"
+        tmp = Path(tempfile.mkdtemp(prefix="bench-proteins-"))
+        atexit.register(shutil.rmtree, tmp, True)  # about 100 MB; pass --protein-index to keep one
+        pdir = tmp / "proteins"
         t = time.perf_counter()
         docs, source = load_records(segments.parent, splits=["train"])
         build_index(protein_records(docs), pdir, IndexConfig(embedder="protein"), source, show_progress=False)

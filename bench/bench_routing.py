@@ -16,7 +16,9 @@ one question (text embedding included; the router's own build is timed separatel
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -49,6 +51,7 @@ def main() -> None:
     emb = TextEmbedder()
     full = load_bank()
     tmp = Path(tempfile.mkdtemp(prefix="bench-routing-"))  # the cut-down banks, one run's own
+    atexit.register(shutil.rmtree, tmp, True)
     variants = {"task phrasings only": {"generic": [], "tasks": {}},
                 "+ task wordings of bank.toml": {"generic": [], "tasks": full["tasks"]},
                 "+ generic wordings (shipped)": full}

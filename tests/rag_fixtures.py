@@ -118,16 +118,22 @@ def make_task(data: Path, name: str = "feature_type", n: int = 30, seed: int = 1
 _CACHE: dict[str, Path] = {}
 
 
+def session_tmpdir(prefix: str) -> Path:
+    """A temporary folder for module-level fixtures (LangChain's standard tests need a path at
+    import), removed when the test process exits; pytest's ``tmp_path`` cannot be used there."""
+    import atexit
+    import shutil
+    import tempfile
+
+    d = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, d, True)
+    return d
+
+
 def cached_tiny_model() -> Path:
     """One tiny model per test session (in a temporary folder removed at exit)."""
     if "model" not in _CACHE:
-        import atexit
-        import shutil
-        import tempfile
-
-        d = Path(tempfile.mkdtemp(prefix="dnahlm-tiny-"))
-        atexit.register(shutil.rmtree, d, True)
-        _CACHE["model"] = make_tiny_model(d / "model")
+        _CACHE["model"] = make_tiny_model(session_tmpdir("dnahlm-tiny-") / "model")
     return _CACHE["model"]
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ from dnahlm_rag.task_retriever import TaskRetriever
 
 from langchain_tests.integration_tests import RetrieversIntegrationTests
 
-from rag_fixtures import random_dna
+from rag_fixtures import random_dna, session_tmpdir
 
 AA = "ACDEFGHIKLMNPQRSTVWY"
 CODONS = {"A": ["GCT", "GCC", "GCA", "GCG"], "C": ["TGT", "TGC"], "D": ["GAT", "GAC"], "E": ["GAA", "GAG"],
@@ -139,7 +138,7 @@ def test_task_retriever_serves_the_task_finder(tmp_path: Path) -> None:
         TaskRetriever(data_dir=str(tmp_path / "data"), task="feature_type")
 
 
-_DATA = Path(tempfile.mkdtemp(prefix="dnahlm-task-retriever-")) / "data"
+_DATA = session_tmpdir("dnahlm-task-retriever-") / "data"
 
 
 def _write_task_data() -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,7 @@ from dnahlm_rag.orfs import translate_cds
 from dnahlm_rag.retriever import SegmentRetriever
 from dnahlm_rag.seq import reverse_complement
 
-from rag_fixtures import build_small_index, make_coding_segments, make_segments, random_cds
+from rag_fixtures import build_small_index, make_coding_segments, make_segments, random_cds, session_tmpdir
 
 torch.set_num_threads(1)
 
@@ -35,7 +34,7 @@ def build_pair(root: Path) -> tuple[Path, Path]:
     return dna, prot
 
 
-_DIR = Path(tempfile.mkdtemp(prefix="dnahlm-fused-"))
+_DIR = session_tmpdir("dnahlm-fused-")
 DNA, PROT = build_pair(_DIR)
 
 

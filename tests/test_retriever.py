@@ -1,7 +1,6 @@
 """SegmentRetriever: LangChain's standard retriever tests plus our metadata contract."""
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,11 +11,11 @@ from langchain_tests.integration_tests import RetrieversIntegrationTests
 from dnahlm_rag.errors import InvalidSequenceError
 from dnahlm_rag.retriever import SegmentRetriever
 
-from rag_fixtures import build_small_index
+from rag_fixtures import build_small_index, session_tmpdir
 
 torch.set_num_threads(1)
 
-_DIR = Path(tempfile.mkdtemp(prefix="dnahlm-retriever-"))
+_DIR = session_tmpdir("dnahlm-retriever-")
 INDEX = build_small_index(_DIR)
 
 
