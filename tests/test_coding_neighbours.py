@@ -82,6 +82,26 @@ def test_weak_evidence_falls_back_to_non_coding_rows() -> None:
     assert all(rows[i]["label"] != "CDS" for i, _ in nb.search([unrelated], k=4)[0])
 
 
+def test_a_window_close_to_an_rrna_row_is_not_called_coding_by_chance_orfs() -> None:
+    rows, _ = feature_rows()
+    rng = random.Random(21)
+    # an rRNA row holding a long ORF, and a CDS row coding a homolog of that ORF (other codons)
+    orf = "".join(rng.choice(AA) for _ in range(100))
+    rrna = back_translate(rng, orf)
+    rows += [{"id": "rrna0", "seq": rrna, "label": "rRNA", "organism": "org0"},
+             {"id": "cds9.0", "seq": back_translate(rng, orf), "label": "CDS", "organism": "org1"}]
+    query = "".join(b if rng.random() > 0.03 else rng.choice("ACGT") for b in rrna)  # the rRNA gene of a relative
+    on, off = CodingNeighbours(rows), CodingNeighbours(rows, min_conserved=None)
+    assert off.evidence([query])[0] >= off.min_evidence  # the ORF alone would call it coding ...
+    level, hits = off.search_levels([query], k=3)[0]
+    assert level == "protein" and rows[hits[0][0]]["id"] == "cds9.0"
+    level, hits = on.search_levels([query], k=3)[0]  # ... the DNA-level match to the rRNA row wins
+    assert level == "dna" and rows[hits[0][0]]["id"] == "rrna0" and hits[0][1] >= on.min_conserved
+    # a coding query far from every rRNA row keeps its protein evidence
+    member = back_translate(rng, "".join(rng.choice(AA) if rng.random() < 0.2 else a for a in orf))
+    assert on.search_levels([member], k=3)[0][0] == "protein"
+
+
 def test_never_the_query_itself_and_train_queries_use_exclusion() -> None:
     rows, _ = feature_rows()
     nb = CodingNeighbours(rows)
