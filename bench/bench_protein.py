@@ -248,7 +248,7 @@ class Outcome:
     build_s: float
     note: str = ""
     f1_any: float = 0.0  # product F1 when every returned hit counts as found (ranking alone)
-    per_query: list[float] = field(default_factory=list)  # product F1 of each informative query, in order
+    per_query: list[float] = field(default_factory=list, repr=False)  # product F1 of each informative query, in order
 
 
 def score(method: str, queries: list[Cds], train: list[Cds], hits: list[list[tuple[int, float]]], found,
