@@ -550,10 +550,11 @@ def main() -> None:
     for c in cds:
         c.protein = translate_cds(c.seq, c.table)
     train = [c for c in cds if c.split == "train" and len(c.protein) >= 10]
-    rng = random.Random(args.seed)
     pools = {s: [c for c in cds if c.split == s and len(c.seq) >= 90] for s in ("valid", "test")}
-    test = rng.sample(pools["test"], min(args.queries, len(pools["test"])))
-    valid = rng.sample(pools["valid"], min(args.valid, len(pools["valid"])))
+    # each sample from its own generator: the validation sample (and so every choice made on it)
+    # does not depend on --queries (until 2026-11-30 it was drawn after the test sample, from the same one)
+    test = random.Random(args.seed).sample(pools["test"], min(args.queries, len(pools["test"])))
+    valid = random.Random(args.seed).sample(pools["valid"], min(args.valid, len(pools["valid"])))
     orgs = {s: sorted({c.organism for c in cds if c.split == s}) for s in ("train", "valid", "test")}
     print(f"data: {source}; loaded in {time.perf_counter() - t0:.1f}s")
     print(f"index: {len(train)} CDS of {len(orgs['train'])} organisms; valid: {len(valid)} of {orgs['valid']}; "

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .atomic import atomic_file
+from .atomic import atomic_file, check_file_path
 from .chain import ChainConfig, build_chains
 from .errors import DnaHlmError
 from .llm import DnaHlmLLM
@@ -167,6 +167,8 @@ class Answerer:
         outs = self.chain.batch(items)
         if self.labels and self.config.label_probs:
             self._add_label_probs(outs)
+        if self.labels:
+            self._snap_to_labels(outs)
         if hasattr(self.retriever, "provenance"):
             for it, o in zip(items, outs):
                 lines = self.retriever.provenance(it["seq"])
@@ -184,6 +186,25 @@ class Answerer:
                         "the sequence has no unambiguous base (A/C/G/T): nothing to compare, so no neighbours "
                         "were retrieved and the model answered alone")
         return outs
+
+    def _snap_to_labels(self, outs: list[dict[str, Any]]) -> None:
+        """A closed task's answer is one of its labels: a free generation that is none (the model
+        alone, with no neighbour to mix in, can generate anything) is replaced by the most probable
+        label by label scoring, and the provenance says so."""
+        assert self.labels is not None
+        off = [o for o in outs if o.get("answer") not in self.labels]
+        scored = [o for o in off if "label_probs" not in o]
+        if scored:
+            self._add_label_probs(scored)
+        for o in off:
+            best = next(iter(o["label_probs"]))
+            o.setdefault("provenance", []).append(
+                f"the generated answer {str(o.get('answer'))[:40]!r} is none of the task's labels: answered with "
+                f"the most probable label by label scoring, {best} (p = {o['label_probs'][best]:.2f})")
+            o["answer"] = best
+        for o in scored:
+            if not self.config.label_probs:
+                del o["label_probs"]
 
     def _add_label_probs(self, outs: list[dict[str, Any]]) -> None:
         """``label_probs`` of each output: every allowed label's probability after the prompt it
@@ -249,10 +270,29 @@ class RoutedAnswerer:
 # ----------------------------------------------------------------------------------------------
 # Reading inputs
 # ----------------------------------------------------------------------------------------------
+def _lines(text: str) -> list[str]:
+    """Lines split at ``\n`` only (``str.splitlines`` also splits at U+2028, U+0085 and other
+    characters that JSON allows raw inside strings), without a trailing ``\r``."""
+    return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+
+
+def _read_text(p: Path) -> str:
+    """A text input file: UTF-8 with or without a byte-order mark, bad bytes replaced."""
+    if p.is_dir():
+        raise DnaHlmError(f"{p} is a folder, not a file")
+    if not p.is_file():
+        raise DnaHlmError(f"input file {p} not found")
+    with open(p, "rb") as f:
+        if f.read(2) == b"\x1f\x8b":
+            raise DnaHlmError(f"{p} is gzipped: decompress it first (gzip -d), or name it .gb.gz/.gbk.gz/.embl.gz "
+                              "if it is GenBank/EMBL")
+    return p.read_text(encoding="utf-8-sig", errors="replace")
+
+
 def read_fasta_text(text: str, where: str) -> list[tuple[str, str]]:
     """(id, raw sequence) for each ``>`` record; the id is the header's first word."""
     recs: list[tuple[str, list[str]]] = []
-    for n, line in enumerate(text.splitlines(), 1):
+    for n, line in enumerate(_lines(text), 1):
         if line.startswith(">"):
             recs.append((line[1:].split()[0] if line[1:].split() else f"record{len(recs) + 1}", []))
         elif line.strip() and not line.startswith(";"):
@@ -264,9 +304,7 @@ def read_fasta_text(text: str, where: str) -> list[tuple[str, str]]:
 
 def read_single_fasta(path: str | Path) -> str:
     p = Path(path)
-    if not p.is_file():
-        raise DnaHlmError(f"FASTA file {p} not found")
-    recs = read_fasta_text(p.read_text(errors="replace"), str(p))
+    recs = read_fasta_text(_read_text(p), str(p))
     if len(recs) != 1:
         raise DnaHlmError(f"{p} holds {len(recs)} FASTA records; ask takes exactly one (use `dnahlm batch` for many)")
     return recs[0][1]
@@ -280,7 +318,7 @@ def genbank_rows(path: Path, feature_types: Sequence[str] = ("CDS",)) -> list[In
     from .data.genbank import iter_records
     from .data.problems import Problems
 
-    problems = Problems(echo=0)
+    problems = Problems(echo=0, keep=1 << 62)  # every malformed record becomes an error row
     rows: list[InputRow] = []
     for rec in iter_records(path, problems):
         feats = [f for f in rec.features if f.type in feature_types]
@@ -300,16 +338,21 @@ def read_inputs(path: str | Path, feature_types: Sequence[str] = ("CDS",)) -> li
     """Rows of a FASTA, JSONL or GenBank/EMBL batch file (:func:`genbank_rows`, one row per feature
     of ``feature_types``); unreadable rows carry an ``error``."""
     p = Path(path)
+    if p.is_dir():
+        raise DnaHlmError(f"{p} is a folder, not a file")
     if not p.is_file():
         raise DnaHlmError(f"input file {p} not found")
     rows: list[InputRow] = []
     suffix = Path(p.name[:-3]).suffix.lower() if p.name.lower().endswith(".gz") else p.suffix.lower()
     if suffix in GENBANK_SUFFIXES:
-        rows = genbank_rows(p, feature_types)
+        try:
+            rows = genbank_rows(p, feature_types)
+        except (OSError, EOFError, UnicodeError) as e:  # a corrupt or truncated gzip stream, an unreadable file
+            raise DnaHlmError(f"{p}: cannot read it ({type(e).__name__}: {e}); no row was answered") from None
     elif p.suffix.lower() in FASTA_SUFFIXES:
-        rows = [InputRow(i, s) for i, s in read_fasta_text(p.read_text(errors="replace"), str(p))]
+        rows = [InputRow(i, s) for i, s in read_fasta_text(_read_text(p), str(p))]
     elif p.suffix.lower() == ".jsonl":
-        for n, line in enumerate(p.read_text(errors="replace").splitlines(), 1):
+        for n, line in enumerate(_lines(_read_text(p)), 1):
             if not line.strip():
                 continue
             try:
@@ -328,8 +371,10 @@ def read_inputs(path: str | Path, feature_types: Sequence[str] = ("CDS",)) -> li
             if question is not None and not isinstance(question, str):
                 rows.append(InputRow(rid, None, None, obj.get("label"), f"line {n}: 'question' is not a string"))
                 continue
-            rows.append(InputRow(rid, seq if isinstance(seq, str) else None, question, obj.get("label"),
-                                 None if isinstance(seq, str) else "the row has no 'seq' (a question needs a sequence)"))
+            bad_seq = None if isinstance(seq, str) else \
+                "the row has no 'seq' (a question needs a sequence)" if seq is None else \
+                f"line {n}: 'seq' is a {type(seq).__name__}, not a string"
+            rows.append(InputRow(rid, seq if isinstance(seq, str) else None, question, obj.get("label"), bad_seq))
     else:
         raise DnaHlmError(f"{p}: unknown input type {p.suffix!r}; expected FASTA ({', '.join(FASTA_SUFFIXES)}), .jsonl "
                           f"or GenBank/EMBL ({', '.join(GENBANK_SUFFIXES)}, gzipped or not)")
@@ -343,20 +388,57 @@ def read_inputs(path: str | Path, feature_types: Sequence[str] = ("CDS",)) -> li
     return rows
 
 
-def answered_ids(out_path: Path) -> set[str]:
-    """Ids answered without error in an earlier run; rewrites ``out_path`` keeping only those rows.
+#: Keys every row of a batch output has (:func:`run_batch`): how ``--resume`` knows OUT is one.
+OUTPUT_KEYS = ("id", "answer", "error")
 
-    Error rows (retried now) and a torn last line (an interrupted write) are dropped.
-    """
-    if not out_path.is_file():
-        return set()
-    keep, ids = [], set()
-    for line in out_path.read_text(errors="replace").splitlines():
+
+def check_batch_paths(in_path: str | Path, out_path: str | Path, resume: bool, force: bool) -> None:
+    """Refuse, before any work, what would fail late or destroy a file: a missing input, an OUT that
+    is a folder, lies under a file, is the input itself, exists without ``--resume``/``--force``, or
+    is to be resumed but is no batch output; both flags at once."""
+    inp, out = Path(in_path), Path(out_path)
+    if resume and force:
+        raise DnaHlmError("--resume continues OUT and --force starts it over: give one of them")
+    if inp.is_dir():
+        raise DnaHlmError(f"{inp} is a folder, not a file")
+    if not inp.is_file():
+        raise DnaHlmError(f"input file {inp} not found")
+    check_file_path(out, "--out")
+    if out.exists() and out.resolve() == inp.resolve():
+        raise DnaHlmError(f"--out {out} is the input file: answers go to a file of their own")
+    if out.exists() and out.stat().st_size > 0 and not (resume or force):
+        raise DnaHlmError(f"{out} exists: pass --resume to continue it or --force to start over")
+    if resume and out.is_file():
+        _output_rows(out)  # refuses a file that is not a batch output, before any work
+
+
+def _output_rows(out_path: Path) -> list[tuple[str, dict[str, Any]]]:
+    """``(line, row)`` of each row of an earlier batch output, without a torn last line (an
+    interrupted write); a file with any other line that is not a batch output row is refused."""
+    lines = [x for x in _lines(out_path.read_text(encoding="utf-8", errors="replace")) if x.strip()]
+    rows = []
+    for n, line in enumerate(lines, 1):
         try:
             obj = json.loads(line)
         except json.JSONDecodeError:
-            continue
-        if isinstance(obj, dict) and obj.get("error") is None and "id" in obj and obj["id"] not in ids:
+            obj = None
+        if not (isinstance(obj, dict) and all(k in obj for k in OUTPUT_KEYS)):
+            if n == len(lines) and obj is None:
+                continue
+            raise DnaHlmError(f"{out_path}:{n} is not a row of a `dnahlm batch` output: refusing to continue "
+                              "(and rewrite) a file that is not one")
+        rows.append((line, obj))
+    return rows
+
+
+def answered_ids(out_path: Path) -> set[str]:
+    """Ids answered without error in an earlier run; rewrites ``out_path`` keeping only those rows
+    (error rows are retried now; :func:`_output_rows` for what is dropped or refused)."""
+    if not out_path.is_file():
+        return set()
+    keep, ids = [], set()
+    for line, obj in _output_rows(out_path):
+        if obj.get("error") is None and obj["id"] not in ids:
             ids.add(obj["id"])
             keep.append(line)
     with atomic_file(out_path) as f:
@@ -377,34 +459,34 @@ def run_batch(answerer: Answerer | RoutedAnswerer, in_path: str | Path, out_path
     from tqdm import tqdm
 
     out = Path(out_path)
+    check_batch_paths(in_path, out, resume, force)
     rows = read_inputs(in_path, feature_types)
-    if out.exists() and out.stat().st_size > 0 and not (resume or force):
-        raise DnaHlmError(f"{out} exists: pass --resume to continue it or --force to start over")
     done = answered_ids(out) if resume else set()
-    todo = [r for r in rows if r.id not in done]
+    # rows unreadable as input (a duplicate id among them) are written again: their error rows were dropped
+    todo = [r for r in rows if r.id not in done or r.error is not None]
     counts = {"rows": len(rows), "skipped": len(rows) - len(todo), "answered": 0, "errors": 0}
     out.parent.mkdir(parents=True, exist_ok=True)
     mode = "a" if resume else "w"
     with open(out, mode, encoding="utf-8") as f, tqdm(total=len(todo), disable=not progress, unit="q",
                                                      desc=f"batch {answerer.config.mode}") as bar:
         for chunk in _chunks(todo, max(1, answerer.config.batch_size)):
-            results: dict[str, dict[str, Any]] = {}
-            items, keys = [], []
-            for r in chunk:
+            results: list[dict[str, Any] | None] = [None] * len(chunk)  # by position: ids may repeat
+            items, where = [], []
+            for j, r in enumerate(chunk):
                 q = (r.question or question or "").strip()
                 if r.error:
-                    results[r.id] = {"error": r.error}
+                    results[j] = {"error": r.error}
                     continue
                 if not q:
-                    results[r.id] = {"error": "no question: give one per row or pass --question / --task"}
+                    results[j] = {"error": "no question: give one per row or pass --question / --task"}
                     continue
                 try:
                     s = normalize_dna(r.seq or "", what=f"sequence {r.id}")
                 except DnaHlmError as e:
-                    results[r.id] = {"error": str(e)}
+                    results[j] = {"error": str(e)}
                     continue
                 items.append({"question": q, "seq": s})
-                keys.append(r.id)
+                where.append(j)
             if items:
                 try:
                     outs = answerer.answer_many(items)
@@ -415,10 +497,10 @@ def run_batch(answerer: Answerer | RoutedAnswerer, in_path: str | Path, out_path
                             outs.append(answerer.answer_many([it])[0])
                         except Exception as e:  # noqa: BLE001 - recorded per row, the batch goes on
                             outs.append({"error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"})
-                for key, o in zip(keys, outs):
-                    results[key] = o
-            for r in chunk:
-                o = results[r.id]
+                for j, o in zip(where, outs):
+                    results[j] = o
+            for r, o in zip(chunk, results):
+                assert o is not None
                 row = {"id": r.id, "question": (r.question or question), "mode": answerer.config.mode,
                        "task": o.get("task", answerer.config.task), "answer": o.get("answer"), "label": r.label,
                        "neighbours": [neighbour_summary(d) for d in o.get("neighbours", [])],

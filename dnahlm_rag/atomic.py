@@ -29,10 +29,24 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def check_file_path(path: str | Path, what: str = "output") -> Path:
+    """``path`` as a Path, refused with a one-line error if a file cannot be written there: it is a
+    folder, or one of its parents is a file (call before long work, so none is lost)."""
+    from .errors import DnaHlmError
+
+    path = Path(path)
+    if path.is_dir():
+        raise DnaHlmError(f"{what} {path} is a folder: give a file name")
+    parent = next((a for a in path.parents if a.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise DnaHlmError(f"{what} {path}: {parent} is a file, not a folder")
+    return path
+
+
 @contextlib.contextmanager
 def atomic_file(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[Any]:
     """Open a temporary file beside ``path``; on clean exit fsync and rename it onto ``path``."""
-    path = Path(path)
+    path = check_file_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)

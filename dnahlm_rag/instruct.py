@@ -36,6 +36,7 @@ Output folder (``runs/instruct/``)::
 from __future__ import annotations
 
 import json
+import re
 import random
 import tomllib
 from collections import Counter
@@ -183,6 +184,8 @@ class TaskData:
 
 
 def read_task(data_dir: str | Path, task: str) -> TaskData:
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", task):
+        raise DnaHlmError(f"no task {task!r}: a task is named by letters, digits, '_' and '-' (a folder of {data_dir}/tasks/)")
     p = Path(data_dir) / "tasks" / task / "task.json"
     if not p.is_file():
         raise DnaHlmError(f"no task {task!r}: {p} not found (build the data with `dnahlm data build`)")

@@ -412,3 +412,106 @@ def test_batch_uses_the_fused_retriever(protein_work, tmp_path) -> None:
     cds_rows = [i for i, r in enumerate(rows[:4]) if r["type"] == "CDS"]
     assert got[cds_rows[0]]["neighbours"][0]["id"] == rows[cds_rows[0]]["id"]
     assert got[cds_rows[0]]["neighbours"][0]["evalue"] < 1e-20  # a protein hit carries its E-value
+
+
+def test_batch_rows_sharing_an_id_each_get_their_own_row_also_after_resume(work, tmp_path) -> None:
+    root, rows, model = work
+    train = [r for r in rows if r["split"] == "train"]
+    inp, out = tmp_path / "dup.jsonl", tmp_path / "dup.out.jsonl"
+    items = [{"id": "dup", "seq": train[0]["seq"]}, {"id": "dup", "seq": train[1]["seq"]}, {"id": "dup", "seq": "MKLP"},
+             {"id": "other", "seq": train[2]["seq"]}]
+    _batch_input(inp, items)
+    args = ["batch", str(inp), "--out", str(out), "--model", model, "--index", str(root / "indexes" / "seg"),
+            "--question", "What is the product of this gene?", "-k", "1", "--batch-size", "4"]
+    assert runner.invoke(app, args).exit_code == 0
+    got = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [g["id"] for g in got] == ["dup", "dup", "dup", "other"]
+    assert got[0]["error"] is None and got[0]["neighbours"][0]["id"] == train[0]["id"]  # its own answer, not another row's
+    assert all("duplicate id 'dup'" in g["error"] for g in got[1:3]) and got[3]["neighbours"][0]["id"] == train[2]["id"]
+    out.write_text(out.read_text().splitlines()[0] + "\n")  # interrupted after the first row
+    res = runner.invoke(app, args + ["--resume"])
+    assert res.exit_code == 0 and "1 skipped" in res.output, res.output
+    again = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(again) == 4 and sum(bool(g["error"]) for g in again) == 2  # one output row per input row
+
+
+def test_batch_refuses_paths_that_would_lose_work_before_loading_anything(work, tmp_path) -> None:
+    fa = tmp_path / "in.fa"
+    fa.write_text(">a\nACGTACGTAC\n")
+    other = tmp_path / "other.fa"
+    other.write_text(">b\nACGT\n")
+    base = ["batch", str(fa), "--model", str(tmp_path / "no-model"), "--question", "Q?"]  # never loaded
+    cases = [(["--out", str(fa), "--force"], "is the input file"),
+             (["--out", str(other), "--resume", "--force"], "give one of them"),
+             (["--out", str(other), "--resume"], "not a row of a `dnahlm batch` output"),
+             (["--out", str(tmp_path)], "is a folder"),
+             (["--out", str(fa / "x.jsonl")], "is a file, not a folder")]
+    for extra, message in cases:
+        res = runner.invoke(app, base + extra)
+        assert res.exit_code == 2 and message in res.output and "Traceback" not in res.output, (extra, res.output)
+    assert fa.read_text() == ">a\nACGTACGTAC\n" and other.read_text() == ">b\nACGT\n"  # untouched
+    res = runner.invoke(app, ["batch", str(tmp_path), "--out", str(tmp_path / "o.jsonl"), "--question", "Q?"])
+    assert res.exit_code == 2 and "is a folder" in res.output
+
+
+def test_batch_input_encodings_bom_crlf_and_json_line_separators(work, tmp_path) -> None:
+    from dnahlm_rag.answer import read_inputs
+
+    _, rows, _ = work
+    seq = rows[0]["seq"][:60]
+    jl = tmp_path / "in.jsonl"
+    lines = [json.dumps({"id": "a", "seq": seq}), json.dumps({"id": "b", "seq": seq, "question": "what\u2028is\u0085this?"},
+                                                           ensure_ascii=False), json.dumps({"id": "c", "seq": 5})]
+    jl.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode() + b"\r\n")
+    got = read_inputs(jl)
+    assert [r.id for r in got] == ["a", "b", "c"] and got[0].error is None and got[1].question == "what\u2028is\u0085this?"
+    assert "'seq' is a int, not a string" in got[2].error
+    fa = tmp_path / "in.fa"
+    fa.write_bytes(b"\xef\xbb\xbf>x desc\r\nACGT\r\nACGT\r\n")
+    assert [(r.id, r.seq) for r in read_inputs(fa)] == [("x", "ACGTACGT")]
+
+
+def test_unreadable_genbank_is_one_line_and_an_unterminated_record_keeps_the_next(work, tmp_path) -> None:
+    import gzip
+
+    from data_fixtures import genbank_record
+
+    from dnahlm_rag.answer import read_inputs
+    from dnahlm_rag.errors import DnaHlmError
+
+    bad = tmp_path / "corrupt.gbk"
+    bad.write_bytes(b"\x1f\x8bnot really gzip")
+    with pytest.raises(DnaHlmError, match="cannot read it"):
+        read_inputs(bad)
+    cut = tmp_path / "cut.gbk.gz"
+    cut.write_bytes(gzip.compress((genbank_record() * 20).encode())[:300])
+    with pytest.raises(DnaHlmError, match="cannot read it"):
+        read_inputs(cut)
+    first = genbank_record().replace("\n//\n", "\n")  # the first record lost its end line
+    assert "//" not in first
+    gb = tmp_path / "two.gbk"
+    gb.write_text(first + genbank_record("TEST0002"))
+    got = read_inputs(gb)  # both read, each with its own features (the first no longer swallows the second)
+    assert not any(r.error for r in got)
+    assert sorted(r.id.split(":")[0] for r in got) == ["TEST0001.1"] * 3 + ["TEST0002.1"] * 3
+    headless = first[:first.index("ORIGIN")]  # no sequence and no end line: malformed, reported alone
+    gb.write_text(headless + genbank_record("TEST0002"))
+    got = read_inputs(gb)
+    assert [r.error.split(":")[0] for r in got if r.error] == ["malformed record"]
+    assert [r.id.split(":")[0] for r in got if r.error is None] == ["TEST0002.1"] * 3
+
+
+def test_closed_task_answers_are_labels_even_when_the_model_generates_none(work, tmp_path) -> None:
+    """Plain mode with a random tiny model generates arbitrary text: the answer becomes the most
+    probable label by label scoring, and the provenance says so."""
+    root, rows, model = work
+    fa = tmp_path / "in.fasta"
+    fa.write_text("".join(f">s{i}\n{r['seq'][:80]}\n" for i, r in enumerate(rows[:3])))
+    out = tmp_path / "o.jsonl"
+    res = runner.invoke(app, ["batch", str(fa), "--out", str(out), "--model", model, "--task", "feature_type",
+                              "--data", str(root / "data"), "--mode", "plain", "--max-new-tokens", "4"])
+    assert res.exit_code == 0, res.output
+    got = [json.loads(x) for x in out.read_text().splitlines()]
+    assert all(g["answer"] in {"CDS", "tRNA", "rRNA"} and "label_probs" not in g for g in got)
+    snapped = [g for g in got if any("none of the task's labels" in p for p in g.get("provenance", []))]
+    assert snapped, "a random model should generate a non-label at least once"

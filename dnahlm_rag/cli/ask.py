@@ -97,9 +97,12 @@ def make_router(task: str, index: Optional[str], data: Path) -> tuple[TaskRouter
     """A :class:`~dnahlm_rag.task_router.TaskRouter` when ``task`` is ``auto`` and no ``--index`` is
     given (the index folder already says what to retrieve), else None; and a note when routing was
     wanted but there is no task to route to."""
+    from ..errors import DnaHlmError
+
+    if not task.strip():
+        raise DnaHlmError("--task is empty: give auto, none or a task name (see --help)")
     if task != "auto" or index is not None:
         return None, None
-    from ..errors import DnaHlmError
     from ..task_router import TaskRouter
 
     try:
@@ -238,8 +241,10 @@ def register(app: typer.Typer) -> None:
         probs: Annotated[bool, typer.Option("--probs", help="Closed-label tasks: add every label's probability to each row (`label_probs`; one more forward pass per batch).")] = False,
     ) -> None:
         """Answer every record of IN into OUT (JSON lines); bad rows get an error and the batch goes on."""
-        from ..answer import AnswerConfig, Answerer, RoutedAnswerer, run_batch, task_question_and_labels
+        from ..answer import AnswerConfig, Answerer, RoutedAnswerer, check_batch_paths, run_batch, task_question_and_labels
         from ..chain import ChainConfig
+
+        check_batch_paths(inp, out, resume, force)  # before the models load
 
         def make(t: Optional[str], idx: Optional[str]) -> Answerer:
             return task_answerer(t, idx, data, mode=mode.value, model_dir=str(model) if model else None,

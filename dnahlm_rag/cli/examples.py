@@ -19,8 +19,10 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option(help="Markdown file the answers are written to.")] = Path("reports/examples.md"),
     ) -> None:
         """Ask five example questions (what does this encode? is this a splice donor? which genus? ...) about the first held-out test item of five tasks; print each answer beside the truth, with the neighbours it was built from."""  # noqa: E501 - the help renders line breaks as they are
+        from ..atomic import check_file_path
         from ..showcase import run_examples
 
+        check_file_path(out, "--out")  # before the models load
         rows = run_examples(data, indexes, str(model) if model else None, k, out)
         for r in rows:
             typer.echo(f"\nQ [{r['task']}]: {r['question']}\n   routed to: {r['routed']} (cosine {r['route_similarity']:.2f})"

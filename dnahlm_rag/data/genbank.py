@@ -88,14 +88,22 @@ def guess_format(path: str | Path) -> str:
 
 
 def _record_texts(path: str | Path) -> Iterator[str]:
-    """The file's records as text, cut at ``//`` terminator lines (the last may lack one)."""
+    """The file's records as text, cut at ``//`` terminator lines, and before a ``LOCUS``/``ID``
+    header line that opens a record while the one before lacks its ``//`` (that record is then
+    parsed alone, and reported malformed, instead of swallowing the next one)."""
     buf: list[str] = []
+    header = False  # buf holds a header line
     with open_text(path) as f:
         for line in f:
+            opens = line.startswith(("LOCUS ", "ID   "))
+            if opens and header:
+                yield "".join(buf)
+                buf, header = [], False
             buf.append(line)
+            header = header or opens
             if line.startswith("//"):
                 yield "".join(buf)
-                buf = []
+                buf, header = [], False
     if any(line.strip() for line in buf):
         yield "".join(buf)
 

@@ -31,7 +31,7 @@ class Problems:
             self.items.append({"source": self.source, "file": str(file), "record": record, "reason": reason})
         if n <= self.echo:
             tqdm.write(f"skipped malformed record {record} in {file}: {reason}", file=sys.stderr)
-        elif n == self.echo + 1:
+        elif self.echo and n == self.echo + 1:
             tqdm.write("(further malformed records are counted in the manifest)", file=sys.stderr)
 
     @property
