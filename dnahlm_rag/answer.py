@@ -179,6 +179,12 @@ class Answerer:
                 note = self.novelty.note(o.get("neighbours") or [], len(it["seq"]))
                 if note:
                     o.setdefault("provenance", []).append(note)
+        shown = self.config.chain.query_seq_chars
+        for it, o in zip(items, outs):
+            if len(it["seq"]) > shown:
+                o.setdefault("provenance", []).append(
+                    f"the sequence has {len(it['seq'])} bases; the prompt shows the first {shown}"
+                    + (", retrieval uses all of them" if self.retriever is not None else ""))
         if self.retriever is not None:
             for it, o in zip(items, outs):
                 if not o.get("neighbours") and not any(b in it["seq"] for b in "ACGT"):

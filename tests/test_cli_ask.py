@@ -515,3 +515,21 @@ def test_closed_task_answers_are_labels_even_when_the_model_generates_none(work,
     assert all(g["answer"] in {"CDS", "tRNA", "rRNA"} and "label_probs" not in g for g in got)
     snapped = [g for g in got if any("none of the task's labels" in p for p in g.get("provenance", []))]
     assert snapped, "a random model should generate a non-label at least once"
+
+
+def test_a_cut_prompt_and_an_ignored_pasted_sequence_are_said(work, tmp_path) -> None:
+    _, rows, _ = work
+    long = (rows[0]["seq"] * 10)[:1000]
+    res = _ask(work, f"Is {rows[1]['seq'][:30]} a gene?", "--seq", long, "-k", "1")
+    assert res.exit_code == 0, res.output
+    assert "the question holds a 30-base sequence too; answering about the one of --seq" in res.output
+    assert "the sequence has 1000 bases; the prompt shows the first 240, retrieval uses all of them" in res.output
+    fa = tmp_path / "long.fa"
+    fa.write_text(f">long\n{long}\n")
+    out = tmp_path / "o.jsonl"
+    root, _, model = work
+    res = runner.invoke(app, ["batch", str(fa), "--out", str(out), "--model", model, "--index", str(root / "indexes" / "seg"),
+                              "--question", "What is this?", "-k", "1"])
+    assert res.exit_code == 0, res.output
+    row = json.loads(out.read_text())
+    assert any("the prompt shows the first 240" in p for p in row["provenance"])

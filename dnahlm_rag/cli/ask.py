@@ -164,8 +164,11 @@ def register(app: typer.Typer) -> None:
         from ..errors import DnaHlmError
         from ..seq import MIN_PASTED, normalize_dna, sequence_in_text
 
-        pasted = sequence_in_text(question) if seq is None and fasta is None else None
-        if pasted is not None:  # the sequence was pasted into the question itself
+        pasted = sequence_in_text(question)
+        if pasted is not None and (seq is not None or fasta is not None):
+            typer.echo(f"note: the question holds a {len(pasted[1])}-base sequence too; answering about the one of "
+                       f"{'--seq' if seq is not None else '--fasta'} (the pasted one is ignored)", err=True)
+        elif pasted is not None:  # the sequence was pasted into the question itself
             question, seq = pasted
             typer.echo(f"note: took the {len(seq)}-base sequence from the question; asking: {question!r}", err=True)
         if (seq is None) == (fasta is None):
@@ -191,9 +194,6 @@ def register(app: typer.Typer) -> None:
                 "neighbours": [{**neighbour_summary(d), "level": d.metadata.get("level", "dna")} for d in out["neighbours"]],
             }, ensure_ascii=False))
             return
-        if out["shown_len"] < out["seq_len"]:
-            typer.echo(f"note: the sequence has {out['seq_len']} bases; the prompt shows the first {out['shown_len']}, "
-                       "retrieval uses all of them", err=True)
         typer.echo(out["answer"])
         if out.get("label_probs"):
             shown = list(out["label_probs"].items())[:3]
