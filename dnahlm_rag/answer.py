@@ -47,6 +47,9 @@ FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas")
 GENBANK_SUFFIXES = (".gb", ".gbk", ".gbff", ".genbank", ".embl")  # also with .gz
 MODES = ("rag", "plain")
 DEFAULT_QUESTION = "What is this DNA sequence?"
+#: Queries shorter than this (bases) get a provenance line saying the answer is a guess (the
+#: shortest items of any task, splice windows, are 60 bases).
+SHORT_QUERY = 20
 
 
 @dataclass
@@ -181,6 +184,10 @@ class Answerer:
                     o.setdefault("provenance", []).append(note)
         shown = self.config.chain.query_seq_chars
         for it, o in zip(items, outs):
+            if len(it["seq"]) < SHORT_QUERY:
+                o.setdefault("provenance", []).append(
+                    f"the sequence is only {len(it['seq'])} bases long: too short for its neighbours or the "
+                    "model to say much; treat the answer as a guess")
             if len(it["seq"]) > shown:
                 o.setdefault("provenance", []).append(
                     f"the sequence has {len(it['seq'])} bases; the prompt shows the first {shown}"

@@ -56,7 +56,7 @@ inside codons, stop codons inside the coding frame). Bad DNA is an
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +94,13 @@ class QueryOrfs:
 def analyse_query(seq: str, *, table: int = DEFAULT_TABLE, min_codons: int = 30, max_orfs: int = 2) -> QueryOrfs:
     """ORFs of a normalised query and the notes its answer's provenance carries (see module doc)."""
     r = find_orfs(seq, table=table, min_codons=min_codons, max_orfs=max_orfs)
+    # an ORF read mostly through ambiguous bases (a run of N translates to X, which holds no stop)
+    # has no protein to search: it needs min_codons unambiguous codons
+    real = tuple(o for o in r.orfs if len(o.protein) - o.ambiguous_codons >= min_codons)
+    if len(real) < len(r.orfs):
+        note = r.note if real else (f"no ORF of {min_codons} codons with unambiguous bases "
+                                    f"({len(r.orfs) - len(real)} read mostly through N or other ambiguous bases)")
+        r = replace(r, orfs=real, note=note)
     if not r.orfs:
         return QueryOrfs(r, (f"DNA level only: {r.note}",))
     best = r.orfs[0]

@@ -392,7 +392,7 @@ def test_ask_non_coding_is_dna_level_only(protein_work) -> None:
 def test_ask_protein_index_off_and_missing(protein_work) -> None:
     _, rows, _ = protein_work
     res = _ask_p(protein_work, "--seq", rows[0]["seq"], "--protein-index", "off")
-    assert res.exit_code == 0 and "provenance" not in res.output
+    assert res.exit_code == 0 and "protein level" not in res.output and "ORF" not in res.output
     assert "neighbours (id, organism, type, product, similarity):" in res.output
     res = _ask_p(protein_work, "--seq", rows[0]["seq"], "--protein-index", "/nonexistent/proteins")
     assert res.exit_code == 2 and res.output.startswith("error: no protein index at /nonexistent/proteins")

@@ -283,3 +283,11 @@ def test_rerank_keeps_depth_and_rank_order(fused) -> None:
     assert docs[0].metadata["id"] == doc["id"] and docs[0].metadata["level_score"] > 20  # itself: E < 1e-20
     scores = [d.metadata["score"] for d in docs]
     assert scores == sorted(scores, reverse=True) and [d.metadata["rank"] for d in docs] == list(range(len(docs)))
+
+
+def test_an_orf_read_through_a_run_of_n_is_no_protein_to_search() -> None:
+    q = analyse_query("ATG" + "N" * 300 + "TAA")  # X's hold no stop: a 100-codon "ORF" of nothing
+    assert not q.orfs and q.notes[0].startswith("DNA level only: no ORF of 30 codons with unambiguous bases")
+    cds = random_cds(random.Random(3), 60)
+    q = analyse_query(cds[:90] + "NNN" + cds[93:])  # one ambiguous codon in a real gene: still searched
+    assert q.orfs and q.orfs[0].ambiguous_codons == 1
