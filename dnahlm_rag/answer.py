@@ -323,6 +323,19 @@ def read_single_fasta(path: str | Path) -> str:
     return recs[0][1]
 
 
+def check_feature_types(feature_types: Sequence[str]) -> None:
+    """``--features`` must name feature types that records are read with (not ``gene``/``source``)."""
+    from .data.genbank import SKIP_TYPES
+
+    if not feature_types:
+        raise DnaHlmError("--features is empty: give feature types such as CDS or CDS,tRNA,rRNA")
+    skipped = sorted(set(feature_types) & SKIP_TYPES)
+    if skipped:
+        raise DnaHlmError(f"--features {','.join(skipped)}: {' and '.join(sorted(SKIP_TYPES))} features are not read "
+                          "(a gene repeats its CDS or RNA feature's span, a source is the whole record): "
+                          "use CDS, tRNA, rRNA, ncRNA, ...")
+
+
 def genbank_rows(path: Path, feature_types: Sequence[str] = ("CDS",)) -> list[InputRow]:
     """One row per feature of ``feature_types`` in a GenBank/EMBL file (plain or gzipped): id
     ``accession:type:start-end:strand`` (0-based half-open on the record), the feature's sequence
@@ -331,6 +344,7 @@ def genbank_rows(path: Path, feature_types: Sequence[str] = ("CDS",)) -> list[In
     from .data.genbank import iter_records
     from .data.problems import Problems
 
+    check_feature_types(feature_types)
     problems = Problems(echo=0, keep=1 << 62)  # every malformed record becomes an error row
     rows: list[InputRow] = []
     for rec in iter_records(path, problems):

@@ -452,6 +452,9 @@ def test_batch_refuses_paths_that_would_lose_work_before_loading_anything(work, 
     assert fa.read_text() == ">a\nACGTACGTAC\n" and other.read_text() == ">b\nACGT\n"  # untouched
     res = runner.invoke(app, ["batch", str(tmp_path), "--out", str(tmp_path / "o.jsonl"), "--question", "Q?"])
     assert res.exit_code == 2 and "is a folder" in res.output
+    for features, message in (("gene", "features are not read"), (" , ", "--features is empty")):
+        res = runner.invoke(app, base + ["--out", str(tmp_path / "f.jsonl"), "--features", features])
+        assert res.exit_code == 2 and message in res.output, res.output
 
 
 def test_batch_input_encodings_bom_crlf_and_json_line_separators(work, tmp_path) -> None:

@@ -241,10 +241,13 @@ def register(app: typer.Typer) -> None:
         probs: Annotated[bool, typer.Option("--probs", help="Closed-label tasks: add every label's probability to each row (`label_probs`; one more forward pass per batch).")] = False,
     ) -> None:
         """Answer every record of IN into OUT (JSON lines); bad rows get an error and the batch goes on."""
-        from ..answer import AnswerConfig, Answerer, RoutedAnswerer, check_batch_paths, run_batch, task_question_and_labels
+        from ..answer import (AnswerConfig, Answerer, RoutedAnswerer, check_batch_paths, check_feature_types, run_batch,
+                              task_question_and_labels)
         from ..chain import ChainConfig
 
         check_batch_paths(inp, out, resume, force)  # before the models load
+        feature_types = [t.strip() for t in features.split(",") if t.strip()]
+        check_feature_types(feature_types)
 
         def make(t: Optional[str], idx: Optional[str]) -> Answerer:
             return task_answerer(t, idx, data, mode=mode.value, model_dir=str(model) if model else None,
@@ -265,6 +268,6 @@ def register(app: typer.Typer) -> None:
                 question = question or task_question_and_labels(data, fixed)[0]
             answerer = make(fixed, index)
         counts = run_batch(answerer, inp, out, question=question, resume=resume, force=force,
-                           feature_types=[t.strip() for t in features.split(",") if t.strip()])
+                           feature_types=feature_types)
         typer.echo(f"{out}: {counts['answered']} answered, {counts['errors']} errors, {counts['skipped']} skipped "
                    f"(already answered), {counts['rows']} rows in {inp}")
