@@ -176,7 +176,7 @@ class Answerer:
             for it, o in zip(items, outs):
                 lines = self.retriever.provenance(it["seq"])
                 if lines:
-                    o["provenance"] = lines
+                    o["provenance"] = lines + o.get("provenance", [])
         if self.novelty is not None:
             for it, o in zip(items, outs):
                 note = self.novelty.note(o.get("neighbours") or [], len(it["seq"]))
