@@ -2,22 +2,26 @@
 
 Sequence policy: every sequence is normalised with :func:`dnahlm_rag.seq.normalize_dna` (non-DNA
 characters and empty sequences are one-line errors). Retrieval embeds the *whole* sequence,
-however long; the prompt shows its first ``query_seq_chars`` bases (a note says so when it is
-cut), and the model reads at most its context (left-truncated prompt).
+however long (the splice and tRNA embedders read their own window of it); the prompt shows its
+first ``query_seq_chars`` bases (the provenance says so when it is cut), and the model reads at
+most its context (left-truncated prompt). A closed task's answer is always one of its labels
+(:meth:`Answerer._snap_to_labels`).
 
 Batch files: FASTA (``.fa``, ``.fasta``, ``.fna``, ``.fas``), JSON lines (``.jsonl``: ``id``,
 ``seq``, optional ``question`` and ``label``; a row without ``seq`` may have its sequence pasted
 into its question, as ``ask`` accepts, :func:`~dnahlm_rag.seq.sequence_in_text`), or GenBank/EMBL
 (one row per CDS, or other chosen feature type, with its annotated product as ``label``). Output is JSON
-lines, one row per input row, in input order (GenBank: features in file order, then a row per
-malformed record), appended and flushed row by row: ``id, question,
+lines, one row per input row (a repeated id is an error row of its own), in input order (GenBank:
+features in file order, then a row per malformed record; after ``resume``, the retried rows
+follow the kept ones), appended and flushed row by row: ``id, question,
 mode, task`` (the task answered for, given or routed from the question by
 :class:`RoutedAnswerer`; null: none), ``answer, label`` (the gold label when the input has one),
 ``neighbours`` (id, organism, type, product, label, score), ``error`` (null, or the one-line
 reason this row has no answer), with ``label_probs`` on a closed task every label's probability
-(:meth:`Answerer._add_label_probs`), and ``provenance`` when there is any (levels searched, ORF
-problems, a query unlike its task's known sequences). A bad row never stops the batch.
-With ``resume`` rows already answered (by id) are skipped; rows that had errors are retried.
+when asked for (``AnswerConfig.label_probs``, :meth:`Answerer._add_label_probs`), and
+``provenance`` when there is any (:meth:`Answerer.answer_many`). A bad row never stops the batch.
+With ``resume`` rows already answered (by id) are skipped; rows that had errors are retried; an
+OUT that is no batch output is refused, not rewritten (:func:`check_batch_paths`).
 
 Retrieval mixing: in RAG mode the answer is decoded from the model's distribution mixed with the
 neighbours' answers (:mod:`dnahlm_rag.retrieval_mix`) by ``mix``; ``None`` takes the weight fitted
@@ -27,6 +31,7 @@ has no fit.
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,9 +169,11 @@ class Answerer:
         return NoveltyCheck.fit(self.config.task, self.retriever, seqs)
 
     def answer_many(self, items: list[dict[str, str]]) -> list[dict[str, Any]]:
-        """Run the chain on normalised ``{"question", "seq"}`` items (batched); with the fused
-        retriever (levels searched, ORF problems) or a tRNA index (the anticodon read) an output also
-        has ``provenance`` (lines)."""
+        """Run the chain on normalised ``{"question", "seq"}`` items (batched). An output may also
+        have ``provenance`` (lines): the fused retriever's (levels searched, ORF problems) or a tRNA
+        index's (the anticodon read), a closed task's free generation replaced by its most probable
+        label, the novelty warning, a query under ``SHORT_QUERY`` bases, a prompt showing only the
+        first ``query_seq_chars`` bases, a query with no A/C/G/T."""
         outs = self.chain.batch(items)
         if self.labels and self.config.label_probs:
             self._add_label_probs(outs)
@@ -186,12 +193,11 @@ class Answerer:
         for it, o in zip(items, outs):
             if len(it["seq"]) < SHORT_QUERY:
                 o.setdefault("provenance", []).append(
-                    f"the sequence is only {len(it['seq'])} bases long: too short for its neighbours or the "
-                    "model to say much; treat the answer as a guess")
+                    f"the sequence is only {len(it['seq'])} bases long: too short to say much about; "
+                    "treat the answer as a guess")
             if len(it["seq"]) > shown:
                 o.setdefault("provenance", []).append(
-                    f"the sequence has {len(it['seq'])} bases; the prompt shows the first {shown}"
-                    + (", retrieval uses all of them" if self.retriever is not None else ""))
+                    f"the sequence has {len(it['seq'])} bases; the prompt shows the first {shown}")
         if self.retriever is not None:
             for it, o in zip(items, outs):
                 if not o.get("neighbours") and not any(b in it["seq"] for b in "ACGT"):
@@ -323,6 +329,12 @@ def read_single_fasta(path: str | Path) -> str:
     return recs[0][1]
 
 
+def is_genbank_path(path: str | Path) -> bool:
+    """Whether a batch input is read as GenBank/EMBL (by its name, ``.gz`` allowed)."""
+    name = Path(path).name.lower()
+    return Path(name.removesuffix(".gz")).suffix in GENBANK_SUFFIXES
+
+
 def check_feature_types(feature_types: Sequence[str]) -> None:
     """``--features`` must name feature types that records are read with (not ``gene``/``source``)."""
     from .data.genbank import SKIP_TYPES
@@ -370,11 +382,10 @@ def read_inputs(path: str | Path, feature_types: Sequence[str] = ("CDS",)) -> li
     if not p.is_file():
         raise DnaHlmError(f"input file {p} not found")
     rows: list[InputRow] = []
-    suffix = Path(p.name[:-3]).suffix.lower() if p.name.lower().endswith(".gz") else p.suffix.lower()
-    if suffix in GENBANK_SUFFIXES:
+    if is_genbank_path(p):
         try:
             rows = genbank_rows(p, feature_types)
-        except (OSError, EOFError, UnicodeError) as e:  # a corrupt or truncated gzip stream, an unreadable file
+        except (OSError, EOFError, UnicodeError, zlib.error) as e:  # a corrupt or truncated gzip stream
             raise DnaHlmError(f"{p}: cannot read it ({type(e).__name__}: {e}); no row was answered") from None
     elif p.suffix.lower() in FASTA_SUFFIXES:
         rows = [InputRow(i, s) for i, s in read_fasta_text(_read_text(p), str(p))]
@@ -441,16 +452,22 @@ def check_batch_paths(in_path: str | Path, out_path: str | Path, resume: bool, f
 
 def _output_rows(out_path: Path) -> list[tuple[str, dict[str, Any]]]:
     """``(line, row)`` of each row of an earlier batch output, without a torn last line (an
-    interrupted write); a file with any other line that is not a batch output row is refused."""
-    lines = [x for x in _lines(out_path.read_text(encoding="utf-8", errors="replace")) if x.strip()]
-    rows = []
-    for n, line in enumerate(lines, 1):
+    interrupted write: the file does not end in a newline, and its last line is cut JSON that
+    follows at least one whole row); a file with any other line that is not a batch output row is
+    refused."""
+    text = out_path.read_text(encoding="utf-8", errors="replace")
+    lines = list(enumerate(_lines(text), 1))
+    torn = None if text.endswith("\n") else lines[-1][0]
+    rows: list[tuple[str, dict[str, Any]]] = []
+    for n, line in lines:
+        if not line.strip():
+            continue
         try:
             obj = json.loads(line)
         except json.JSONDecodeError:
             obj = None
         if not (isinstance(obj, dict) and all(k in obj for k in OUTPUT_KEYS)):
-            if n == len(lines) and obj is None:
+            if n == torn and obj is None and rows and line.startswith("{"):
                 continue
             raise DnaHlmError(f"{out_path}:{n} is not a row of a `dnahlm batch` output: refusing to continue "
                               "(and rewrite) a file that is not one")

@@ -7,6 +7,11 @@ called 137 of 391 non-coding windows "CDS" and was right for 58% of all windows.
 codes for protein is better judged at the protein level, which is how :class:`CodingNeighbours`
 finds a query's neighbours:
 
+0. First: if the query's nearest non-coding row by k-mer profile is labelled
+   ``conserved_label`` ("rRNA") with cosine at least ``min_conserved``, the neighbours are the
+   non-coding rows of step 3, whatever the protein level says. Ribosomal RNA genes are conserved
+   at the DNA level across species, and their windows hold long ORFs that reach ``min_evidence``
+   by chance (on the valid split all 19 rRNA windows did, and were called CDS).
 1. The query's open reading frames (:func:`~dnahlm_rag.orfs.find_orfs`: both strands, code
    ``table``, at least ``min_codons`` codons, the best ``max_orfs``) are searched against the ORFs
    of the train rows labelled ``coding_label`` ("CDS"), by exact word cosine
@@ -16,12 +21,6 @@ finds a query's neighbours:
    best first (one entry per row, its best ORF's score).
 3. Otherwise the neighbours are the nearest rows *not* labelled ``coding_label``, by canonical k-mer
    profile (:class:`~dnahlm_rag.instruct.TrainNeighbours`; score: cosine).
-
-0. Before both: if the query's nearest non-coding row by k-mer profile is labelled
-   ``conserved_label`` ("rRNA") with cosine at least ``min_conserved``, the neighbours are the
-   non-coding rows of step 3, whatever the protein level says. Ribosomal RNA genes are conserved
-   at the DNA level across species, and their windows hold long ORFs that reach ``min_evidence``
-   by chance (on the valid split all 19 rRNA windows did, and were called CDS).
 
 So "CDS" comes only from protein-level evidence; a window with none is compared with the non-coding
 kinds. Train rows with no CDS ORF of ``min_codons`` (or no non-CDS rows) leave nothing to weigh:

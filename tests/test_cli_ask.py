@@ -452,9 +452,17 @@ def test_batch_refuses_paths_that_would_lose_work_before_loading_anything(work, 
     assert fa.read_text() == ">a\nACGTACGTAC\n" and other.read_text() == ">b\nACGT\n"  # untouched
     res = runner.invoke(app, ["batch", str(tmp_path), "--out", str(tmp_path / "o.jsonl"), "--question", "Q?"])
     assert res.exit_code == 2 and "is a folder" in res.output
+    gb = tmp_path / "in.gbk"
+    gb.write_text("LOCUS       X\n//\n")
     for features, message in (("gene", "features are not read"), (" , ", "--features is empty")):
-        res = runner.invoke(app, base + ["--out", str(tmp_path / "f.jsonl"), "--features", features])
+        res = runner.invoke(app, ["batch", str(gb), "--model", str(tmp_path / "no-model"), "--question", "Q?",
+                                  "--out", str(tmp_path / "f.jsonl"), "--features", features])
         assert res.exit_code == 2 and message in res.output, res.output
+    note = tmp_path / "notes.txt"  # one line, no JSON: not the torn last line of a batch output
+    note.write_text("my precious one-line note")
+    res = runner.invoke(app, base + ["--out", str(note), "--resume"])
+    assert res.exit_code == 2 and "not a row of a `dnahlm batch` output" in res.output
+    assert note.read_text() == "my precious one-line note"
 
 
 def test_batch_input_encodings_bom_crlf_and_json_line_separators(work, tmp_path) -> None:
@@ -487,9 +495,16 @@ def test_unreadable_genbank_is_one_line_and_an_unterminated_record_keeps_the_nex
     with pytest.raises(DnaHlmError, match="cannot read it"):
         read_inputs(bad)
     cut = tmp_path / "cut.gbk.gz"
-    cut.write_bytes(gzip.compress((genbank_record() * 20).encode())[:300])
+    whole = gzip.compress((genbank_record() * 20).encode())
+    cut.write_bytes(whole[:300])
     with pytest.raises(DnaHlmError, match="cannot read it"):
         read_inputs(cut)
+    cut.write_bytes(whole[:40] + bytes(b ^ 0xFF for b in whole[40:80]) + whole[80:])  # corrupt deflate data
+    with pytest.raises(DnaHlmError, match="cannot read it"):
+        read_inputs(cut)
+    bom = tmp_path / "bom.gbk"
+    bom.write_bytes(b"\xef\xbb\xbf" + genbank_record().encode())
+    assert len(read_inputs(bom)) == 3 and not any(r.error for r in read_inputs(bom))
     first = genbank_record().replace("\n//\n", "\n")  # the first record lost its end line
     assert "//" not in first
     gb = tmp_path / "two.gbk"
@@ -526,7 +541,7 @@ def test_a_cut_prompt_and_an_ignored_pasted_sequence_are_said(work, tmp_path) ->
     res = _ask(work, f"Is {rows[1]['seq'][:30]} a gene?", "--seq", long, "-k", "1")
     assert res.exit_code == 0, res.output
     assert "the question holds a 30-base sequence too; answering about the one of --seq" in res.output
-    assert "the sequence has 1000 bases; the prompt shows the first 240, retrieval uses all of them" in res.output
+    assert "the sequence has 1000 bases; the prompt shows the first 240" in res.output
     fa = tmp_path / "long.fa"
     fa.write_text(f">long\n{long}\n")
     out = tmp_path / "o.jsonl"

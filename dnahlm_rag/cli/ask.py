@@ -241,13 +241,14 @@ def register(app: typer.Typer) -> None:
         probs: Annotated[bool, typer.Option("--probs", help="Closed-label tasks: add every label's probability to each row (`label_probs`; one more forward pass per batch).")] = False,
     ) -> None:
         """Answer every record of IN into OUT (JSON lines); bad rows get an error and the batch goes on."""
-        from ..answer import (AnswerConfig, Answerer, RoutedAnswerer, check_batch_paths, check_feature_types, run_batch,
-                              task_question_and_labels)
+        from ..answer import (AnswerConfig, Answerer, RoutedAnswerer, check_batch_paths, check_feature_types,
+                              is_genbank_path, run_batch, task_question_and_labels)
         from ..chain import ChainConfig
 
         check_batch_paths(inp, out, resume, force)  # before the models load
         feature_types = [t.strip() for t in features.split(",") if t.strip()]
-        check_feature_types(feature_types)
+        if is_genbank_path(inp):  # --features means nothing for FASTA or JSON lines
+            check_feature_types(feature_types)
 
         def make(t: Optional[str], idx: Optional[str]) -> Answerer:
             return task_answerer(t, idx, data, mode=mode.value, model_dir=str(model) if model else None,

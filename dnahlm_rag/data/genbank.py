@@ -12,7 +12,8 @@ IUPAC codes: record sequences go through :func:`dnahlm_rag.seq.normalize_dna` (u
 ambiguity codes kept); a record with any other letter is malformed. Features keep ambiguity codes
 in ``segments.jsonl``; task builders use only pure A/C/G/T sequences.
 
-Malformed input: the file is cut into records at ``//`` lines and each record is parsed on its own,
+Malformed input: the file is cut into records at ``//`` lines (and at a ``LOCUS``/``ID`` line that
+opens a record while the one before lacks its ``//``) and each record is parsed on its own,
 so one bad record is reported (file, record number and name, reason) and skipped while the rest of
 the file is still read. Records without sequence (CONTIG-only, ``Seq(None)``) count as malformed.
 """
@@ -69,13 +70,14 @@ class Feature:
 
 
 def open_text(path: str | Path) -> io.TextIOBase:
-    """Open a plain or gzip-compressed text file (by magic bytes, not by name)."""
+    """Open a plain or gzip-compressed text file (by magic bytes, not by name), UTF-8 with or
+    without a byte-order mark."""
     path = Path(path)
     with open(path, "rb") as f:
         magic = f.read(2)
     if magic == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace")
-    return open(path, encoding="utf-8", errors="replace")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", errors="replace")
+    return open(path, encoding="utf-8-sig", errors="replace")
 
 
 def guess_format(path: str | Path) -> str:
