@@ -551,3 +551,9 @@ def test_a_cut_prompt_and_an_ignored_pasted_sequence_are_said(work, tmp_path) ->
     assert res.exit_code == 0, res.output
     row = json.loads(out.read_text())
     assert any("the prompt shows the first 240" in p for p in row["provenance"])
+
+
+def test_plain_mode_says_it_ignores_mix(work) -> None:
+    _, rows, _ = work
+    res = _ask(work, "What is this?", "--seq", rows[0]["seq"][:60], "--mode", "plain", "--mix", "0.5")
+    assert res.exit_code == 0 and "--mix applies to rag mode only" in res.output, res.output

@@ -111,6 +111,12 @@ def make_router(task: str, index: Optional[str], data: Path) -> tuple[TaskRouter
         return None, f"task: none (cannot route: {e}); answering from the general segment index"
 
 
+def _note_plain_ignores(mode: Mode, mix: Optional[float]) -> None:
+    """Say on stderr that --mix means nothing in plain mode (nothing is retrieved to mix in)."""
+    if mode is Mode.plain and mix is not None:
+        typer.echo("note: --mix applies to rag mode only (plain mode retrieves nothing to mix in); ignored", err=True)
+
+
 def resolve_task(task: str, question: str, index: Optional[str], data: Path,
                  root: Path = Path("indexes")) -> tuple[Optional[str], Optional[str], Optional[str]]:
     """The task ``ask`` answers for, the index to use (None: the task's default), and a line saying
@@ -176,6 +182,7 @@ def register(app: typer.Typer) -> None:
                               f"(or paste at least {MIN_PASTED} bases into the question)")
         raw = seq if seq is not None else read_single_fasta(fasta)  # type: ignore[arg-type]
         normalize_dna(raw, what="the query sequence")  # bad input fails before any model loads
+        _note_plain_ignores(mode, mix)
         if not question.strip():
             raise DnaHlmError("the question is empty")
         chosen, index, how = resolve_task(task, question, index, data)
@@ -246,6 +253,7 @@ def register(app: typer.Typer) -> None:
         from ..chain import ChainConfig
 
         check_batch_paths(inp, out, resume, force)  # before the models load
+        _note_plain_ignores(mode, mix)
         feature_types = [t.strip() for t in features.split(",") if t.strip()]
         if is_genbank_path(inp):  # --features means nothing for FASTA or JSON lines
             check_feature_types(feature_types)
