@@ -43,7 +43,7 @@ from .errors import DnaHlmError
 from .llm import DnaHlmLLM
 from .model_folder import default_model_dir
 from .fused_retriever import make_retriever
-from .seq import normalize_dna, sequence_in_text
+from .seq import normalize_dna, rna_note, sequence_in_text
 
 if TYPE_CHECKING:
     from .task_router import TaskRouter
@@ -250,6 +250,8 @@ class Answerer:
             raise DnaHlmError("the question is empty")
         s = normalize_dna(seq, what="the query sequence")
         out = self.answer_many([{"question": question.strip(), "seq": s}])[0]
+        if rna_note(seq):
+            out.setdefault("provenance", []).append(rna_note(seq))
         out["seq_len"] = len(s)
         out["shown_len"] = min(len(s), self.config.chain.query_seq_chars)
         return out
@@ -542,6 +544,9 @@ def run_batch(answerer: Answerer | RoutedAnswerer, in_path: str | Path, out_path
                         except Exception as e:  # noqa: BLE001 - recorded per row, the batch goes on
                             outs.append({"error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"})
                 for j, o in zip(where, outs):
+                    note = rna_note(chunk[j].seq or "")
+                    if note and not o.get("error"):
+                        o.setdefault("provenance", []).append(note)
                     results[j] = o
             for r, o in zip(chunk, results):
                 assert o is not None

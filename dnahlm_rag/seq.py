@@ -55,6 +55,11 @@ def normalize_dna(raw: str, *, what: str = "sequence") -> str:
     return seq
 
 
+def rna_note(raw: str) -> str | None:
+    """The provenance line for a query given as RNA (:func:`normalize_dna` reads U as T), else None."""
+    return "the sequence holds U (RNA): read as DNA, U as T" if "U" in raw or "u" in raw else None
+
+
 _BASE_WORD = re.compile(r"[ACGTUNacgtun]+")
 _PUNCT = "?!,;:.()[]{}\"'"
 MIN_PASTED = 20  # bases; English words made of a, c, g, t, u, n alone ("a cat can") never reach it

@@ -557,3 +557,19 @@ def test_plain_mode_says_it_ignores_mix(work) -> None:
     _, rows, _ = work
     res = _ask(work, "What is this?", "--seq", rows[0]["seq"][:60], "--mode", "plain", "--mix", "0.5")
     assert res.exit_code == 0 and "--mix applies to rag mode only" in res.output, res.output
+
+
+def test_rna_input_is_read_as_dna_and_says_so(work, tmp_path) -> None:
+    root, rows, model = work
+    rna = rows[0]["seq"][:60].replace("T", "U").lower()
+    res = _ask(work, "What is this?", "--seq", rna, "-k", "1")
+    assert res.exit_code == 0 and "the sequence holds U (RNA): read as DNA, U as T" in res.output, res.output
+    jl = tmp_path / "in.jsonl"
+    _batch_input(jl, [{"id": "r", "seq": rna}, {"id": "d", "seq": rows[0]["seq"][:60]}])
+    out = tmp_path / "o.jsonl"
+    res = runner.invoke(app, ["batch", str(jl), "--out", str(out), "--model", model, "--index", str(root / "indexes" / "seg"),
+                              "--question", "What is this?", "-k", "1"])
+    got = [json.loads(x) for x in out.read_text().splitlines()]
+    assert res.exit_code == 0 and "read as DNA, U as T" in " ".join(got[0].get("provenance", []))
+    assert "U as T" not in " ".join(got[1].get("provenance", []))
+    assert got[0]["neighbours"] == got[1]["neighbours"]  # the same sequence, once as RNA
