@@ -89,7 +89,8 @@ def test_resume_is_exact(lm_data, lm_tokenizer, tmp_path):
 @pytest.mark.slow
 def test_ddp_two_cpu_processes_under_torchrun(lm_data, lm_tokenizer, tmp_path):
     out = tmp_path / "ddp"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "DNAHLM_THREADS": "1"}
+    (tmp_path / "tmp").mkdir()  # torchrun leaves a torchelastic_* folder in the temporary directory
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "DNAHLM_THREADS": "1", "TMPDIR": str(tmp_path / "tmp")}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            str(Path(sys.executable).with_name("dnahlm")), "pretrain", "--recipe", "tiny", "--data", str(lm_data),
            "--tokenizer", str(lm_tokenizer), "--out", str(out), "--max-steps", "3", "--quiet"]
