@@ -79,13 +79,26 @@ def write_png(fig: Any, path: str | Path, dpi: int = 90) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_dir(path: str | Path) -> Iterator[Path]:
+def atomic_dir(path: str | Path, marker: str | None = "manifest.json") -> Iterator[Path]:
     """Yield a fresh temporary folder beside ``path``; on clean exit it replaces ``path``.
 
     The old folder (if any) is moved aside first and removed only after the new one is in place.
-    On an exception the temporary folder is removed and ``path`` is left untouched.
+    On an exception the temporary folder is removed and ``path`` is left untouched. An existing
+    ``path`` is replaced only when it is empty or holds ``marker`` (a file every earlier write of
+    this kind left there), so a folder of someone else's files is refused before any work, never
+    deleted; ``marker=None`` replaces any folder (for folders this project alone writes into).
     """
+    from .errors import DnaHlmError
+
     path = Path(path)
+    if path.name in ("", ".", ".."):
+        raise DnaHlmError(f"{path}: give a folder name, not {path.name or '/'!r}")
+    if path.exists() and not path.is_dir():
+        raise DnaHlmError(f"{path} is a file, not a folder")
+    if marker is not None and path.is_dir() and any(path.iterdir()) and not (path / marker).is_file():
+        raise DnaHlmError(f"{path} holds files but no {marker}: not a folder this project wrote; "
+                          "refusing to replace it (remove it or choose another name)")
+    check_file_path(path / "x", "folder")  # a parent that is a file
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     tmp.chmod(0o755)  # mkdtemp makes 0700

@@ -81,7 +81,7 @@ def save_checkpoint(folder: str | Path, model: Any, optimizer: Any, state: dict[
     if torch.cuda.is_available():
         for i, s in enumerate(torch.cuda.get_rng_state_all()):
             rng[f"cuda{i}"] = s
-    with atomic_dir(folder) as tmp:
+    with atomic_dir(folder, marker="state.json") as tmp:
         save_model(model, str(tmp / "model.safetensors"))
         save_file(tensors, str(tmp / "optimizer.safetensors"))
         save_file({k: v.contiguous() for k, v in rng.items()}, str(tmp / "rng.safetensors"))
@@ -176,7 +176,7 @@ def save_final(folder: str | Path, model: Any, tokenizer_dir: str | Path, meta: 
 
     hf_logging.disable_progress_bar()
     model = _unwrap(model)
-    with atomic_dir(folder) as tmp:
+    with atomic_dir(folder, marker="dnahlm.json") as tmp:
         model.save_pretrained(str(tmp), safe_serialization=True)
         for name in TOKENIZER_FILES:
             shutil.copyfile(Path(tokenizer_dir) / name, tmp / name)

@@ -21,17 +21,38 @@ def test_atomic_file_keeps_old_on_error(tmp_path):
 
 def test_atomic_dir_replaces_whole_folder(tmp_path):
     out = tmp_path / "stage"
-    with atomic_dir(out) as d:
+    with atomic_dir(out, marker="x") as d:
         (d / "x").write_text("1")
     with pytest.raises(KeyboardInterrupt):
-        with atomic_dir(out) as d:
+        with atomic_dir(out, marker="x") as d:
             (d / "y").write_text("2")
             raise KeyboardInterrupt
     assert sorted(q.name for q in out.iterdir()) == ["x"]
-    with atomic_dir(out) as d:
+    with atomic_dir(out, marker="x") as d:
         (d / "z").write_text("3")
     assert sorted(q.name for q in out.iterdir()) == ["z"]
     assert sorted(q.name for q in tmp_path.iterdir()) == ["stage"]
+
+
+def test_atomic_dir_never_replaces_a_folder_it_did_not_write(tmp_path):
+    from dnahlm_rag.errors import DnaHlmError
+
+    mine = tmp_path / "notes"
+    mine.mkdir()
+    (mine / "precious.txt").write_text("keep me")
+    for target, message in ((mine, "holds files but no manifest.json"), (tmp_path / ".", "holds files but no manifest.json"), (mine / "..", "give a folder name"),
+                            (mine / "precious.txt", "is a file, not a folder"),
+                            (mine / "precious.txt" / "sub", "is a file, not a folder")):
+        with pytest.raises(DnaHlmError, match=message):
+            with atomic_dir(target) as d:
+                (d / "manifest.json").write_text("{}")
+    assert (mine / "precious.txt").read_text() == "keep me"
+    (tmp_path / "empty").mkdir()
+    with atomic_dir(tmp_path / "empty") as d:  # an empty folder may be filled
+        (d / "manifest.json").write_text("{}")
+    with atomic_dir(tmp_path / "empty") as d:  # and a folder it wrote replaced
+        (d / "manifest.json").write_text("[]")
+    assert (tmp_path / "empty" / "manifest.json").read_text() == "[]"
 
 
 def test_sha256_file(tmp_path):

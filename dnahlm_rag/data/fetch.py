@@ -120,7 +120,7 @@ def _deb_version(deb: Path) -> str:
 
 
 def _extract(deb: Path, dest: Path) -> None:
-    with atomic_dir(dest) as tmp:
+    with atomic_dir(dest, marker=None) as tmp:  # cache/extracted/<package>: ours alone
         p = _run(["dpkg-deb", "-x", str(deb), str(tmp)])
         if p.returncode != 0:
             raise FetchError(f"dpkg-deb -x {deb.name} failed: {p.stderr.strip()}")
