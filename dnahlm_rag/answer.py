@@ -31,6 +31,7 @@ has no fit.
 from __future__ import annotations
 
 import json
+import os
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -249,7 +250,7 @@ class Answerer:
         if not question or not question.strip():
             raise DnaHlmError("the question is empty")
         s = normalize_dna(seq, what="the query sequence")
-        out = self.answer_many([{"question": question.strip(), "seq": s}])[0]
+        out = self.answer_many([{"question": clean_text(question.strip()), "seq": s}])[0]
         if rna_note(seq):
             out.setdefault("provenance", []).append(rna_note(seq))
         out["seq_len"] = len(s)
@@ -293,8 +294,15 @@ class RoutedAnswerer:
 # ----------------------------------------------------------------------------------------------
 def _lines(text: str) -> list[str]:
     """Lines split at ``\n`` only (``str.splitlines`` also splits at U+2028, U+0085 and other
-    characters that JSON allows raw inside strings), without a trailing ``\r``."""
-    return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+    characters that JSON allows raw inside strings), without a trailing ``\r`` or a leading
+    byte-order mark (concatenated files each bring theirs)."""
+    return [(line[:-1] if line.endswith("\r") else line).lstrip("\ufeff") for line in text.split("\n")]
+
+
+def clean_text(text: str) -> str:
+    """``text`` with lone surrogates (bytes that were not UTF-8, or a JSON ``\\ud800`` escape)
+    replaced by U+FFFD: they cannot be tokenized nor written as UTF-8."""
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace") if not text.isascii() else text
 
 
 def _read_text(p: Path) -> str:
@@ -399,11 +407,12 @@ def read_inputs(path: str | Path, feature_types: Sequence[str] = ("CDS",)) -> li
                 obj = json.loads(line)
                 if not isinstance(obj, dict):
                     raise ValueError("not a JSON object")
-            except (json.JSONDecodeError, ValueError) as e:
-                rows.append(InputRow(f"line{n}", None, error=f"line {n} is not a JSON object ({e})"))
+            except (json.JSONDecodeError, ValueError, RecursionError) as e:  # RecursionError: nested too deep
+                rows.append(InputRow(f"line{n}", None, error=f"line {n} is not a JSON object ({str(e)[:200]})"))
                 continue
-            rid = str(obj.get("id", f"line{n}"))
+            rid = clean_text(str(obj.get("id", f"line{n}")))
             seq, question = obj.get("seq"), obj.get("question")
+            question = clean_text(question) if isinstance(question, str) else question
             if not isinstance(seq, str) and isinstance(question, str):  # a sequence pasted into the question
                 pasted = sequence_in_text(question)
                 if pasted is not None:
@@ -444,8 +453,12 @@ def check_batch_paths(in_path: str | Path, out_path: str | Path, resume: bool, f
     if not inp.is_file():
         raise DnaHlmError(f"input file {inp} not found")
     check_file_path(out, "--out")
-    if out.exists() and out.resolve() == inp.resolve():
+    if out.exists() and (out.resolve() == inp.resolve() or os.path.samefile(out, inp)):
         raise DnaHlmError(f"--out {out} is the input file: answers go to a file of their own")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DnaHlmError(f"--out {out}: cannot make its folder ({e.strerror or e})") from None
     if out.exists() and out.stat().st_size > 0 and not (resume or force):
         raise DnaHlmError(f"{out} exists: pass --resume to continue it or --force to start over")
     if resume and out.is_file():
@@ -466,7 +479,7 @@ def _output_rows(out_path: Path) -> list[tuple[str, dict[str, Any]]]:
             continue
         try:
             obj = json.loads(line)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             obj = None
         if not (isinstance(obj, dict) and all(k in obj for k in OUTPUT_KEYS)):
             if n == torn and obj is None and rows and line.startswith("{"):
@@ -511,57 +524,65 @@ def run_batch(answerer: Answerer | RoutedAnswerer, in_path: str | Path, out_path
     # rows unreadable as input (a duplicate id among them) are written again: their error rows were dropped
     todo = [r for r in rows if r.id not in done or r.error is not None]
     counts = {"rows": len(rows), "skipped": len(rows) - len(todo), "answered": 0, "errors": 0}
-    out.parent.mkdir(parents=True, exist_ok=True)
     mode = "a" if resume else "w"
-    with open(out, mode, encoding="utf-8") as f, tqdm(total=len(todo), disable=not progress, unit="q",
-                                                     desc=f"batch {answerer.config.mode}") as bar:
-        for chunk in _chunks(todo, max(1, answerer.config.batch_size)):
-            results: list[dict[str, Any] | None] = [None] * len(chunk)  # by position: ids may repeat
-            items, where = [], []
-            for j, r in enumerate(chunk):
-                q = (r.question or question or "").strip()
-                if r.error:
-                    results[j] = {"error": r.error}
-                    continue
-                if not q:
-                    results[j] = {"error": "no question: give one per row or pass --question / --task"}
-                    continue
-                try:
-                    s = normalize_dna(r.seq or "", what=f"sequence {r.id}")
-                except DnaHlmError as e:
-                    results[j] = {"error": str(e)}
-                    continue
-                items.append({"question": q, "seq": s})
-                where.append(j)
-            if items:
-                try:
-                    outs = answerer.answer_many(items)
-                except Exception:  # isolate the failing row(s): answer one by one
-                    outs = []
-                    for it in items:
-                        try:
-                            outs.append(answerer.answer_many([it])[0])
-                        except Exception as e:  # noqa: BLE001 - recorded per row, the batch goes on
-                            outs.append({"error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"})
-                for j, o in zip(where, outs):
-                    note = rna_note(chunk[j].seq or "")
-                    if note and not o.get("error"):
-                        o.setdefault("provenance", []).append(note)
-                    results[j] = o
-            for r, o in zip(chunk, results):
-                assert o is not None
-                row = {"id": r.id, "question": (r.question or question), "mode": answerer.config.mode,
-                       "task": o.get("task", answerer.config.task), "answer": o.get("answer"), "label": r.label,
-                       "neighbours": [neighbour_summary(d) for d in o.get("neighbours", [])],
-                       "mix": o.get("mix"), "error": o.get("error")}
-                if "label_probs" in o:
-                    row["label_probs"] = o["label_probs"]
-                if o.get("provenance"):
-                    row["provenance"] = o["provenance"]
-                counts["errors" if row["error"] else "answered"] += 1
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
-                f.flush()
-                bar.update(1)
+    try:
+        with open(out, mode, encoding="utf-8") as f, tqdm(total=len(todo), disable=not progress, unit="q",
+                                                         desc=f"batch {answerer.config.mode}") as bar:
+            for chunk in _chunks(todo, max(1, answerer.config.batch_size)):
+                results: list[dict[str, Any] | None] = [None] * len(chunk)  # by position: ids may repeat
+                items, where = [], []
+                for j, r in enumerate(chunk):
+                    q = clean_text((r.question or question or "").strip())
+                    if r.error:
+                        results[j] = {"error": r.error}
+                        continue
+                    if not q:
+                        results[j] = {"error": "no question: give one per row or pass --question / --task"}
+                        continue
+                    try:
+                        s = normalize_dna(r.seq or "", what=f"sequence {r.id}")
+                    except DnaHlmError as e:
+                        results[j] = {"error": str(e)}
+                        continue
+                    items.append({"question": q, "seq": s})
+                    where.append(j)
+                if items:
+                    try:
+                        outs = answerer.answer_many(items)
+                    except Exception:  # isolate the failing row(s): answer one by one
+                        outs = []
+                        for it in items:
+                            try:
+                                outs.append(answerer.answer_many([it])[0])
+                            except Exception as e:  # noqa: BLE001 - recorded per row, the batch goes on
+                                outs.append({"error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"})
+                    for j, o in zip(where, outs):
+                        note = rna_note(chunk[j].seq or "")
+                        if note and not o.get("error"):
+                            o.setdefault("provenance", []).append(note)
+                        results[j] = o
+                for r, o in zip(chunk, results):
+                    assert o is not None
+                    row = {"id": r.id, "question": (r.question or question), "mode": answerer.config.mode,
+                           "task": o.get("task", answerer.config.task), "answer": o.get("answer"), "label": r.label,
+                           "neighbours": [neighbour_summary(d) for d in o.get("neighbours", [])],
+                           "mix": o.get("mix"), "error": o.get("error")}
+                    if "label_probs" in o:
+                        row["label_probs"] = o["label_probs"]
+                    if o.get("provenance"):
+                        row["provenance"] = o["provenance"]
+                    counts["errors" if row["error"] else "answered"] += 1
+                    try:
+                        line = json.dumps(row, ensure_ascii=False)
+                        line.encode("utf-8")
+                    except UnicodeEncodeError:  # a lone surrogate left in an id or label: escape it
+                        line = json.dumps(row)
+                    f.write(line + "\n")
+                    f.flush()
+                    bar.update(1)
+    except OSError as e:  # disk full, ...: the rows flushed so far stay, --resume continues
+        raise DnaHlmError(f"cannot write {out} ({e.strerror or e}); the rows written before stay: "
+                          "free the space and rerun with --resume") from None
     return counts
 
 

@@ -573,3 +573,38 @@ def test_rna_input_is_read_as_dna_and_says_so(work, tmp_path) -> None:
     assert res.exit_code == 0 and "read as DNA, U as T" in " ".join(got[0].get("provenance", []))
     assert "U as T" not in " ".join(got[1].get("provenance", []))
     assert got[0]["neighbours"] == got[1]["neighbours"]  # the same sequence, once as RNA
+
+
+def test_batch_survives_surrogates_deep_json_and_concatenated_boms(work, tmp_path) -> None:
+    root, rows, model = work
+    seq = rows[0]["seq"][:60]
+    jl = tmp_path / "in.jsonl"
+    lines = [json.dumps({"id": "surr", "seq": seq, "question": "Is this a gene? \ud800"}),
+             json.dumps({"id": "surr\udc80id", "seq": seq, "label": "x\ud800"}),
+             "[" * 100000 + "]" * 100000, json.dumps({"id": "ok", "seq": seq})]
+    jl.write_text("\n".join(lines) + "\n\ufeff" + json.dumps({"id": "after_bom", "seq": seq}) + "\n")
+    out = tmp_path / "o.jsonl"
+    res = runner.invoke(app, ["batch", str(jl), "--out", str(out), "--model", model, "--index", str(root / "indexes" / "seg"),
+                              "--question", "What is this?", "-k", "1"])
+    assert res.exit_code == 0, res.output
+    got = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert [g["id"] for g in got] == ["surr", "surr\ufffd\ufffd\ufffdid", "line3", "ok", "after_bom"]  # surrogates replaced
+    assert [bool(g["error"]) for g in got] == [False, False, True, False, False] and "not a JSON object" in got[2]["error"]
+    res = runner.invoke(app, ["batch", str(jl), "--out", str(out), "--model", model, "--index", str(root / "indexes" / "seg"),
+                              "--question", "What is this?", "-k", "1", "--resume"])
+    assert res.exit_code == 0 and "4 skipped" in res.output, res.output
+
+
+def test_an_output_that_cannot_be_written_is_one_line(work, tmp_path) -> None:
+    root, rows, model = work
+    fa = tmp_path / "in.fa"
+    fa.write_text(f">a\n{rows[0]['seq'][:60]}\n")
+    res = runner.invoke(app, ["batch", str(fa), "--out", "/dev/full", "--force", "--model", model, "--index",
+                              str(root / "indexes" / "seg"), "--question", "Q?", "-k", "1"])
+    assert res.exit_code == 2 and "\nerror: cannot write /dev/full (No space left on device)" in res.output and "Traceback" not in res.output
+    import os
+
+    link = tmp_path / "hard.jsonl"
+    os.link(fa, link)
+    res = runner.invoke(app, ["batch", str(fa), "--out", str(link), "--force", "--question", "Q?"])
+    assert res.exit_code == 2 and "is the input file" in res.output and fa.read_text().startswith(">a")
