@@ -506,7 +506,15 @@ def run_eval(data_dir: str | Path, out_dir: str | Path, cfg: EvalConfig = EvalCo
     if bad or not cfg.tasks:
         raise DnaHlmError(f"eval: unknown phrasing or k {', '.join(bad)} (phrasings: {', '.join(PHRASINGS)}; k >= 1)"
                           if bad else "eval: no tasks")
+    if not cfg.modes:
+        raise DnaHlmError(f"eval: no systems (--modes: {', '.join(MODES)})")
+    if not cfg.ks and any(m in ("knn", "sft-rag", "sft-rag-mix") for m in cfg.modes):
+        raise DnaHlmError("eval: --ks is empty, and knn / sft-rag need neighbour counts (e.g. --ks 3)")
+    if not cfg.phrasings and any(m.endswith(("plain", "rag", "rag-mix")) for m in cfg.modes):
+        raise DnaHlmError(f"eval: --phrasings is empty (phrasings: {', '.join(PHRASINGS)})")
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise DnaHlmError(f"eval --out {out} is a file, not a folder")
     out.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)

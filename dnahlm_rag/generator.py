@@ -30,6 +30,9 @@ from typing import Any
 from .errors import DnaHlmError
 
 
+#: Sampling temperatures below this are raised to it (in effect greedy; float32 cannot divide by less).
+MIN_TEMPERATURE = 1e-4
+
 @dataclass
 class LoadedModel:
     model: Any  # transformers.GPT2LMHeadModel, eval mode
@@ -67,8 +70,9 @@ def _load(model_dir: str, mtime: float, device: str, dtype: str) -> LoadedModel:
     try:
         tok = PreTrainedTokenizerFast.from_pretrained(model_dir)
         model = GPT2LMHeadModel.from_pretrained(model_dir, dtype=getattr(torch, dtype))
-    except (OSError, ValueError) as e:
-        raise DnaHlmError(f"cannot load the checkpoint in {model_dir}: {str(e).splitlines()[0]}") from None
+    except Exception as e:  # noqa: BLE001 - OSError, ValueError, safetensors' SafetensorError (a truncated file), ...
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise DnaHlmError(f"cannot load the checkpoint in {model_dir}: {first}") from None
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
     model.to(device).eval()
@@ -169,7 +173,9 @@ def _generate_batch(lm: LoadedModel, batch: list[list[int]], max_new_tokens: int
         for _ in range(max_new_tokens):
             logits = res.logits[:, -1, :].float()  # (B, V)
             if temperature > 0:
-                logits = logits / temperature
+                # shifted by the row maximum, and the temperature kept >= MIN_TEMPERATURE (a float32
+                # scalar of 1e-300 is 0, and 0 / 0 made the sampler crash on nan)
+                logits = (logits - logits.max(dim=-1, keepdim=True).values) / max(temperature, MIN_TEMPERATURE)
                 if top_k > 0:
                     kth = torch.topk(logits, min(top_k, logits.shape[-1]), dim=-1).values[:, -1:]
                     logits = logits.masked_fill(logits < kth, float("-inf"))

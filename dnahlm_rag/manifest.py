@@ -54,8 +54,10 @@ def read_manifest(folder: str | Path, stage: str, format_version: int | None = N
         raise ManifestError(f"{folder} has no {MANIFEST}: run the stage that builds it ({stage}) first")
     try:
         m = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ManifestError(f"{path} is corrupt ({e}); rebuild the {stage} stage") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise ManifestError(f"{path} is corrupt ({str(e)[:200]}); rebuild the {stage} stage") from None
+    if not isinstance(m, dict):
+        raise ManifestError(f"{path} is corrupt (a JSON {type(m).__name__}, not an object); rebuild the {stage} stage")
     if m.get("stage") != stage:
         raise ManifestError(f"{path} is a {m.get('stage')!r} manifest, expected {stage!r}")
     if format_version is not None and m.get("format_version") != format_version:

@@ -76,3 +76,12 @@ def test_manifest_round_trip_and_checks(tmp_path):
         read_manifest(tmp_path / "missing", "data")
     write_json(tmp_path / "j.json", {"k": [1]})
     assert json.loads((tmp_path / "j.json").read_text()) == {"k": [1]}
+
+
+def test_a_manifest_that_is_not_an_object_is_a_clear_error(tmp_path):
+    from dnahlm_rag.errors import ManifestError
+    from dnahlm_rag.manifest import read_manifest
+
+    (tmp_path / "manifest.json").write_text("[1, 2]")
+    with pytest.raises(ManifestError, match="a JSON list, not an object"):
+        read_manifest(tmp_path, "data")

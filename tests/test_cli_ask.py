@@ -608,3 +608,16 @@ def test_an_output_that_cannot_be_written_is_one_line(work, tmp_path) -> None:
     os.link(fa, link)
     res = runner.invoke(app, ["batch", str(fa), "--out", str(link), "--force", "--question", "Q?"])
     assert res.exit_code == 2 and "is the input file" in res.output and fa.read_text().startswith(">a")
+
+
+def test_a_truncated_checkpoint_and_a_tiny_temperature_are_handled(work, tmp_path) -> None:
+    import shutil
+
+    _, rows, model = work
+    bad = tmp_path / "badmodel"
+    shutil.copytree(model, bad)
+    (bad / "model.safetensors").write_bytes((bad / "model.safetensors").read_bytes()[:1000])
+    res = runner.invoke(app, ["ask", "Q?", "--seq", rows[0]["seq"][:60], "--model", str(bad), "--mode", "plain"])
+    assert res.exit_code == 2 and "cannot load the checkpoint" in res.output and "Traceback" not in res.output, res.output
+    res = _ask(work, "Q?", "--seq", rows[0]["seq"][:60], "--temperature", "1e-300", "-k", "1")
+    assert res.exit_code == 0, res.output  # was: probability tensor contains inf or nan

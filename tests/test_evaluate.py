@@ -137,6 +137,19 @@ def test_cli_eval(setup, tmp_path):
     assert "report:" in r.output and (out / "report.md").is_file()
     r = CliRunner().invoke(app, ["eval", "--tasks", "nope", "--data", str(data), "--out", str(out), "--quiet"])
     assert r.exit_code == 2 and "error:" in r.output
+    junk = tmp_path / "junk"
+    junk.write_text("x")
+    for extra, message in ((["--modes", ""], "no systems"), (["--modes", "knn", "--ks", ""], "--ks is empty"),
+                           (["--modes", "majority", "--out", str(junk)], "is a file, not a folder"),
+                           (["--modes", "majority", "--seed", "-1"], "greater than or equal to 0"),
+                           (["--modes", "majority", "--threads", "-1"], "greater than or equal to 0")):
+        args = ["eval", "--tasks", "gc", "--data", str(data), "--quiet", "--out", str(tmp_path / "bad")]
+        r = CliRunner().invoke(app, args + extra)
+        assert r.exit_code == 2 and message in r.output and "Traceback" not in r.output, (extra, r.output)
+    r = CliRunner().invoke(app, ["eval", "--tasks", "gc", "--modes", "majority,sft-plain", "--data", str(data), "--quiet",
+                                 "--out", str(tmp_path / "skip"), "--sft-model", str(tmp_path / "none"), "--max-items", "6",
+                                 "--prompts-dir", str(root / "task_prompts"), "--n-boot", "20"])
+    assert r.exit_code == 0 and "skipped: sft-plain" in r.output, r.output
 
 
 def test_open_task_comparisons_test_token_f1():

@@ -27,8 +27,8 @@ def eval_cmd(
     no_generate: Annotated[bool, typer.Option("--no-generate", help="Closed tasks: label scoring only, no free generation (no format-valid rate).")] = False,
     n_boot: Annotated[int, typer.Option("--n-boot", min=1, help="Bootstrap resamples for the 95% intervals.")] = 1000,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Prompts per forward pass.")] = 16,
-    threads: Annotated[int, typer.Option(help="Torch CPU threads (0: torch's default).")] = 0,
-    seed: Annotated[int, typer.Option(help="Seed of the item sample and the bootstrap.")] = 0,
+    threads: Annotated[int, typer.Option(min=0, help="Torch CPU threads (0: torch's default).")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the item sample and the bootstrap.")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
 ) -> None:
     """Evaluate RAG vs plain prompting vs baselines (majority, kNN vote, BLAST) on the test splits.
@@ -46,6 +46,8 @@ def eval_cmd(
                      generate_closed=not no_generate, threads=threads, base_model=str(base_model),
                      sft_model=str(sft_model), prompts_dir=prompts_dir)
     res = run_eval(data, out, cfg, progress=not quiet)
+    for line in sorted(set(res.get("skipped", []))):
+        typer.echo(f"skipped: {line}", err=True)  # a requested system that did not run (report.md says so too)
     for g in res["goals"]:
         typer.echo(f"{g['status']:>12}: {g['goal']} -- {g['evidence']}")
     typer.echo(f"report: {out / 'report.md'}")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import ManifestError
 from ..manifest import read_manifest
 from .build import FORMAT_VERSION, STAGE
 
@@ -10,6 +11,14 @@ from .build import FORMAT_VERSION, STAGE
 def summarize(folder: str | Path = "data") -> str:
     """Counts per source, per task and split, Mb of DNA and MB of English, as text."""
     m = read_manifest(folder, STAGE, FORMAT_VERSION)
+    try:
+        return _summarize(folder, m)
+    except (KeyError, TypeError, AttributeError, ValueError) as e:
+        raise ManifestError(f"{folder}/manifest.json lacks or mangles {e}: not a complete data manifest; "
+                            "rebuild with `dnahlm data build`") from None
+
+
+def _summarize(folder: str | Path, m: dict) -> str:
     lines = [f"dataset {folder} (recipe {m['recipe_name']}, seed {m['seed']}, built in {m.get('build_seconds', '?')} s)"]
     dna, en = m["pretrain"]["dna"], m["pretrain"]["english"]
     lines.append(f"pretraining DNA: {m['sizes']['dna_mb']:.1f} Mb ({dna['train_pieces']} train / "
