@@ -29,9 +29,9 @@ from typing import Any
 
 from .errors import DnaHlmError
 
-
 #: Sampling temperatures below this are raised to it (in effect greedy; float32 cannot divide by less).
 MIN_TEMPERATURE = 1e-4
+
 
 @dataclass
 class LoadedModel:
