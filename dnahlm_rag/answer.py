@@ -371,7 +371,10 @@ def genbank_rows(path: Path, feature_types: Sequence[str] = ("CDS",)) -> list[In
     rows: list[InputRow] = []
     for rec in iter_records(path, problems):
         feats = [f for f in rec.features if f.type in feature_types]
-        if not feats:
+        skipped = [(t, loc, why) for t, loc, why in rec.skipped if t in feature_types]
+        for t, loc, why in skipped:  # a feature that cannot be read is a row of its own, with the reason
+            rows.append(InputRow(f"{rec.accession}:{t}:{loc}", None, error=f"{t} feature at {loc} {why}: skipped"))
+        if not feats and not skipped:
             rows.append(InputRow(f"{rec.accession}", None, error=f"record {rec.accession} has no "
                                  f"{'/'.join(feature_types)} feature (give whole sequences as FASTA)"))
         for f in feats:

@@ -621,3 +621,19 @@ def test_a_truncated_checkpoint_and_a_tiny_temperature_are_handled(work, tmp_pat
     assert res.exit_code == 2 and "cannot load the checkpoint" in res.output and "Traceback" not in res.output, res.output
     res = _ask(work, "Q?", "--seq", rows[0]["seq"][:60], "--temperature", "1e-300", "-k", "1")
     assert res.exit_code == 0, res.output  # was: probability tensor contains inf or nan
+
+
+def test_a_genbank_feature_that_cannot_be_read_is_a_row_of_its_own(tmp_path) -> None:
+    from data_fixtures import genbank_record
+
+    from dnahlm_rag.answer import read_inputs
+
+    feats = ('     CDS             1..18\n                     /product="ok"\n'
+             '     CDS             40..900\n                     /product="past the end"\n'
+             '     CDS             J00194.1:1..30\n                     /product="elsewhere"\n')
+    gb = tmp_path / "f.gbk"
+    gb.write_text(genbank_record(features=feats))
+    got = read_inputs(gb)
+    assert sorted(r.error is None for r in got) == [False, False, True]  # one CDS read, two error rows
+    errs = " | ".join(r.error for r in got if r.error)
+    assert "lies outside the record's 60 bases" in errs and "points into another record" in errs

@@ -48,6 +48,8 @@ class Record:
     description: str
     seq: str
     features: list["Feature"] = field(default_factory=list)
+    # (type, location as written, reason) of each feature features_of skipped
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -141,11 +143,13 @@ def record_organism(rec: SeqRecord, override: str | None = None) -> str:
     return " ".join(org.split()) or "unknown organism"
 
 
-def features_of(rec: SeqRecord, seq: str, problems: Problems | None = None, file: str = "") -> list[Feature]:
+def features_of(rec: SeqRecord, seq: str, problems: Problems | None = None, file: str = "",
+                skipped: list[tuple[str, str, str]] | None = None) -> list[Feature]:
     """Features of ``rec`` (minus ``source``/``gene``) with 0-based coordinates and 5'->3' sequence.
 
     A feature pointing into another record (``join(AB123.1:1..100, ...)``) or outside the sequence is
-    skipped (not a malformed record: the rest of the record is fine)."""
+    skipped (not a malformed record: the rest of the record is fine); ``skipped``, when given,
+    receives ``(type, location, reason)`` for each."""
     out: list[Feature] = []
     n = len(seq)
     for f in rec.features:
@@ -154,6 +158,10 @@ def features_of(rec: SeqRecord, seq: str, problems: Problems | None = None, file
         loc = f.location
         parts = loc.parts
         if any(p.ref for p in parts) or int(loc.start) < 0 or int(loc.end) > n or int(loc.end) <= int(loc.start):
+            if skipped is not None:
+                why = ("points into another record" if any(p.ref for p in parts) else
+                       f"lies outside the record's {n} bases" if int(loc.end) > n or int(loc.start) < 0 else "is empty")
+                skipped.append((f.type, str(loc), why))
             continue
         fseq = loc.extract(seq)
         strand = parts[0].strand if parts[0].strand in (1, -1) else 1
@@ -190,12 +198,13 @@ def iter_records(path: str | Path, problems: Problems, fmt: str | None = None,
             continue
         acc = rec.id if rec.id and rec.id != "<unknown id>" else rec.name
         try:
-            feats = features_of(rec, seq, problems, str(path))
+            skipped: list[tuple[str, str, str]] = []
+            feats = features_of(rec, seq, problems, str(path), skipped)
         except Exception as e:  # a location Biopython accepted but cannot extract
             problems.report(path, label, f"feature table: {type(e).__name__}: {e}")
             continue
         yield Record(file=str(path), name=rec.name, accession=acc, organism=record_organism(rec, organism),
-                     description=rec.description, seq=seq, features=feats)
+                     description=rec.description, seq=seq, features=feats, skipped=skipped)
 
 
 _KIND_WORDS = {
