@@ -41,7 +41,12 @@ def normalize_dna(raw: str, *, what: str = "sequence") -> str:
     ``what`` names the input in the error message (for example ``"record chr1 in x.fa"``).
     An empty result is an error: an empty sequence cannot be asked about.
     """
-    seq = _STRIP.sub("", raw).upper().replace("U", "T")
+    stripped = _STRIP.sub("", raw)
+    if not stripped.isascii():  # before upper(): "ß".upper() is "SS", "ſ" (long s) "S", both valid codes
+        i = next(i for i, c in enumerate(stripped) if not c.isascii())
+        raise InvalidSequenceError(f"{what} is not DNA: character {stripped[i]!r} at position {i} (0-based, after "
+                                   f"removing whitespace); expected A, C, G, T, U or IUPAC codes {IUPAC_AMBIGUOUS}")
+    seq = stripped.upper().replace("U", "T")
     if not seq:
         raise InvalidSequenceError(f"{what} is empty: expected DNA letters (A, C, G, T; IUPAC codes allowed)")
     m = _VALID.match(seq)

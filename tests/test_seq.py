@@ -77,3 +77,9 @@ def test_sequence_pasted_into_a_question_is_found_and_cut_out() -> None:
     # a one-letter English word after the sequence stays English
     q, s = sequence_in_text("is agctaagtcctgccctcatttccctctcaggcatgg a splice donor?")
     assert q == "is this sequence a splice donor?" and s == "AGCTAAGTCCTGCCCTCATTTCCCTCTCAGGCATGG"
+
+
+def test_non_ascii_letters_that_upper_case_to_bases_are_refused() -> None:
+    for raw, bad in (("ACGTß", "ß"), ("acgſt", "ſ"), ("ACGTﬅ", "ﬅ")):  # upper(): SS, S, ST, all IUPAC letters
+        with pytest.raises(InvalidSequenceError, match=f"character {bad!r}"):
+            normalize_dna(raw)
