@@ -190,6 +190,7 @@ class Answerer:
                 note = self.novelty.note(o.get("neighbours") or [], len(it["seq"]))
                 if note:
                     o.setdefault("provenance", []).append(note)
+        self._note_cut_prompts(outs)
         shown = self.config.chain.query_seq_chars
         for it, o in zip(items, outs):
             if len(it["seq"]) < SHORT_QUERY:
@@ -206,6 +207,25 @@ class Answerer:
                         "the sequence has no unambiguous base (A/C/G/T): nothing to compare, so no neighbours "
                         "were retrieved and the model answered alone")
         return outs
+
+    def _note_cut_prompts(self, outs: list[dict[str, Any]]) -> None:
+        """A provenance line for each prompt longer than the model's context minus the answer's
+        tokens: the generator keeps only its end (:func:`~dnahlm_rag.generator.prompt_ids`), so the
+        model did not see its start (the instruction, the first neighbours)."""
+        lm = self.llm.loaded
+        budget = lm.context - self.config.max_new_tokens
+        prompts = [o.get("prompt") for o in outs]
+        sized = [(o, p) for o, p in zip(outs, prompts) if isinstance(p, str)]
+        if not sized or budget < 1:
+            return
+        lengths = [len(ids) + int(self.llm.prepend_bos) for ids in
+                   lm.tokenizer([p for _, p in sized], add_special_tokens=False)["input_ids"]]
+        for (o, _), n in zip(sized, lengths):
+            if n > budget:
+                o.setdefault("provenance", []).append(
+                    f"the prompt has {n} tokens and the model reads {budget} (its {lm.context}-token context less "
+                    f"{self.config.max_new_tokens} for the answer): its first {n - budget} were cut, so the model did "
+                    "not see all of the instruction and neighbours (fewer neighbours, -k, or a shorter question help)")
 
     def _snap_to_labels(self, outs: list[dict[str, Any]]) -> None:
         """A closed task's answer is one of its labels: a free generation that is none (the model

@@ -637,3 +637,14 @@ def test_a_genbank_feature_that_cannot_be_read_is_a_row_of_its_own(tmp_path) -> 
     assert sorted(r.error is None for r in got) == [False, False, True]  # one CDS read, two error rows
     errs = " | ".join(r.error for r in got if r.error)
     assert "lies outside the record's 60 bases" in errs and "points into another record" in errs
+
+
+def test_a_prompt_longer_than_the_context_says_it_was_cut(work) -> None:
+    _, rows, _ = work
+    long_q = "Is this a gene? " + "Please consider the biology carefully. " * 120
+    res = _ask(work, long_q, "--seq", rows[0]["seq"][:60], "-k", "1", "--json")
+    assert res.exit_code == 0, res.output
+    prov = json.loads(res.output.strip().splitlines()[-1])["provenance"]
+    assert any("were cut, so the model did not see all of the instruction" in p for p in prov), prov
+    res = _ask(work, "Is this a gene?", "--seq", rows[0]["seq"][:60], "-k", "1", "--json")
+    assert not any("were cut" in p for p in json.loads(res.output.strip().splitlines()[-1])["provenance"])
