@@ -325,13 +325,18 @@ def clean_text(text: str) -> str:
     return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace") if not text.isascii() else text
 
 
-def _read_text(p: Path) -> str:
-    """A text input file: UTF-8 with or without a byte-order mark, bad bytes replaced."""
+def _input_file(p: Path) -> Path:
+    """``p``, refused with a one-line error when it is a folder or does not exist."""
     if p.is_dir():
         raise DnaHlmError(f"{p} is a folder, not a file")
     if not p.is_file():
         raise DnaHlmError(f"input file {p} not found")
-    with open(p, "rb") as f:
+    return p
+
+
+def _read_text(p: Path) -> str:
+    """A text input file: UTF-8 with or without a byte-order mark, bad bytes replaced."""
+    with open(_input_file(p), "rb") as f:
         if f.read(2) == b"\x1f\x8b":
             raise DnaHlmError(f"{p} is gzipped: decompress it first (gzip -d), or name it .gb.gz/.gbk.gz/.embl.gz "
                               "if it is GenBank/EMBL")
@@ -409,11 +414,7 @@ def genbank_rows(path: Path, feature_types: Sequence[str] = ("CDS",)) -> list[In
 def read_inputs(path: str | Path, feature_types: Sequence[str] = ("CDS",)) -> list[InputRow]:
     """Rows of a FASTA, JSONL or GenBank/EMBL batch file (:func:`genbank_rows`, one row per feature
     of ``feature_types``); unreadable rows carry an ``error``."""
-    p = Path(path)
-    if p.is_dir():
-        raise DnaHlmError(f"{p} is a folder, not a file")
-    if not p.is_file():
-        raise DnaHlmError(f"input file {p} not found")
+    p = _input_file(Path(path))
     rows: list[InputRow] = []
     if is_genbank_path(p):
         try:
@@ -471,12 +472,9 @@ def check_batch_paths(in_path: str | Path, out_path: str | Path, resume: bool, f
     inp, out = Path(in_path), Path(out_path)
     if resume and force:
         raise DnaHlmError("--resume continues OUT and --force starts it over: give one of them")
-    if inp.is_dir():
-        raise DnaHlmError(f"{inp} is a folder, not a file")
-    if not inp.is_file():
-        raise DnaHlmError(f"input file {inp} not found")
+    _input_file(inp)
     check_file_path(out, "--out")
-    if out.exists() and (out.resolve() == inp.resolve() or os.path.samefile(out, inp)):
+    if out.exists() and os.path.samefile(out, inp):  # a symlink or a hard link to IN too
         raise DnaHlmError(f"--out {out} is the input file: answers go to a file of their own")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
