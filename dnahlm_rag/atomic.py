@@ -29,6 +29,13 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _file_in_the_way(path: Path) -> Path | None:
+    """The nearest existing one of ``path``'s parents when it is a file (nothing can be made under
+    it), else None."""
+    parent = next((a for a in path.parents if a.exists()), None)
+    return parent if parent is not None and not parent.is_dir() else None
+
+
 def check_file_path(path: str | Path, what: str = "output") -> Path:
     """``path`` as a Path, refused with a one-line error if a file cannot be written there: it is a
     folder, or one of its parents is a file (call before long work, so none is lost)."""
@@ -37,9 +44,9 @@ def check_file_path(path: str | Path, what: str = "output") -> Path:
     path = Path(path)
     if path.is_dir():
         raise DnaHlmError(f"{what} {path} is a folder: give a file name")
-    parent = next((a for a in path.parents if a.exists()), None)
-    if parent is not None and not parent.is_dir():
-        raise DnaHlmError(f"{what} {path}: {parent} is a file, not a folder")
+    blocker = _file_in_the_way(path)
+    if blocker is not None:
+        raise DnaHlmError(f"{what} {path}: {blocker} is a file, not a folder")
     return path
 
 
@@ -93,12 +100,13 @@ def atomic_dir(path: str | Path, marker: str | None = "manifest.json") -> Iterat
     path = Path(path)
     if path.name in ("", ".", ".."):
         raise DnaHlmError(f"{path}: give a folder name, not {path.name or '/'!r}")
-    if path.exists() and not path.is_dir():
-        raise DnaHlmError(f"{path} is a file, not a folder")
+    blocker = path if path.exists() and not path.is_dir() else _file_in_the_way(path)
+    if blocker is not None:
+        raise DnaHlmError(f"{path} is a file, not a folder" if blocker == path else
+                          f"{path}: {blocker} is a file, not a folder")
     if marker is not None and path.is_dir() and any(path.iterdir()) and not (path / marker).is_file():
         raise DnaHlmError(f"{path} holds files but no {marker}: not a folder this project wrote; "
                           "refusing to replace it (remove it or choose another name)")
-    check_file_path(path / "x", "folder")  # a parent that is a file
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     tmp.chmod(0o755)  # mkdtemp makes 0700
