@@ -9,7 +9,8 @@ most its context (left-truncated prompt). A closed task's answer is always one o
 
 Batch files: FASTA (``.fa``, ``.fasta``, ``.fna``, ``.fas``), JSON lines (``.jsonl``: ``id``,
 ``seq``, optional ``question`` and ``label``; a row without ``seq`` may have its sequence pasted
-into its question, as ``ask`` accepts, :func:`~dnahlm_rag.seq.sequence_in_text`), or GenBank/EMBL
+into its question, as ``ask`` accepts, :func:`~dnahlm_rag.seq.sequence_in_text`; a row with both is
+answered about its ``seq``, and its provenance says the pasted one was ignored), or GenBank/EMBL
 (one row per CDS, or other chosen feature type, with its annotated product as ``label``). Output is JSON
 lines, one row per input row (a repeated id is an error row of its own), in input order (GenBank:
 features in file order, then a row per malformed record; after ``resume``, the retried rows
@@ -44,7 +45,7 @@ from .errors import DnaHlmError
 from .llm import DnaHlmLLM
 from .model_folder import default_model_dir
 from .fused_retriever import make_retriever
-from .seq import normalize_dna, rna_note, sequence_in_text
+from .seq import normalize_dna, pasted_ignored_note, rna_note, sequence_in_text
 
 if TYPE_CHECKING:
     from .task_router import TaskRouter
@@ -94,6 +95,7 @@ class InputRow:
     question: str | None = None
     label: Any = None
     error: str | None = None  # a row that could not even be read
+    notes: list[str] = field(default_factory=list)  # provenance lines about how the row was read
 
 
 def neighbour_summary(doc: Any) -> dict[str, Any]:
@@ -326,20 +328,36 @@ def clean_text(text: str) -> str:
 
 
 def _input_file(p: Path) -> Path:
-    """``p``, refused with a one-line error when it is a folder or does not exist."""
+    """``p``, refused with a one-line error when it is a folder, does not exist, or is no regular
+    file (``/dev/null``, a named pipe, a device: nothing to read, or read only once)."""
     if p.is_dir():
         raise DnaHlmError(f"{p} is a folder, not a file")
-    if not p.is_file():
+    if not p.exists():
         raise DnaHlmError(f"input file {p} not found")
+    if not p.is_file():
+        kind = "a named pipe (FIFO)" if p.is_fifo() else "a socket" if p.is_socket() else "a device"
+        raise DnaHlmError(f"{p} is not a regular file but {kind}: give a file that holds the input")
     return p
 
 
+#: Byte-order marks of the text encodings that are not UTF-8 (UTF-32's before UTF-16's: FF FE 00 00 starts with FF FE).
+_WIDE_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"),
+              (b"\xfe\xff", "UTF-16"))
+
+
 def _read_text(p: Path) -> str:
-    """A text input file: UTF-8 with or without a byte-order mark, bad bytes replaced."""
+    """A text input file: UTF-8 with or without a byte-order mark, bad bytes replaced. A gzipped
+    file, and a UTF-16 or UTF-32 one (a byte-order mark, or NUL bytes in its first 1,000, as
+    Windows Notepad's "Unicode" writes), are one-line errors."""
     with open(_input_file(p), "rb") as f:
-        if f.read(2) == b"\x1f\x8b":
-            raise DnaHlmError(f"{p} is gzipped: decompress it first (gzip -d), or name it .gb.gz/.gbk.gz/.embl.gz "
-                              "if it is GenBank/EMBL")
+        head = f.read(1000)
+    if head.startswith(b"\x1f\x8b"):
+        raise DnaHlmError(f"{p} is gzipped: decompress it first (gzip -d), or name it .gb.gz/.gbk.gz/.embl.gz "
+                          "if it is GenBank/EMBL")
+    wide = next((name for bom, name in _WIDE_BOMS if head.startswith(bom)), None)
+    if wide or b"\x00" in head:
+        what = f"is {wide} text" if wide else "holds NUL bytes (UTF-16 or UTF-32 text, or not text at all)"
+        raise DnaHlmError(f"{p} {what}: save it as UTF-8 or ASCII (e.g. iconv -f {wide or 'UTF-16'} -t UTF-8)")
     return p.read_text(encoding="utf-8-sig", errors="replace")
 
 
@@ -437,17 +455,19 @@ def read_inputs(path: str | Path, feature_types: Sequence[str] = ("CDS",)) -> li
             rid = clean_text(str(obj.get("id", f"line{n}")))
             seq, question = obj.get("seq"), obj.get("question")
             question = clean_text(question) if isinstance(question, str) else question
-            if not isinstance(seq, str) and isinstance(question, str):  # a sequence pasted into the question
-                pasted = sequence_in_text(question)
-                if pasted is not None:
-                    question, seq = pasted
+            pasted = sequence_in_text(question) if isinstance(question, str) else None
+            notes: list[str] = []
+            if pasted is not None and not isinstance(seq, str):  # a sequence pasted into the question
+                question, seq = pasted
+            elif pasted is not None:  # the row's own 'seq' wins, as --seq does in ask
+                notes.append(pasted_ignored_note(len(pasted[1]), "'seq'"))
             if question is not None and not isinstance(question, str):
                 rows.append(InputRow(rid, None, None, obj.get("label"), f"line {n}: 'question' is not a string"))
                 continue
             bad_seq = None if isinstance(seq, str) else \
                 "the row has no 'seq' (a question needs a sequence)" if seq is None else \
                 f"line {n}: 'seq' is a {type(seq).__name__}, not a string"
-            rows.append(InputRow(rid, seq if isinstance(seq, str) else None, question, obj.get("label"), bad_seq))
+            rows.append(InputRow(rid, seq if isinstance(seq, str) else None, question, obj.get("label"), bad_seq, notes))
     else:
         raise DnaHlmError(f"{p}: unknown input type {p.suffix!r}; expected FASTA ({', '.join(FASTA_SUFFIXES)}), .jsonl "
                           f"or GenBank/EMBL ({', '.join(GENBANK_SUFFIXES)}, gzipped or not)")
@@ -578,9 +598,9 @@ def run_batch(answerer: Answerer | RoutedAnswerer, in_path: str | Path, out_path
                             except Exception as e:  # noqa: BLE001 - recorded per row, the batch goes on
                                 outs.append({"error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"})
                     for j, o in zip(where, outs):
-                        note = rna_note(chunk[j].seq or "")
-                        if note and not o.get("error"):
-                            o.setdefault("provenance", []).append(note)
+                        notes = [*chunk[j].notes, rna_note(chunk[j].seq or "")]
+                        if not o.get("error"):
+                            o.setdefault("provenance", []).extend(n for n in notes if n)
                         results[j] = o
                 for r, o in zip(chunk, results):
                     assert o is not None

@@ -65,6 +65,13 @@ def rna_note(raw: str) -> str | None:
     return "the sequence holds U (RNA): read as DNA, U as T" if "U" in raw or "u" in raw else None
 
 
+def pasted_ignored_note(pasted_len: int, given: str) -> str:
+    """The note that a sequence pasted into the question was ignored for the one ``given`` apart
+    (``--seq`` or ``--fasta`` of ``ask``, a batch row's ``'seq'``)."""
+    return (f"the question holds a {pasted_len}-base sequence too; answering about the one of {given} "
+            "(the pasted one is ignored)")
+
+
 _BASE_WORD = re.compile(r"[ACGTUNacgtun]+")
 _PUNCT = "?!,;:.()[]{}\"'"
 MIN_PASTED = 20  # bases; English words made of a, c, g, t, u, n alone ("a cat can") never reach it
@@ -73,8 +80,10 @@ MIN_CHUNK = 5  # a shorter word of base letters joins a pasted run only after a 
 
 def sequence_in_text(text: str, min_len: int = MIN_PASTED) -> tuple[str, str] | None:
     """A DNA sequence pasted into an English question: ``(question, sequence)`` with the longest run
-    of at least ``min_len`` bases cut out of the question (replaced by "this sequence") and
-    normalised, or None when the text holds no such run.
+    of at least ``min_len`` bases cut out of the question (replaced by "this sequence"), or None
+    when the text holds no such run. The sequence is upper-cased without its whitespace and
+    numbers, but still raw otherwise: an RNA ``U`` stays for :func:`rna_note` to see, as with a
+    sequence given on its own (:func:`normalize_dna` then reads it as ``T``).
 
     A run is a sequence of whitespace-separated words of base letters (any case, U and N
     included), with numbers between them (GenBank ``ORIGIN`` numbering); a word shorter than
@@ -122,7 +131,7 @@ def sequence_in_text(text: str, min_len: int = MIN_PASTED) -> tuple[str, str] | 
     n, a, b = max(runs, key=lambda r: r[0])
     before = re.sub(r"(?m)^\s*>.*$", " ", text[:a])  # a pasted FASTA header line
     question = " ".join((before + "this sequence" + text[b:]).split())
-    return question, normalize_dna(text[a:b], what="the sequence in the question")
+    return question, _STRIP.sub("", text[a:b]).upper()  # only base letters, digits and whitespace
 
 
 def reverse_complement(seq: str) -> str:

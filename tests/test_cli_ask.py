@@ -575,6 +575,87 @@ def test_rna_input_is_read_as_dna_and_says_so(work, tmp_path) -> None:
     assert got[0]["neighbours"] == got[1]["neighbours"]  # the same sequence, once as RNA
 
 
+def test_rna_pasted_into_the_question_says_so_in_ask_and_batch(work, tmp_path) -> None:
+    """A pasted RNA sequence gets the same "U read as T" provenance line as one given with --seq."""
+    root, rows, model = work
+    dna = rows[0]["seq"][:60]
+    rna = dna.replace("T", "U").lower()
+    res = _ask(work, f"What is {rna}?", "-k", "1")
+    assert res.exit_code == 0 and "note: took the 60-base sequence from the question" in res.output, res.output
+    assert "the sequence holds U (RNA): read as DNA, U as T" in res.output
+    jl = tmp_path / "in.jsonl"
+    _batch_input(jl, [{"id": "r", "question": f"What is {rna}?"}, {"id": "d", "question": f"What is {dna}?"}])
+    out = tmp_path / "o.jsonl"
+    res = runner.invoke(app, ["batch", str(jl), "--out", str(out), "--model", model, "--index", str(root / "indexes" / "seg"),
+                              "-k", "1"])
+    got = [json.loads(x) for x in out.read_text().splitlines()]
+    assert res.exit_code == 0 and [g["error"] for g in got] == [None, None], res.output
+    assert "the sequence holds U (RNA): read as DNA, U as T" in got[0].get("provenance", [])
+    assert "U as T" not in " ".join(got[1].get("provenance", []))
+    assert got[0]["neighbours"] == got[1]["neighbours"]  # the same sequence, once as RNA
+
+
+def test_batch_row_with_seq_and_a_pasted_sequence_says_the_pasted_one_is_ignored(work, tmp_path) -> None:
+    """As ``ask`` notes for --seq, a batch row answers about its 'seq' and its provenance says the
+    sequence pasted into its question was ignored (the same wording)."""
+    from dnahlm_rag.answer import read_inputs
+
+    root, rows, model = work
+    jl = tmp_path / "in.jsonl"
+    _batch_input(jl, [{"id": "both", "seq": rows[0]["seq"][:60], "question": f"Is {rows[1]['seq'][:30]} a gene?"},
+                      {"id": "seq", "seq": rows[0]["seq"][:60], "question": "Is this a gene?"}])
+    note = "the question holds a 30-base sequence too; answering about the one of 'seq' (the pasted one is ignored)"
+    assert [r.notes for r in read_inputs(jl)] == [[note], []]
+    out = tmp_path / "o.jsonl"
+    res = runner.invoke(app, ["batch", str(jl), "--out", str(out), "--model", model, "--index", str(root / "indexes" / "seg"),
+                              "-k", "1"])
+    got = [json.loads(x) for x in out.read_text().splitlines()]
+    assert res.exit_code == 0 and [g["error"] for g in got] == [None, None], res.output
+    assert note in got[0]["provenance"] and note not in got[1].get("provenance", [])
+    assert got[0]["question"] == f"Is {rows[1]['seq'][:30]} a gene?"  # the question is kept as asked
+    assert got[0]["neighbours"] == got[1]["neighbours"]  # answered about 'seq'
+
+
+def test_an_input_that_is_no_regular_file_says_so_not_not_found(work, tmp_path) -> None:
+    """/dev/null, a named pipe: one line saying what the input is, before any model loads (a named
+    pipe is never opened, so this cannot hang)."""
+    import os
+
+    no_model = ["--model", str(tmp_path / "no-model"), "--question", "Q?"]
+    res = runner.invoke(app, ["ask", "What is this?", "--fasta", "/dev/null", "--model", str(tmp_path / "no-model")])
+    assert res.exit_code == 2 and res.output == "error: /dev/null is not a regular file but a device: give a file that holds the input\n", res.output
+    res = runner.invoke(app, ["batch", "/dev/null", "--out", str(tmp_path / "o.jsonl"), *no_model])
+    assert res.exit_code == 2 and "error: /dev/null is not a regular file but a device" in res.output, res.output
+    if hasattr(os, "mkfifo"):
+        fifo = tmp_path / "in.fa"
+        os.mkfifo(fifo)
+        res = runner.invoke(app, ["batch", str(fifo), "--out", str(tmp_path / "o.jsonl"), *no_model])
+        assert res.exit_code == 2 and f"error: {fifo} is not a regular file but a named pipe (FIFO)" in res.output, res.output
+    res = runner.invoke(app, ["batch", str(tmp_path / "missing.fa"), "--out", str(tmp_path / "o.jsonl"), *no_model])
+    assert res.exit_code == 2 and "input file" in res.output and "not found" in res.output
+
+
+@pytest.mark.parametrize("encoding, head, message", [
+    ("utf-16-le", b"\xff\xfe", "is UTF-16 text: save it as UTF-8 or ASCII"),  # Windows Notepad's "Unicode"
+    ("utf-16-be", b"\xfe\xff", "is UTF-16 text: save it as UTF-8 or ASCII"),
+    ("utf-32-le", b"\xff\xfe\x00\x00", "is UTF-32 text: save it as UTF-8 or ASCII"),
+    ("utf-16-le", b"", "holds NUL bytes (UTF-16 or UTF-32 text, or not text at all): save it as UTF-8 or ASCII"),
+])
+def test_utf16_and_utf32_input_files_are_one_line_errors(work, tmp_path, encoding, head, message) -> None:
+    """A wide-encoded FASTA or JSONL file is named as such, not misread as FASTA without a header."""
+    from dnahlm_rag.answer import read_inputs, read_single_fasta
+    from dnahlm_rag.errors import DnaHlmError
+
+    fa, jl = tmp_path / "q.fa", tmp_path / "q.jsonl"
+    fa.write_bytes(head + ">q1\r\nACGTACGTACGTACGTACGTAC\r\n".encode(encoding))
+    jl.write_bytes(head + (json.dumps({"id": "a", "seq": "ACGT"}) + "\n").encode(encoding))
+    for path, read in ((fa, read_single_fasta), (fa, read_inputs), (jl, read_inputs)):
+        with pytest.raises(DnaHlmError, match=f"^{path} " + message.replace("(", r"\(").replace(")", r"\)")):
+            read(path)
+    res = _ask(work, "What is this?", "--fasta", str(fa))
+    assert res.exit_code == 2 and res.output.count("\n") == 1 and message in res.output, res.output
+
+
 def test_batch_survives_surrogates_deep_json_and_concatenated_boms(work, tmp_path) -> None:
     root, rows, model = work
     seq = rows[0]["seq"][:60]

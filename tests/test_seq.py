@@ -62,7 +62,7 @@ def test_sequence_pasted_into_a_question_is_found_and_cut_out() -> None:
     assert (q, s) == ("What does this sequence encode?", "ATGAAACGCATTAGCACCACCATTACC")
     # a pasted FASTA record or GenBank ORIGIN block: line breaks, spaces, numbers, RNA U, the header dropped
     q, s = sequence_in_text("Which genus?\n>seq1\nACGUACGTAC GTACGTACGT\n61 ACGTNNTT")
-    assert q == "Which genus? this sequence" and s == "ACGTACGTACGTACGTACGTACGTNNTT"
+    assert q == "Which genus? this sequence" and s == "ACGUACGTACGTACGTACGTACGTNNTT"  # U kept for rna_note
     q, s = sequence_in_text("Is ACGT a motif in ACGTACGTACGTACGTACGTAAAA?")  # the longest run is taken
     assert s == "ACGTACGTACGTACGTACGTAAAA" and q == "Is ACGT a motif in this sequence?"
     # English made of base letters, a short motif, and DNA glued to other letters are not sequences
@@ -83,3 +83,16 @@ def test_non_ascii_letters_that_upper_case_to_bases_are_refused() -> None:
     for raw, bad in (("ACGTß", "ß"), ("acgſt", "ſ"), ("ACGTﬅ", "ﬅ")):  # upper(): SS, S, ST, all IUPAC letters
         with pytest.raises(InvalidSequenceError, match=f"character {bad!r}"):
             normalize_dna(raw)
+
+
+def test_a_pasted_rna_sequence_keeps_its_u_for_the_rna_note() -> None:
+    """A sequence pasted into the question reaches ``rna_note`` as written (U kept), as one given
+    with --seq does; ``normalize_dna`` then reads it as DNA."""
+    from dnahlm_rag.seq import rna_note, sequence_in_text
+
+    q, s = sequence_in_text("What does augaaacgca uuagcaccac cauuacc encode?")
+    assert q == "What does this sequence encode?" and s == "AUGAAACGCAUUAGCACCACCAUUACC"
+    assert rna_note(s) == "the sequence holds U (RNA): read as DNA, U as T"
+    assert normalize_dna(s) == "ATGAAACGCATTAGCACCACCATTACC"
+    q, s = sequence_in_text("Would you say atgaaacgcattagcaccaccattacc is a gene?")  # the 'u's of English are not RNA
+    assert rna_note(s) is None

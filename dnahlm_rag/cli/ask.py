@@ -168,12 +168,11 @@ def register(app: typer.Typer) -> None:
         from ..answer import read_single_fasta, similarity_text
         from ..chain import ChainConfig
         from ..errors import DnaHlmError
-        from ..seq import MIN_PASTED, normalize_dna, sequence_in_text
+        from ..seq import MIN_PASTED, normalize_dna, pasted_ignored_note, sequence_in_text
 
         pasted = sequence_in_text(question)
         if pasted is not None and (seq is not None or fasta is not None):
-            typer.echo(f"note: the question holds a {len(pasted[1])}-base sequence too; answering about the one of "
-                       f"{'--seq' if seq is not None else '--fasta'} (the pasted one is ignored)", err=True)
+            typer.echo("note: " + pasted_ignored_note(len(pasted[1]), "--seq" if seq is not None else "--fasta"), err=True)
         elif pasted is not None:  # the sequence was pasted into the question itself
             question, seq = pasted
             typer.echo(f"note: took the {len(seq)}-base sequence from the question; asking: {question!r}", err=True)
