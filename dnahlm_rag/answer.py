@@ -45,6 +45,7 @@ from .errors import DnaHlmError
 from .llm import DnaHlmLLM
 from .model_folder import default_model_dir
 from .fused_retriever import make_retriever
+from .orfs import DEFAULT_TABLE, check_table
 from .seq import normalize_dna, pasted_ignored_note, rna_note, sequence_in_text
 
 if TYPE_CHECKING:
@@ -69,6 +70,9 @@ class AnswerConfig:
     # "auto": fuse protein-level hits when indexes/proteins sits beside a segments index
     # (dnahlm_rag.fused_retriever); None: DNA level only; or a protein index folder
     protein_index: str | None = "auto"
+    # NCBI genetic code of the query's ORFs at the protein level (the fused retriever): 11
+    # (bacteria, archaea, plastids), 2 (vertebrate mitochondria), 4 (Mycoplasma), 1 (standard), ...
+    genetic_code: int = DEFAULT_TABLE
     chain: ChainConfig = field(default_factory=ChainConfig)
     max_new_tokens: int = 32
     temperature: float = 0.0
@@ -122,6 +126,7 @@ class Answerer:
         if config.mode not in MODES:
             raise DnaHlmError(f"unknown mode {config.mode!r}: expected rag or plain")
         self.config = config
+        check_table(config.genetic_code)  # an unknown code fails before any model loads
         model_dir = Path(config.model_dir) if config.model_dir else default_model_dir()
         # An instruction-tuned model carries the prompt style it was trained with; use it.
         from .instruct import read_prompt_style
@@ -144,16 +149,29 @@ class Answerer:
         if config.mode == "rag":
             if config.index_dir:
                 self.retriever = make_retriever(config.index_dir, model_dir=str(model_dir), k=config.chain.k,
-                                                protein=config.protein_index)
+                                                protein=config.protein_index, table=config.genetic_code)
             elif config.task and config.data_dir:
                 from .task_retriever import TaskRetriever
 
                 self.retriever = TaskRetriever(data_dir=config.data_dir, task=config.task, k=config.chain.k)
             else:
                 raise DnaHlmError("rag mode needs an index (--index NAME); or use --mode plain")
+        self.code_note = self._genetic_code_note()
         self.labels = labels
         self.chain = build_chains(self.llm, self.retriever, config.chain, labels)[config.mode]
         self.novelty = self._fit_novelty() if self.retriever is not None and config.task and config.novelty_data else None
+
+    def _genetic_code_note(self) -> str | None:
+        """A provenance line when a genetic code other than the default was asked for but nothing
+        here reads ORFs with it (only the fused retriever's protein level does)."""
+        from .fused_retriever import FusedRetriever
+
+        if self.config.genetic_code == DEFAULT_TABLE or isinstance(self.retriever, FusedRetriever):
+            return None
+        why = ("plain mode retrieves nothing" if self.retriever is None else
+               f"task {self.config.task}'s own neighbour finder reads ORFs with code {DEFAULT_TABLE}, as its train rows"
+               if self.config.task and not self.config.index_dir else "this index has no protein level")
+        return f"genetic code {self.config.genetic_code} not used: {why}"
 
     def _fit_novelty(self) -> Any:
         """A :class:`~dnahlm_rag.novelty.NoveltyCheck` of the task from evenly spaced valid rows
@@ -193,6 +211,9 @@ class Answerer:
                 if note:
                     o.setdefault("provenance", []).append(note)
         self._note_cut_prompts(outs)
+        if self.code_note:
+            for o in outs:
+                o.setdefault("provenance", []).append(self.code_note)
         shown = self.config.chain.query_seq_chars
         for it, o in zip(items, outs):
             if len(it["seq"]) < SHORT_QUERY:

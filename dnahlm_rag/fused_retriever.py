@@ -1,7 +1,8 @@
 """``FusedRetriever``: protein-level and DNA-level neighbours of a query, fused into one list.
 
 A query that codes for a protein is searched twice: its best open reading frames
-(:func:`~dnahlm_rag.orfs.find_orfs`, both strands, ``table`` 11 unless told, ORFs of at least
+(:func:`~dnahlm_rag.orfs.find_orfs`, both strands, ``table`` 11 unless told: ``ask``/``batch
+--genetic-code``; docs/benchmarks.md, "Genetic code of the query"), ORFs of at least
 ``min_codons`` codons, the best ``max_orfs`` of them) against the protein index
 (``indexes/proteins``, translated CDS, searched by exact word cosine, 4-mers and spaced 4-mers,
 through its inverted file, :mod:`dnahlm_rag.protein_words`), and the whole sequence
@@ -312,11 +313,12 @@ def protein_index_beside(index_dir: str | Path) -> Path | None:
 
 
 def make_retriever(index_dir: str, *, model_dir: str | None = None, k: int = 4,
-                   protein: str | None = "auto") -> BaseRetriever:
+                   protein: str | None = "auto", table: int = DEFAULT_TABLE) -> BaseRetriever:
     """The retriever ``ask``/``batch`` use: fused when a protein index applies, else DNA only.
 
     ``protein``: ``"auto"`` (fuse with :func:`protein_index_beside` when there is one), ``None``
-    or ``"off"`` (DNA only), or a protein index folder.
+    or ``"off"`` (DNA only), or a protein index folder. ``table``: the NCBI genetic code the
+    query's ORFs are read with (fused only).
     """
     pdir: Path | None = None
     if protein == "auto":
@@ -327,4 +329,4 @@ def make_retriever(index_dir: str, *, model_dir: str | None = None, k: int = 4,
             raise DnaHlmError(f"no protein index at {pdir}: build one with `dnahlm index build --embedder protein`")
     if pdir is None:
         return SegmentRetriever(index_dir=index_dir, model_dir=model_dir, k=k)
-    return FusedRetriever(index_dir=index_dir, protein_index_dir=str(pdir), model_dir=model_dir, k=k)
+    return FusedRetriever(index_dir=index_dir, protein_index_dir=str(pdir), model_dir=model_dir, k=k, table=table)

@@ -144,6 +144,12 @@ def _code(table: int) -> _Code:
     return _Code(table, aa.copy(), stop, start)
 
 
+def check_table(table: int) -> int:
+    """``table`` when Biopython knows it as an NCBI genetic code, else an :class:`OrfError` naming the known ones."""
+    _code(table)
+    return table
+
+
 def start_codons(table: int) -> tuple[str, ...]:
     """Start codons of an NCBI table (from Biopython), e.g. ATG, GTG, TTG, ... for table 11."""
     return tuple(CodonTable.unambiguous_dna_by_id[_code(table).table].start_codons)

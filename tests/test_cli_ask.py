@@ -729,3 +729,18 @@ def test_a_prompt_longer_than_the_context_says_it_was_cut(work) -> None:
     assert any("were cut, so the model did not see all of the instruction" in p for p in prov), prov
     res = _ask(work, "Is this a gene?", "--seq", rows[0]["seq"][:60], "-k", "1", "--json")
     assert not any("were cut" in p for p in json.loads(res.output.strip().splitlines()[-1])["provenance"])
+
+
+def test_genetic_code_is_checked_first_and_said_unused_without_a_protein_level(work, tmp_path) -> None:
+    root, rows, model = work
+    res = _ask(work, "What is this?", "--seq", rows[0]["seq"][:60], "--genetic-code", "7")
+    assert res.exit_code == 2 and res.output.strip().startswith("error: unknown genetic code table 7;"), res.output
+    fa = tmp_path / "q.fa"
+    fa.write_text(">q\n" + rows[0]["seq"][:60] + "\n")
+    res = runner.invoke(app, ["batch", str(fa), "--out", str(tmp_path / "o.jsonl"), "--genetic-code", "0"])
+    assert res.exit_code == 2 and "unknown genetic code table 0" in res.output and not (tmp_path / "o.jsonl").exists()
+    # the "seg" index has no proteins index beside it: nothing reads ORFs with the code asked for
+    res = _ask(work, "What is this?", "--seq", rows[0]["seq"][:60], "--genetic-code", "2", "-k", "1")
+    assert res.exit_code == 0 and "genetic code 2 not used: this index has no protein level" in res.output, res.output
+    res = _ask(work, "What is this?", "--seq", rows[0]["seq"][:60], "-k", "1")
+    assert "genetic code" not in res.output

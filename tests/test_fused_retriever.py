@@ -208,6 +208,27 @@ def test_make_retriever_auto_off_and_folder(tmp_path) -> None:
     assert isinstance(make_retriever(str(task_idx)), SegmentRetriever)
 
 
+def _as_vertebrate_mitochondrial(cds: str) -> str:
+    """``cds`` (table 11) rewritten so table 2 (vertebrate mitochondria) reads the same protein:
+    Trp as TGA (a stop in table 11), Arg never as AGA/AGG (stops in table 2), Ile never as ATA (Met)."""
+    swap = {"TGG": "TGA", "AGA": "CGT", "AGG": "CGC", "ATA": "ATT"}
+    codons = [cds[i:i + 3] for i in range(0, len(cds) - 2, 3)]
+    return "".join(swap.get(c, c) if 0 < i < len(codons) - 1 else c for i, c in enumerate(codons))
+
+
+def test_genetic_code_reads_a_mitochondrial_gene_through_its_tga_codons() -> None:
+    idx = SegmentIndex.load(PROT, expect_embedder="protein")
+    doc = next(d for d in idx.docs if d["protein"][1:].count("W") >= 3)
+    query = _as_vertebrate_mitochondrial(doc["seq"])
+    assert translate_cds(query, 2) == doc["protein"] and "*" in translate_cds(query, 11)
+    ours, std = (make_retriever(str(DNA), k=1, table=t) for t in (2, 11))
+    hit = ours.invoke(query)[0].metadata
+    assert (hit["id"], hit["orf_aa"], hit["query_start"], hit["query_end"]) == (doc["id"], len(doc["protein"]), 0, len(query))
+    assert "genetic code 2; best: ORF 0-" in ours.provenance(query)[0]
+    # read with table 11 the gene breaks at its first TGA: no ORF spans it
+    assert std.invoke(query)[0].metadata.get("orf_aa", 0) < len(doc["protein"])
+
+
 # -- diagonal re-ranking of protein hits ------------------------------------------------------
 _AA = "ACDEFGHIKLMNPQRSTVWY"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from dnahlm_rag.errors import InvalidSequenceError
-from dnahlm_rag.orfs import (END_BONUS, OrfError, find_orfs, genetic_code_for, start_codons, translate,
+from dnahlm_rag.orfs import (END_BONUS, OrfError, check_table, find_orfs, genetic_code_for, start_codons, translate,
                              translate_cds)
 from dnahlm_rag.seq import reverse_complement
 
@@ -128,5 +128,8 @@ def test_bad_input():
         find_orfs("ATGQQQ")
     with pytest.raises(OrfError):
         find_orfs(GENE, table=99)
+    assert check_table(2) == 2
+    with pytest.raises(OrfError, match="known to Biopython: 1, 2, 3"):
+        check_table(7)
     with pytest.raises(OrfError):
         find_orfs(GENE, min_codons=0)

@@ -27,6 +27,10 @@ class Mode(str, Enum):
     plain = "plain"
 
 
+GENETIC_CODE_HELP = ("NCBI genetic code of the query's open reading frames at the protein level: 11 bacteria, archaea "
+                     "and plastids; 2 vertebrate mitochondria; 4 Mycoplasma and mold/protozoan mitochondria; 5 "
+                     "invertebrate mitochondria; 1 standard (nuclear genes; same amino acids as 11). Read with the "
+                     "wrong code, a mitochondrial gene breaks at every TGA into short ORFs.")
 PROTEIN_HELP = ("Protein index fused with the DNA one: 'auto' (indexes/proteins beside a segments index, "
                 "when built), 'off', or a folder.")
 
@@ -158,6 +162,7 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option(help="Seed (matters only with --temperature > 0).")] = 0,
         temperature: Annotated[float, typer.Option(min=0.0, help="0: greedy.")] = 0.0,
         protein_index: Annotated[str, typer.Option(help=PROTEIN_HELP)] = "auto",
+        genetic_code: Annotated[int, typer.Option(help=GENETIC_CODE_HELP)] = 11,
         mix: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="RAG: weight of the neighbours' answers mixed into decoding (default: the weight `dnahlm mix fit` chose for the model, else 0).")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (question, task and how it was chosen, answer, label probabilities, provenance, neighbours) instead of text.")] = False,
     ) -> None:
@@ -168,6 +173,7 @@ def register(app: typer.Typer) -> None:
         from ..answer import read_single_fasta, similarity_text
         from ..chain import ChainConfig
         from ..errors import DnaHlmError
+        from ..orfs import check_table
         from ..seq import MIN_PASTED, normalize_dna, pasted_ignored_note, sequence_in_text
 
         pasted = sequence_in_text(question)
@@ -181,6 +187,7 @@ def register(app: typer.Typer) -> None:
                               f"(or paste at least {MIN_PASTED} bases into the question)")
         raw = seq if seq is not None else read_single_fasta(fasta)  # type: ignore[arg-type]
         normalize_dna(raw, what="the query sequence")  # bad input fails before any model loads
+        check_table(genetic_code)
         _note_plain_ignores(mode, mix)
         if not question.strip():
             raise DnaHlmError("the question is empty")
@@ -189,7 +196,8 @@ def register(app: typer.Typer) -> None:
             typer.echo(how, err=True)
         out = task_answerer(chosen, index, data, mode=mode.value, model_dir=str(model) if model else None,
                             chain=ChainConfig(k=k), max_new_tokens=max_new_tokens, seed=seed, temperature=temperature,
-                            protein_index=_protein(protein_index), mix=mix, label_probs=True).ask(question, raw)
+                            protein_index=_protein(protein_index), genetic_code=genetic_code, mix=mix,
+                            label_probs=True).ask(question, raw)
         if as_json:
             from ..answer import neighbour_summary
 
@@ -242,6 +250,7 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option(help="Seed (same seed, same output).")] = 0,
         temperature: Annotated[float, typer.Option(min=0.0, help="0: greedy.")] = 0.0,
         protein_index: Annotated[str, typer.Option(help=PROTEIN_HELP)] = "auto",
+        genetic_code: Annotated[int, typer.Option(help=GENETIC_CODE_HELP)] = 11,
         mix: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="RAG: weight of the neighbours' answers mixed into decoding (default: the weight `dnahlm mix fit` chose for the model, else 0).")] = None,
         features: Annotated[str, typer.Option(help="GenBank/EMBL input: comma-separated feature types that become rows.")] = "CDS",
         probs: Annotated[bool, typer.Option("--probs", help="Closed-label tasks: add every label's probability to each row (`label_probs`; one more forward pass per batch).")] = False,
@@ -250,8 +259,10 @@ def register(app: typer.Typer) -> None:
         from ..answer import (AnswerConfig, Answerer, RoutedAnswerer, check_batch_paths, check_feature_types,
                               is_genbank_path, run_batch, task_question_and_labels)
         from ..chain import ChainConfig
+        from ..orfs import check_table
 
         check_batch_paths(inp, out, resume, force)  # before the models load
+        check_table(genetic_code)
         _note_plain_ignores(mode, mix)
         feature_types = [t.strip() for t in features.split(",") if t.strip()]
         if is_genbank_path(inp):  # --features means nothing for FASTA or JSON lines
@@ -261,7 +272,7 @@ def register(app: typer.Typer) -> None:
             return task_answerer(t, idx, data, mode=mode.value, model_dir=str(model) if model else None,
                                  chain=ChainConfig(k=k), max_new_tokens=max_new_tokens, seed=seed,
                                  temperature=temperature, batch_size=batch_size, protein_index=_protein(protein_index),
-                                 mix=mix, label_probs=probs)
+                                 genetic_code=genetic_code, mix=mix, label_probs=probs)
 
         router, note = make_router(task, index, data)
         if note:
