@@ -422,11 +422,14 @@ def check_feature_types(feature_types: Sequence[str]) -> None:
                           "use CDS, tRNA, rRNA, ncRNA, ...")
 
 
-def genbank_rows(path: Path, feature_types: Sequence[str] = ("CDS",)) -> list[InputRow]:
+def genbank_rows(path: Path, feature_types: Sequence[str] = ("CDS",),
+                 genetic_code: int = DEFAULT_TABLE) -> list[InputRow]:
     """One row per feature of ``feature_types`` in a GenBank/EMBL file (plain or gzipped): id
     ``accession:type:start-end:strand`` (0-based half-open on the record), the feature's sequence
     5'->3', and its annotated product (else gene, else type) as ``label``, to compare answers with.
-    A malformed record, or one with none of those features, becomes a row with an ``error``."""
+    A malformed record, or one with none of those features, becomes a row with an ``error``. A
+    feature whose ``/transl_table`` is not ``genetic_code`` (the code its ORFs will be read with)
+    gets a note saying so."""
     from .data.genbank import iter_records
     from .data.problems import Problems
 
@@ -442,22 +445,26 @@ def genbank_rows(path: Path, feature_types: Sequence[str] = ("CDS",)) -> list[In
             rows.append(InputRow(f"{rec.accession}", None, error=f"record {rec.accession} has no "
                                  f"{'/'.join(feature_types)} feature (give whole sequences as FASTA)"))
         for f in feats:
+            code = f.qualifiers.get("transl_table", "")
+            notes = [f"the record gives /transl_table={code}, but ORFs were read with genetic code {genetic_code} "
+                     f"(--genetic-code {code} reads them as annotated)"] if code and code != str(genetic_code) else []
             rows.append(InputRow(f"{rec.accession}:{f.type}:{f.start}-{f.end}:{'+' if f.strand >= 0 else '-'}", f.seq,
-                                 None, f.product or f.gene or f.type))
+                                 None, f.product or f.gene or f.type, notes=notes))
     for item in problems.items:
         rows.append(InputRow(f"{Path(item['file']).name} record {item['record']}", None,
                              error=f"malformed record: {item['reason']}"))
     return rows
 
 
-def read_inputs(path: str | Path, feature_types: Sequence[str] = ("CDS",)) -> list[InputRow]:
+def read_inputs(path: str | Path, feature_types: Sequence[str] = ("CDS",),
+                genetic_code: int = DEFAULT_TABLE) -> list[InputRow]:
     """Rows of a FASTA, JSONL or GenBank/EMBL batch file (:func:`genbank_rows`, one row per feature
-    of ``feature_types``); unreadable rows carry an ``error``."""
+    of ``feature_types``, checked against ``genetic_code``); unreadable rows carry an ``error``."""
     p = _input_file(Path(path))
     rows: list[InputRow] = []
     if is_genbank_path(p):
         try:
-            rows = genbank_rows(p, feature_types)
+            rows = genbank_rows(p, feature_types, genetic_code)
         except (OSError, EOFError, UnicodeError, zlib.error) as e:  # a corrupt or truncated gzip stream
             raise DnaHlmError(f"{p}: cannot read it ({type(e).__name__}: {e}); no row was answered") from None
     elif p.suffix.lower() in FASTA_SUFFIXES:
@@ -581,7 +588,7 @@ def run_batch(answerer: Answerer | RoutedAnswerer, in_path: str | Path, out_path
 
     out = Path(out_path)
     check_batch_paths(in_path, out, resume, force)
-    rows = read_inputs(in_path, feature_types)
+    rows = read_inputs(in_path, feature_types, answerer.config.genetic_code)
     done = answered_ids(out) if resume else set()
     # rows unreadable as input (a duplicate id among them) are written again: their error rows were dropped
     todo = [r for r in rows if r.id not in done or r.error is not None]

@@ -744,3 +744,18 @@ def test_genetic_code_is_checked_first_and_said_unused_without_a_protein_level(w
     assert res.exit_code == 0 and "genetic code 2 not used: this index has no protein level" in res.output, res.output
     res = _ask(work, "What is this?", "--seq", rows[0]["seq"][:60], "-k", "1")
     assert "genetic code" not in res.output
+
+
+def test_genbank_transl_table_other_than_the_code_in_use_is_noted(tmp_path) -> None:
+    from data_fixtures import genbank_record
+
+    from dnahlm_rag.answer import read_inputs
+
+    gb = tmp_path / "mito.gbk"
+    gb.write_text(genbank_record(features='     CDS             1..18\n                     /product="cox1"\n'
+                                           '                     /transl_table=2\n'
+                                           '     CDS             20..40\n                     /product="plain"\n'))
+    rows = read_inputs(gb)
+    assert rows[0].notes == ["the record gives /transl_table=2, but ORFs were read with genetic code 11 "
+                             "(--genetic-code 2 reads them as annotated)"] and rows[1].notes == []
+    assert all(not r.notes for r in read_inputs(gb, genetic_code=2))

@@ -280,7 +280,7 @@ def register(app: typer.Typer) -> None:
         answerer: Answerer | RoutedAnswerer
         if router is not None:
             answerer = RoutedAnswerer(router, lambda t: make(t, routed_index(t)),
-                                      AnswerConfig(mode=mode.value, batch_size=batch_size))
+                                      AnswerConfig(mode=mode.value, batch_size=batch_size, genetic_code=genetic_code))
         else:
             fixed = None if task in ("auto", "none") else task
             if fixed:

@@ -122,7 +122,7 @@ def _first_name(text: str) -> str:
 
 def _qualifiers(feat) -> dict[str, str]:
     out = {}
-    for key in ("gene", "locus_tag", "product", "function", "note", "anticodon", "organism", "EC_number"):
+    for key in ("gene", "locus_tag", "product", "function", "note", "anticodon", "organism", "EC_number", "transl_table"):
         v = feat.qualifiers.get(key)
         if v:
             out[key] = " ".join(" ".join(v).split())
