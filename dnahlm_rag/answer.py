@@ -72,7 +72,8 @@ class AnswerConfig:
     protein_index: str | None = "auto"
     # NCBI genetic code of the query's ORFs at the protein level (the fused retriever): 11
     # (bacteria, archaea, plastids), 2 (vertebrate mitochondria), 4 (Mycoplasma), 1 (standard), ...
-    genetic_code: int = DEFAULT_TABLE
+    # None: 11, or in a batch over GenBank/EMBL each CDS's own /transl_table
+    genetic_code: int | None = None
     chain: ChainConfig = field(default_factory=ChainConfig)
     max_new_tokens: int = 32
     temperature: float = 0.0
@@ -100,6 +101,7 @@ class InputRow:
     label: Any = None
     error: str | None = None  # a row that could not even be read
     notes: list[str] = field(default_factory=list)  # provenance lines about how the row was read
+    genetic_code: int | None = None  # the code its ORFs are read with (a GenBank CDS's /transl_table)
 
 
 def neighbour_summary(doc: Any) -> dict[str, Any]:
@@ -126,7 +128,8 @@ class Answerer:
         if config.mode not in MODES:
             raise DnaHlmError(f"unknown mode {config.mode!r}: expected rag or plain")
         self.config = config
-        check_table(config.genetic_code)  # an unknown code fails before any model loads
+        if config.genetic_code is not None:
+            check_table(config.genetic_code)  # an unknown code fails before any model loads
         model_dir = Path(config.model_dir) if config.model_dir else default_model_dir()
         # An instruction-tuned model carries the prompt style it was trained with; use it.
         from .instruct import read_prompt_style
@@ -149,29 +152,34 @@ class Answerer:
         if config.mode == "rag":
             if config.index_dir:
                 self.retriever = make_retriever(config.index_dir, model_dir=str(model_dir), k=config.chain.k,
-                                                protein=config.protein_index, table=config.genetic_code)
+                                                protein=config.protein_index,
+                                                table=config.genetic_code or DEFAULT_TABLE)
             elif config.task and config.data_dir:
                 from .task_retriever import TaskRetriever
 
                 self.retriever = TaskRetriever(data_dir=config.data_dir, task=config.task, k=config.chain.k)
             else:
                 raise DnaHlmError("rag mode needs an index (--index NAME); or use --mode plain")
-        self.code_note = self._genetic_code_note()
         self.labels = labels
         self.chain = build_chains(self.llm, self.retriever, config.chain, labels)[config.mode]
         self.novelty = self._fit_novelty() if self.retriever is not None and config.task and config.novelty_data else None
 
-    def _genetic_code_note(self) -> str | None:
-        """A provenance line when a genetic code other than the default was asked for but nothing
-        here reads ORFs with it (only the fused retriever's protein level does)."""
+    def _reads_orfs(self) -> bool:
+        """Whether this answerer's retrieval reads ORFs with a query's genetic code (only the fused
+        retriever's protein level does)."""
         from .fused_retriever import FusedRetriever
 
-        if self.config.genetic_code == DEFAULT_TABLE or isinstance(self.retriever, FusedRetriever):
+        return isinstance(self.retriever, FusedRetriever)
+
+    def _genetic_code_note(self, code: int | None) -> str | None:
+        """A provenance line when a genetic code other than the default was asked for (``--genetic-code``
+        or a GenBank CDS's ``/transl_table``) but nothing here reads ORFs with it."""
+        if code in (None, DEFAULT_TABLE) or self._reads_orfs():
             return None
         why = ("plain mode retrieves nothing" if self.retriever is None else
                f"task {self.config.task}'s own neighbour finder reads ORFs with code {DEFAULT_TABLE}, as its train rows"
                if self.config.task and not self.config.index_dir else "this index has no protein level")
-        return f"genetic code {self.config.genetic_code} not used: {why}"
+        return f"genetic code {code} not used: {why}"
 
     def _fit_novelty(self) -> Any:
         """A :class:`~dnahlm_rag.novelty.NoveltyCheck` of the task from evenly spaced valid rows
@@ -202,7 +210,8 @@ class Answerer:
             self._snap_to_labels(outs)
         if hasattr(self.retriever, "provenance"):
             for it, o in zip(items, outs):
-                lines = self.retriever.provenance(it["seq"])
+                lines = self.retriever.provenance(it["seq"], table=it.get("genetic_code")) if self._reads_orfs() \
+                    else self.retriever.provenance(it["seq"])
                 if lines:
                     o["provenance"] = lines + o.get("provenance", [])
         if self.novelty is not None:
@@ -211,9 +220,10 @@ class Answerer:
                 if note:
                     o.setdefault("provenance", []).append(note)
         self._note_cut_prompts(outs)
-        if self.code_note:
-            for o in outs:
-                o.setdefault("provenance", []).append(self.code_note)
+        for it, o in zip(items, outs):
+            note = self._genetic_code_note(it.get("genetic_code") or self.config.genetic_code)
+            if note:
+                o.setdefault("provenance", []).append(note)
         shown = self.config.chain.query_seq_chars
         for it, o in zip(items, outs):
             if len(it["seq"]) < SHORT_QUERY:
@@ -423,13 +433,14 @@ def check_feature_types(feature_types: Sequence[str]) -> None:
 
 
 def genbank_rows(path: Path, feature_types: Sequence[str] = ("CDS",),
-                 genetic_code: int = DEFAULT_TABLE) -> list[InputRow]:
+                 genetic_code: int | None = None) -> list[InputRow]:
     """One row per feature of ``feature_types`` in a GenBank/EMBL file (plain or gzipped): id
     ``accession:type:start-end:strand`` (0-based half-open on the record), the feature's sequence
     5'->3', and its annotated product (else gene, else type) as ``label``, to compare answers with.
     A malformed record, or one with none of those features, becomes a row with an ``error``. A
-    feature whose ``/transl_table`` is not ``genetic_code`` (the code its ORFs will be read with)
-    gets a note saying so."""
+    feature's ``/transl_table`` becomes the row's ``genetic_code`` when ``genetic_code`` is None
+    (no code chosen for the run); a chosen one that differs, or a table Biopython does not know,
+    gets a note."""
     from .data.genbank import iter_records
     from .data.problems import Problems
 
@@ -445,21 +456,34 @@ def genbank_rows(path: Path, feature_types: Sequence[str] = ("CDS",),
             rows.append(InputRow(f"{rec.accession}", None, error=f"record {rec.accession} has no "
                                  f"{'/'.join(feature_types)} feature (give whole sequences as FASTA)"))
         for f in feats:
-            code = f.qualifiers.get("transl_table", "")
-            notes = [f"the record gives /transl_table={code}, but ORFs were read with genetic code {genetic_code} "
-                     f"(--genetic-code {code} reads them as annotated)"] if code and code != str(genetic_code) else []
+            code, notes = _feature_code(f.qualifiers.get("transl_table", ""), genetic_code)
             rows.append(InputRow(f"{rec.accession}:{f.type}:{f.start}-{f.end}:{'+' if f.strand >= 0 else '-'}", f.seq,
-                                 None, f.product or f.gene or f.type, notes=notes))
+                                 None, f.product or f.gene or f.type, notes=notes, genetic_code=code))
     for item in problems.items:
         rows.append(InputRow(f"{Path(item['file']).name} record {item['record']}", None,
                              error=f"malformed record: {item['reason']}"))
     return rows
 
 
+def _feature_code(given: str, chosen: int | None) -> tuple[int | None, list[str]]:
+    """A GenBank feature's genetic code for its row (``given``: its ``/transl_table``, maybe empty)
+    when no code was ``chosen`` for the run, and the notes on a conflict or an unknown table."""
+    if not given:
+        return None, []
+    if chosen is not None:
+        return None, [] if given == str(chosen) else [
+            f"the record gives /transl_table={given}, but ORFs were read with genetic code {chosen} (--genetic-code)"]
+    try:
+        return check_table(int(given)), []
+    except (ValueError, DnaHlmError):
+        return None, [f"the record's /transl_table={given} is no genetic code Biopython knows: read with {DEFAULT_TABLE}"]
+
+
 def read_inputs(path: str | Path, feature_types: Sequence[str] = ("CDS",),
-                genetic_code: int = DEFAULT_TABLE) -> list[InputRow]:
+                genetic_code: int | None = None) -> list[InputRow]:
     """Rows of a FASTA, JSONL or GenBank/EMBL batch file (:func:`genbank_rows`, one row per feature
-    of ``feature_types``, checked against ``genetic_code``); unreadable rows carry an ``error``."""
+    of ``feature_types``, with its ``/transl_table`` unless ``genetic_code`` is chosen); unreadable
+    rows carry an ``error``."""
     p = _input_file(Path(path))
     rows: list[InputRow] = []
     if is_genbank_path(p):
@@ -613,7 +637,8 @@ def run_batch(answerer: Answerer | RoutedAnswerer, in_path: str | Path, out_path
                     except DnaHlmError as e:
                         results[j] = {"error": str(e)}
                         continue
-                    items.append({"question": q, "seq": s})
+                    items.append({"question": q, "seq": s} if r.genetic_code is None else
+                                 {"question": q, "seq": s, "genetic_code": r.genetic_code})
                     where.append(j)
                 if items:
                     try:

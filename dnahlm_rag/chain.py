@@ -29,6 +29,7 @@ from langchain_core.output_parsers import BaseOutputParser
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from .data.genbank import transferable
+from .fused_retriever import FusedRetriever
 from .llm import DnaHlmLLM
 from .prompts import PromptTemplate, load_prompt
 from .retriever import SegmentRetriever
@@ -142,7 +143,10 @@ def build_chains(llm: DnaHlmLLM, retriever: SegmentRetriever | None, config: Cha
 
     def retrieve_many(xs: list[dict]) -> list[list[Document]]:
         assert retriever is not None
-        return retriever.retrieve_many([x["seq"] for x in xs], [x.get("question") for x in xs], k=cfg.k)
+        # an item's own genetic code (a GenBank CDS's /transl_table) for a retriever that reads ORFs
+        tables = {"tables": [x.get("genetic_code") for x in xs]} \
+            if isinstance(retriever, FusedRetriever) and any(x.get("genetic_code") for x in xs) else {}
+        return retriever.retrieve_many([x["seq"] for x in xs], [x.get("question") for x in xs], k=cfg.k, **tables)
 
     def generate_many(xs: list[dict], **mixing: Any) -> list[str]:
         res = llm.generate([x["prompt"] for x in xs], stop=cfg.stop, **mixing)

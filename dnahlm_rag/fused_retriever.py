@@ -176,13 +176,14 @@ class FusedRetriever(BaseRetriever):
         return self
 
     # -- the query side ------------------------------------------------------------------------
-    def analyse(self, seq: str) -> QueryOrfs:
-        """ORFs of a normalised query with this retriever's settings."""
-        return analyse_query(seq, table=self.table, min_codons=self.min_codons, max_orfs=self.max_orfs)
+    def analyse(self, seq: str, table: int | None = None) -> QueryOrfs:
+        """ORFs of a normalised query with this retriever's settings (``table``: the query's own
+        genetic code, else the retriever's)."""
+        return analyse_query(seq, table=table or self.table, min_codons=self.min_codons, max_orfs=self.max_orfs)
 
-    def provenance(self, query: str) -> list[str]:
+    def provenance(self, query: str, table: int | None = None) -> list[str]:
         """Provenance lines for a query (levels searched, fusion, ORF problems)."""
-        q = self.analyse(normalize_dna(query, what="query sequence"))
+        q = self.analyse(normalize_dna(query, what="query sequence"), table)
         lines = list(q.notes)
         if q.orfs and self.index is not None:
             lines.append("protein and DNA hits fused by reciprocal-rank fusion" if self.fusion == "rrf" else
@@ -221,11 +222,12 @@ class FusedRetriever(BaseRetriever):
         return self.retrieve_many([seq], [question], k=k)[0]
 
     def retrieve_many(self, seqs: list[str], questions: list[str | None] | None = None,
-                      k: int | None = None) -> list[list[Document]]:
-        """Batched retrieval for normalised sequences: one protein and one DNA search in all."""
+                      k: int | None = None, tables: list[int | None] | None = None) -> list[list[Document]]:
+        """Batched retrieval for normalised sequences: one protein and one DNA search in all.
+        ``tables``: each query's genetic code (None: the retriever's ``table``)."""
         k = k or self.k
         depth = max(k, self.depth, self.rerank)
-        analyses = [self.analyse(s) for s in seqs]
+        analyses = [self.analyse(s, t) for s, t in zip(seqs, tables or [None] * len(seqs))]
         flat = [(qi, o) for qi, a in enumerate(analyses) for o in a.orfs]
         assert self.protein_index is not None
         prot: list[dict[str, tuple[Hit, Orf]]] = [{} for _ in seqs]

@@ -746,7 +746,7 @@ def test_genetic_code_is_checked_first_and_said_unused_without_a_protein_level(w
     assert "genetic code" not in res.output
 
 
-def test_genbank_transl_table_other_than_the_code_in_use_is_noted(tmp_path) -> None:
+def test_genbank_transl_table_is_the_rows_code_unless_one_is_chosen(tmp_path) -> None:
     from data_fixtures import genbank_record
 
     from dnahlm_rag.answer import read_inputs
@@ -755,7 +755,12 @@ def test_genbank_transl_table_other_than_the_code_in_use_is_noted(tmp_path) -> N
     gb.write_text(genbank_record(features='     CDS             1..18\n                     /product="cox1"\n'
                                            '                     /transl_table=2\n'
                                            '     CDS             20..40\n                     /product="plain"\n'))
-    rows = read_inputs(gb)
-    assert rows[0].notes == ["the record gives /transl_table=2, but ORFs were read with genetic code 11 "
-                             "(--genetic-code 2 reads them as annotated)"] and rows[1].notes == []
+    rows = read_inputs(gb)  # no code chosen: each CDS's own table
+    assert [(r.genetic_code, r.notes) for r in rows] == [(2, []), (None, [])]
+    rows = read_inputs(gb, genetic_code=11)  # a code chosen for the run wins, with a note where they differ
+    assert [r.genetic_code for r in rows] == [None, None] and rows[1].notes == []
+    assert rows[0].notes == ["the record gives /transl_table=2, but ORFs were read with genetic code 11 (--genetic-code)"]
     assert all(not r.notes for r in read_inputs(gb, genetic_code=2))
+    gb.write_text(genbank_record(features='     CDS             1..18\n                     /transl_table=99\n'))
+    assert [(r.genetic_code, r.notes) for r in read_inputs(gb)] == [
+        (None, ["the record's /transl_table=99 is no genetic code Biopython knows: read with 11"])]

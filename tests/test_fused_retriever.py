@@ -227,6 +227,10 @@ def test_genetic_code_reads_a_mitochondrial_gene_through_its_tga_codons() -> Non
     assert "genetic code 2; best: ORF 0-" in ours.provenance(query)[0]
     # read with table 11 the gene breaks at its first TGA: no ORF spans it
     assert std.invoke(query)[0].metadata.get("orf_aa", 0) < len(doc["protein"])
+    # a query's own code in a batch (a GenBank CDS's /transl_table) overrides the retriever's
+    mixed = std.retrieve_many([query, query], k=1, tables=[2, None])
+    assert mixed[0][0].metadata["orf_aa"] == len(doc["protein"]) > mixed[1][0].metadata.get("orf_aa", 0)
+    assert "genetic code 2;" in std.provenance(query, table=2)[0]
 
 
 # -- diagonal re-ranking of protein hits ------------------------------------------------------

@@ -28,9 +28,9 @@ class Mode(str, Enum):
 
 
 GENETIC_CODE_HELP = ("NCBI genetic code of the query's open reading frames at the protein level: 11 bacteria, archaea "
-                     "and plastids; 2 vertebrate mitochondria; 4 Mycoplasma and mold/protozoan mitochondria; 5 "
-                     "invertebrate mitochondria; 1 standard (nuclear genes; same amino acids as 11). Read with the "
-                     "wrong code, a mitochondrial gene breaks at every TGA into short ORFs.")
+                     "and plastids (the default); 2 vertebrate mitochondria; 4 Mycoplasma and mold/protozoan "
+                     "mitochondria; 5 invertebrate mitochondria; 1 standard (nuclear genes; same amino acids as 11). "
+                     "Read with the wrong code, a mitochondrial gene breaks at every TGA into short ORFs.")
 PROTEIN_HELP = ("Protein index fused with the DNA one: 'auto' (indexes/proteins beside a segments index, "
                 "when built), 'off', or a folder.")
 
@@ -162,7 +162,7 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option(help="Seed (matters only with --temperature > 0).")] = 0,
         temperature: Annotated[float, typer.Option(min=0.0, help="0: greedy.")] = 0.0,
         protein_index: Annotated[str, typer.Option(help=PROTEIN_HELP)] = "auto",
-        genetic_code: Annotated[int, typer.Option(help=GENETIC_CODE_HELP)] = 11,
+        genetic_code: Annotated[Optional[int], typer.Option(help=GENETIC_CODE_HELP)] = None,
         mix: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="RAG: weight of the neighbours' answers mixed into decoding (default: the weight `dnahlm mix fit` chose for the model, else 0).")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (question, task and how it was chosen, answer, label probabilities, provenance, neighbours) instead of text.")] = False,
     ) -> None:
@@ -187,7 +187,8 @@ def register(app: typer.Typer) -> None:
                               f"(or paste at least {MIN_PASTED} bases into the question)")
         raw = seq if seq is not None else read_single_fasta(fasta)  # type: ignore[arg-type]
         normalize_dna(raw, what="the query sequence")  # bad input fails before any model loads
-        check_table(genetic_code)
+        if genetic_code is not None:
+            check_table(genetic_code)
         _note_plain_ignores(mode, mix)
         if not question.strip():
             raise DnaHlmError("the question is empty")
@@ -250,7 +251,7 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option(help="Seed (same seed, same output).")] = 0,
         temperature: Annotated[float, typer.Option(min=0.0, help="0: greedy.")] = 0.0,
         protein_index: Annotated[str, typer.Option(help=PROTEIN_HELP)] = "auto",
-        genetic_code: Annotated[int, typer.Option(help=GENETIC_CODE_HELP)] = 11,
+        genetic_code: Annotated[Optional[int], typer.Option(help=GENETIC_CODE_HELP + " GenBank/EMBL input without this option: each CDS's own /transl_table, when it has one.")] = None,
         mix: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="RAG: weight of the neighbours' answers mixed into decoding (default: the weight `dnahlm mix fit` chose for the model, else 0).")] = None,
         features: Annotated[str, typer.Option(help="GenBank/EMBL input: comma-separated feature types that become rows.")] = "CDS",
         probs: Annotated[bool, typer.Option("--probs", help="Closed-label tasks: add every label's probability to each row (`label_probs`; one more forward pass per batch).")] = False,
@@ -262,7 +263,8 @@ def register(app: typer.Typer) -> None:
         from ..orfs import check_table
 
         check_batch_paths(inp, out, resume, force)  # before the models load
-        check_table(genetic_code)
+        if genetic_code is not None:
+            check_table(genetic_code)
         _note_plain_ignores(mode, mix)
         feature_types = [t.strip() for t in features.split(",") if t.strip()]
         if is_genbank_path(inp):  # --features means nothing for FASTA or JSON lines
