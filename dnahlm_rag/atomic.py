@@ -85,6 +85,23 @@ def write_png(fig: Any, path: str | Path, dpi: int = 90) -> Path:
     return Path(path)
 
 
+def check_dir_path(path: str | Path, marker: str | None = "manifest.json") -> Path:
+    """``path`` as a Path, refused with a one-line error if a folder cannot be made or replaced
+    there: a file at ``path`` or among its parents, or (``marker`` not None, as :func:`atomic_dir`
+    checks) a folder of files lacking ``marker`` (call before long work, so none is lost)."""
+    from .errors import DnaHlmError
+
+    path = Path(path)
+    blocker = path if path.exists() and not path.is_dir() else _file_in_the_way(path)
+    if blocker is not None:
+        raise DnaHlmError(f"{path} is a file, not a folder" if blocker == path else
+                          f"{path}: {blocker} is a file, not a folder")
+    if marker is not None and path.is_dir() and any(path.iterdir()) and not (path / marker).is_file():
+        raise DnaHlmError(f"{path} holds files but no {marker}: not a folder this project wrote; "
+                          "refusing to replace it (remove it or choose another name)")
+    return path
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | Path, marker: str | None = "manifest.json") -> Iterator[Path]:
     """Yield a fresh temporary folder beside ``path``; on clean exit it replaces ``path``.
@@ -100,13 +117,7 @@ def atomic_dir(path: str | Path, marker: str | None = "manifest.json") -> Iterat
     path = Path(path)
     if path.name in ("", ".", ".."):
         raise DnaHlmError(f"{path}: give a folder name, not {path.name or '/'!r}")
-    blocker = path if path.exists() and not path.is_dir() else _file_in_the_way(path)
-    if blocker is not None:
-        raise DnaHlmError(f"{path} is a file, not a folder" if blocker == path else
-                          f"{path}: {blocker} is a file, not a folder")
-    if marker is not None and path.is_dir() and any(path.iterdir()) and not (path / marker).is_file():
-        raise DnaHlmError(f"{path} holds files but no {marker}: not a folder this project wrote; "
-                          "refusing to replace it (remove it or choose another name)")
+    check_dir_path(path, marker)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     tmp.chmod(0o755)  # mkdtemp makes 0700

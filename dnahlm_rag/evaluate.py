@@ -66,7 +66,7 @@ from typing import Any
 import numpy as np
 
 from . import metrics as M
-from .atomic import atomic_file, sha256_file, sha256_text, write_json, write_png
+from .atomic import atomic_file, check_dir_path, sha256_file, sha256_text, write_json, write_png
 from .errors import DnaHlmError
 from .retrieval_mix import MIX_FORMAT
 
@@ -440,12 +440,12 @@ def run_cell(tc: TaskContext, cell: Cell, cfg: EvalConfig, out: Path, models: di
     path = out / "cells" / f"{cell.name}.json"
     if path.is_file():
         try:
-            old = json.loads(path.read_text())
-            if old.get("key") == key:
+            old = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(old, dict) and old.get("key") == key:
                 old["cached"] = True
                 return old
-        except json.JSONDecodeError:
-            pass
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            pass  # a damaged cell is computed again (and rewritten)
     t0 = time.perf_counter()
     per_item: list[dict[str, Any]] = [{} for _ in tc.items]
     if cell.mode in LM_MODES:
@@ -508,6 +508,9 @@ def run_eval(data_dir: str | Path, out_dir: str | Path, cfg: EvalConfig = EvalCo
                           if bad else "eval: no tasks")
     if not cfg.modes:
         raise DnaHlmError(f"eval: no systems (--modes: {', '.join(MODES)})")
+    unknown = [m for m in cfg.modes if m not in MODES]
+    if unknown:  # before any task is loaded or any cell run
+        raise DnaHlmError(f"unknown mode {unknown[0]!r}; known: {', '.join(MODES)}")
     if not cfg.ks and any(m in ("knn", "sft-rag", "sft-rag-mix") for m in cfg.modes):
         raise DnaHlmError("eval: --ks is empty, and knn / sft-rag need neighbour counts (e.g. --ks 3)")
     if not cfg.phrasings and any(m.endswith(("plain", "rag", "rag-mix")) for m in cfg.modes):
@@ -515,6 +518,7 @@ def run_eval(data_dir: str | Path, out_dir: str | Path, cfg: EvalConfig = EvalCo
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise DnaHlmError(f"eval --out {out} is a file, not a folder")
+    check_dir_path(out, marker=None)  # a file among its parents
     out.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)

@@ -50,7 +50,8 @@ def check_checkpoint(model_dir: str | Path) -> Path:
     """Return ``model_dir`` as a Path if it looks like a checkpoint folder, else raise one clear line."""
     d = Path(model_dir)
     if not d.is_dir():
-        raise DnaHlmError(f"model folder {d} does not exist")
+        raise DnaHlmError(f"model folder {d} is a file, not a folder" if d.exists() else
+                          f"model folder {d} does not exist")
     missing = [f for f in ("config.json", "tokenizer.json") if not (d / f).is_file()]
     if missing or not any((d / w).is_file() for w in ("model.safetensors", "pytorch_model.bin")):
         raise DnaHlmError(

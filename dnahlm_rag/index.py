@@ -58,7 +58,7 @@ from .embed.protein import ProteinSeqEmbedder, default_protein_config
 from .embed.site import SiteConfig, SiteEmbedder
 from .embed.trna import TrnaConfig, TrnaEmbedder
 from .embed.text import TextConfig, TextEmbedder, annotation_text
-from .errors import DnaHlmError, ManifestError
+from .errors import DnaHlmError, ManifestError, RecipeError
 from .manifest import read_manifest, write_manifest
 from .protein_embed import ProteinEmbedConfig
 from .protein_words import WORDS_FILE, WordIndex
@@ -120,14 +120,18 @@ class Hit:
 # --------------------------------------------------------------------------------------------
 def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
     """Yield the JSON objects of a JSON-lines file; a bad line is an error naming file and line."""
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
+    with open(path, "rb") as f:
+        for n, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8-sig" if n == 1 else "utf-8")
+            except UnicodeDecodeError:
+                raise DnaHlmError(f"{path}:{n}: not UTF-8 text (a JSON-lines file is UTF-8)") from None
             if not line.strip():
                 continue
             try:
                 obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DnaHlmError(f"{path}:{n}: not valid JSON ({e.msg})") from None
+            except (json.JSONDecodeError, RecursionError) as e:  # RecursionError: nested too deep
+                raise DnaHlmError(f"{path}:{n}: not valid JSON ({getattr(e, 'msg', 'nested too deep')})") from None
             if not isinstance(obj, dict):
                 raise DnaHlmError(f"{path}:{n}: expected a JSON object per line")
             yield obj
@@ -136,6 +140,9 @@ def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
 def _doc(rec: dict[str, Any], where: str, **extra: Any) -> dict[str, Any]:
     if "id" not in rec or "seq" not in rec:
         raise DnaHlmError(f"{where}: record lacks 'id' or 'seq'")
+    if not isinstance(rec["seq"], str):
+        raise DnaHlmError(f"{where}: record {rec['id']}: 'seq' is {json.dumps(rec['seq'])[:40]}, "
+                          "expected a string of DNA")
     d = {k: rec.get(k) for k in DOC_FIELDS}
     d.update({k: v for k, v in extra.items() if v is not None})
     d["id"] = str(d["id"])
@@ -184,7 +191,8 @@ def load_records(data_dir: str | Path = "data", task: str | None = None,
                 merged = {**{k: meta.get(k) for k in DOC_FIELDS if k in meta}, **rec}
                 docs.append(_doc(merged, str(path), split=split))
     if not docs:
-        raise DnaHlmError(f"nothing to index: no records in splits {', '.join(splits)} of {source['files'] or data}")
+        where = data / "segments.jsonl" if task is None else data / "tasks" / task
+        raise DnaHlmError(f"nothing to index: no records in split(s) {', '.join(splits) or '(none given)'} of {where}")
     seen: set[str] = set()
     for d in docs:
         if d["id"] in seen:
@@ -295,6 +303,19 @@ def maybe_to_gpu(index: Any, cfg: FaissConfig) -> Any:
     return faiss.index_cpu_to_gpu(res, 0, index)
 
 
+def check_index_config(config: IndexConfig) -> None:
+    """Counts of the FAISS section in range (a NaN or a negative count is refused, not indexed)."""
+    f = config.faiss
+    for key, lo in (("nlist", 0), ("nprobe", 1), ("hnsw_m", 2), ("ef_construction", 1), ("ef_search", 1),
+                    ("pq_dims", 0), ("k_factor", 1), ("threads", 0)):
+        if getattr(f, key) < lo:
+            raise RecipeError(f"recipe key 'faiss.{key}': must be >= {lo}, got {getattr(f, key)}")
+    if config.protein_min_aa < 0:
+        raise RecipeError(f"recipe key 'protein_min_aa': must be >= 0, got {config.protein_min_aa}")
+    if config.faiss.kind not in KINDS:
+        raise RecipeError(f"recipe key 'faiss.kind': expected one of {', '.join(KINDS)}, got {config.faiss.kind!r}")
+
+
 # --------------------------------------------------------------------------------------------
 # Build
 # --------------------------------------------------------------------------------------------
@@ -307,6 +328,7 @@ def build_index(docs: list[dict[str, Any]], out_dir: str | Path, config: IndexCo
     ``protein`` column is embedded).
     """
     faiss = _faiss()
+    check_index_config(config)
     if config.faiss.threads > 0:
         faiss.omp_set_num_threads(config.faiss.threads)
     t0 = time.perf_counter()
@@ -410,6 +432,9 @@ class SegmentIndex:
             name, dim, count, files = m["embedder"]["name"], int(m["dim"]), int(m["count"]), dict(m["files"])
         except (KeyError, TypeError, ValueError):
             raise ManifestError(f"{folder}/manifest.json lacks embedder/dim/count/files: rebuild the index") from None
+        if not {INDEX_FILE, DOCSTORE} <= set(files):
+            raise ManifestError(f"{folder}/manifest.json lists no hash of {INDEX_FILE} and {DOCSTORE}: "
+                                "rebuild the index")
         if expect_embedder is not None and expect_embedder != name:
             raise DnaHlmError(f"index {folder} was built with embedder {name!r}, not {expect_embedder!r}: "
                               f"rebuild it with --embedder {expect_embedder}")
@@ -429,15 +454,19 @@ class SegmentIndex:
             raise DnaHlmError(f"index {folder}: {index.ntotal} vectors of dim {index.d} and {len(docs)} docs, "
                               f"manifest says {count} of dim {dim}: rebuild it")
         cfg = config or IndexConfig()
-        fcfg = FaissConfig(kind=m.get("kind", "flat"), nprobe=m.get("faiss", {}).get("nprobe", cfg.faiss.nprobe),
-                           ef_search=m.get("faiss", {}).get("ef_search", cfg.faiss.ef_search),
-                           use_gpu=cfg.faiss.use_gpu)
+        try:  # a hand-edited or foreign manifest: one line, not a KeyError/TypeError from deep inside
+            fm = m.get("faiss", {})
+            fcfg = FaissConfig(kind=m.get("kind", "flat"), nprobe=int(fm.get("nprobe", cfg.faiss.nprobe)),
+                               ef_search=int(fm.get("ef_search", cfg.faiss.ef_search)), use_gpu=cfg.faiss.use_gpu)
+            embedder = _embedder_from_manifest(folder, m, model_dir)
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise ManifestError(f"index {folder}: manifest.json or {EMBEDDER_STATE} is malformed "
+                                f"({type(e).__name__}: {str(e)[:120]}): rebuild the index") from None
         if hasattr(index, "nprobe"):
             index.nprobe = fcfg.nprobe
         if hasattr(index, "hnsw"):
             index.hnsw.efSearch = fcfg.ef_search
         index = maybe_to_gpu(index, fcfg)
-        embedder = _embedder_from_manifest(folder, m, model_dir)
         if embedder.dim != dim:
             raise DnaHlmError(f"index {folder}: embedder gives {embedder.dim} dims, index holds {dim}: rebuild it")
         words = WordIndex.load(folder / WORDS_FILE) if WORDS_FILE in files else None

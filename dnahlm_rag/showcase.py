@@ -8,7 +8,6 @@ the first test item of each task is taken.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,14 +37,17 @@ EXAMPLES: tuple[Example, ...] = (
 
 
 def first_test_item(data_dir: Path, task: str) -> dict[str, Any]:
+    from .index import read_jsonl
+
     p = data_dir / "tasks" / task / "test.jsonl"
     if not p.is_file():
         raise DnaHlmError(f"{p} not found: build the data with `dnahlm data build`")
-    with open(p) as f:
-        line = f.readline()
-    if not line.strip():
+    item = next(read_jsonl(p), None)  # bad JSON or bytes: one line naming file and line
+    if item is None:
         raise DnaHlmError(f"{p} is empty")
-    return json.loads(line)
+    if not isinstance(item.get("seq"), str) or "id" not in item or "label" not in item:
+        raise DnaHlmError(f"{p}: its first row lacks id, label or a seq string: rebuild the data")
+    return item
 
 
 def run_examples(data_dir: str | Path = "data", index_root: str | Path = "indexes", model_dir: str | None = None,
@@ -58,16 +60,20 @@ def run_examples(data_dir: str | Path = "data", index_root: str | Path = "indexe
     from .task_router import TaskRouter
 
     data_dir, index_root = Path(data_dir), Path(index_root)
-    rows: list[dict[str, Any]] = []
-    routes = TaskRouter(data_dir).route_many([ex.question for ex in EXAMPLES])
-    for ex, route in zip(EXAMPLES, routes):
-        item = first_test_item(data_dir, ex.task)
-        _, labels = task_question_and_labels(data_dir, ex.task)
+    if not (data_dir / "tasks").is_dir():
+        raise DnaHlmError(f"{data_dir} holds no tasks/ folder: build the data with `dnahlm data build`")
+    items = []
+    for ex in EXAMPLES:  # every item and index first: no model loads for a run that cannot finish
         index = index_root / (ex.index or ex.task)
         if not (index / "manifest.json").is_file():
             emb = task_embedder(ex.task)
             how = f"--name {ex.index}" if ex.index else f"--task {ex.task} --embedder {emb}"
             raise DnaHlmError(f"no index {index}: build it with `dnahlm index build {how}`")
+        items.append((first_test_item(data_dir, ex.task), index))
+    rows: list[dict[str, Any]] = []
+    routes = TaskRouter(data_dir).route_many([ex.question for ex in EXAMPLES])
+    for ex, route, (item, index) in zip(EXAMPLES, routes, items):
+        _, labels = task_question_and_labels(data_dir, ex.task)
         cfg = AnswerConfig(mode="rag", model_dir=model_dir, index_dir=str(index), chain=ChainConfig(k=k),
                            max_new_tokens=24, task=ex.task, novelty_data=str(data_dir))  # retrieves and mixes as `ask --task` does
         out_ = Answerer(cfg, labels).ask(ex.question, item["seq"])

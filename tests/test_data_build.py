@@ -131,3 +131,32 @@ def test_cli_missing_cache_is_one_line_error(tmp_path):
                                    "--cache", str(tmp_path / "empty")])
     assert res.exit_code == 2
     assert "error: package" in res.output and "dnahlm data fetch" in res.output
+
+
+def test_user_file_without_a_record_stops_the_build_and_keeps_the_old_dataset(tmp_path, inputs):
+    """An empty or wrong-format --genbank/--fasta file once gave an empty dataset that replaced
+    the previous one; now it is a one-line error naming the file."""
+    from dnahlm_rag.errors import DnaHlmError
+
+    gb, fa, _ = inputs
+    out = tmp_path / "data"
+    build_dataset(_recipe(), out=out, cache=tmp_path / "c", genbank_files=[gb], fasta_files=[fa], progress=False)
+    before = (out / "manifest.json").read_text()
+    empty = tmp_path / "empty.gbk"
+    empty.write_text("")
+    for genbank, fasta, match in (([empty], [fa], "--genbank .*empty.gbk: no GenBank/EMBL record .*empty"),
+                                  ([gb, fa], [fa], "--genbank .*in.fa: no GenBank/EMBL record"),
+                                  ([gb], [empty], "--fasta .*empty.gbk: no FASTA record")):
+        with pytest.raises(DnaHlmError, match=match):
+            build_dataset(_recipe(), out=out, cache=tmp_path / "c", genbank_files=genbank, fasta_files=fasta,
+                          progress=False)
+        assert (out / "manifest.json").read_text() == before
+
+
+def test_corrupt_fetch_manifest_says_so(tmp_path):
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "fetch_manifest.json").write_text('{"stage":')
+    res = CliRunner().invoke(app, ["data", "build", "--recipe", "tiny", "--out", str(tmp_path / "d"),
+                                   "--cache", str(cache)])
+    assert res.exit_code == 2 and "fetch_manifest.json is unreadable" in res.output and "dnahlm data fetch" in res.output

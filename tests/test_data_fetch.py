@@ -18,3 +18,15 @@ def test_missing_or_corrupt_manifest_reads_empty(tmp_path):
     assert read_fetch_manifest(tmp_path) == {}
     (tmp_path / "fetch_manifest.json").write_text("{not json")
     assert read_fetch_manifest(tmp_path) == {}
+
+
+def test_cache_that_is_a_file_is_a_one_line_error(tmp_path, monkeypatch):
+    from dnahlm_rag.errors import DnaHlmError
+
+    monkeypatch.setattr(fetch_mod, "apt_available", lambda: True)
+    monkeypatch.setattr(fetch_mod, "_download", lambda *a: pytest.fail("nothing may be downloaded"))
+    cache = tmp_path / "cache"
+    cache.write_text("not a folder")
+    with pytest.raises(DnaHlmError, match="cache is a file, not a folder"):
+        fetch_packages(["r-cran-mlbench"], cache)
+    assert cache.read_text() == "not a folder"

@@ -81,3 +81,18 @@ def test_protein_letters_make_a_record_malformed(tmp_path):
     problems = Problems(echo=0)
     assert list(iter_records(path, problems)) == []
     assert problems.total == 1 and "not DNA" in problems.items[0]["reason"]
+
+
+def test_utf16_file_is_a_one_line_error_and_a_bom_utf8_file_reads(tmp_path):
+    import pytest
+
+    from dnahlm_rag.errors import DnaHlmError
+
+    text = genbank_record("GOOD1")
+    wide = tmp_path / "wide.gbk"
+    wide.write_bytes(text.encode("utf-16"))  # with its byte-order mark, as Notepad's "Unicode" saves
+    with pytest.raises(DnaHlmError, match="is UTF-16 text: save it as UTF-8"):
+        list(iter_records(wide, Problems(echo=0)))
+    bom = tmp_path / "bom.gbk"
+    bom.write_bytes(text.encode("utf-8-sig"))
+    assert [r.name for r in iter_records(bom, Problems(echo=0))] == ["GOOD1"]

@@ -24,3 +24,22 @@ def test_unknown_task_is_an_error(tmp_path):
     p.write_text('tasks = ["splice", "nope"]\n')
     with pytest.raises(RecipeError, match="nope"):
         load_data_recipe(p)
+
+
+@pytest.mark.parametrize("toml, key", [
+    ("[pretrain_dna]\ndefault_cap_mb = nan\n", "pretrain_dna.default_cap_mb"),
+    ("[pretrain_dna]\nvalid_permille = -1\n", "pretrain_dna.valid_permille"),
+    ("[english]\ncaps_mb = { wordnet = -2.0 }\n", "english.caps_mb.wordnet"),
+    ("[feature_type]\nmax_window = 0\n", "feature_type.max_window"),
+    ("[product]\nmax_len = 0\n", "product.max_len"),
+    ("[splice]\nvalid_fraction = 0.6\ntest_fraction = 0.6\n", "splice.test_fraction"),
+    ("[next_kmer]\nstart = -5\n", "next_kmer.start"),
+    ("[next_kmer]\nn = { train = -1 }\n", "next_kmer.n.train"),
+])
+def test_numbers_out_of_range_are_errors_naming_the_key(tmp_path, toml, key):
+    """A NaN, negative or zero size is refused when the recipe loads (it once gave a traceback
+    mid-build, or a silently odd dataset)."""
+    p = tmp_path / "x.toml"
+    p.write_text(toml)
+    with pytest.raises(RecipeError, match=f"'{key}'"):
+        load_data_recipe(p)

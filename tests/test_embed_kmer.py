@@ -84,3 +84,12 @@ def test_unfitted_and_bad_config_are_errors() -> None:
         KmerEmbedder(KmerConfig(hash_dim=1000))
     with pytest.raises(DnaHlmError, match="empty"):
         KmerEmbedder().fit([])
+
+
+def test_nan_negative_or_zero_weights_are_errors() -> None:
+    """A NaN weight in the index recipe once built an index of NaN vectors without a word."""
+    for kw in ({"exact_weight": float("nan")}, {"hashed_weight": -0.5}, {"exact_ks": [], "hashed_weight": 0.0},
+               {"chunk_bases": 0}):
+        with pytest.raises(DnaHlmError, match="exact_weight and hashed_weight|chunk_bases"):
+            KmerEmbedder(KmerConfig(**kw))
+    KmerEmbedder(KmerConfig(exact_weight=0.0))  # one block alone is fine

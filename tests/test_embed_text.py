@@ -18,3 +18,14 @@ def test_text_embeddings_are_unit_384_and_semantic() -> None:
     assert np.array_equal(v[1], v[4])  # identical texts embed once, identically
     assert v[0] @ v[1] > v[0] @ v[2]
     assert e.params["model"] == "all-MiniLM-L6-v2"
+
+
+def test_zero_batch_or_length_is_an_error_before_the_model_loads() -> None:
+    import pytest
+
+    from dnahlm_rag.embed.text import TextConfig
+    from dnahlm_rag.errors import DnaHlmError
+
+    for kw in ({"batch_size": 0}, {"max_seq_length": -1}):
+        with pytest.raises(DnaHlmError, match="text embedder: .* must be >= 1"):
+            TextEmbedder(TextConfig(**kw))

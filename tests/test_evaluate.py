@@ -173,3 +173,26 @@ def test_open_task_comparisons_test_token_f1():
     res = {"tasks": {"product": {"comparisons": [{"kind": "rag_vs_knn", **c}], "cells": {}}}}
     goal = judge_goals(res, EvalConfig(ks=[3]))[1]
     assert goal["status"] == "met" and "product" in goal["evidence"]
+
+
+def test_damaged_cell_is_recomputed_and_bad_out_or_mode_fail_before_any_work(setup, tmp_path):
+    """A cell file that is a JSON list or not UTF-8 once gave a traceback; an --out under a file
+    gave a NotADirectoryError; an unknown mode was found only after the first task's neighbours."""
+    from dnahlm_rag.errors import DnaHlmError
+
+    root, data, model = setup
+    out = tmp_path / "e"
+    cfg = _cfg(root, model, tasks=["gc"], modes=["majority"], routing=False)
+    first = run_eval(data, out, cfg, progress=False)["tasks"]["gc"]["cells"]["gc__majority"]
+    cell = out / "cells" / "gc__majority.json"
+    for junk in (b"[1, 2]", b"\xff\xfe{\x00}\x00"):
+        cell.write_bytes(junk)
+        again = run_eval(data, out, cfg, progress=False)["tasks"]["gc"]["cells"]["gc__majority"]
+        assert not again["cached"] and again["accuracy"] == first["accuracy"]
+        assert json.loads(cell.read_text())["task"] == "gc"  # rewritten whole
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    with pytest.raises(DnaHlmError, match="afile is a file, not a folder"):
+        run_eval(data, blocker / "sub", cfg, progress=False)
+    with pytest.raises(DnaHlmError, match="unknown mode 'bogus'"):
+        run_eval(data, out, _cfg(root, model, tasks=["nope"], modes=["majority", "bogus"]), progress=False)

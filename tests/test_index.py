@@ -180,3 +180,70 @@ def test_protein_records_keep_only_cds() -> None:
     assert [d["id"] for d in out] == ["a"] and out[0]["table"] == 4 and out[0]["protein"] == "M" + "W" * 12
     with pytest.raises(DnaHlmError, match="nothing to index at the protein level"):
         protein_records(docs[1:], min_aa=10)
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda m: m["embedder"].pop("seq"), "is malformed \\(KeyError: 'seq'\\)"),
+    (lambda m: m.__setitem__("faiss", "flat"), "is malformed \\(AttributeError"),
+    (lambda m: m["embedder"].__setitem__("fusion", {"zzz": 1}), "is malformed \\(TypeError"),
+    (lambda m: m.__setitem__("files", {}), "lists no hash of index.faiss and docstore.jsonl"),
+])
+def test_malformed_manifest_sections_are_one_line_errors(built, tmp_path, edit, match) -> None:
+    """A hand-edited manifest once gave a KeyError/TypeError traceback, or (no file hashes) loaded unchecked."""
+    f = _copy(built[1], tmp_path)
+    m = json.loads((f / "manifest.json").read_text())
+    edit(m)
+    (f / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(DnaHlmError, match=match):
+        SegmentIndex.load(f)
+
+
+def test_records_that_are_not_utf8_or_whose_seq_is_no_string_are_errors(tmp_path) -> None:
+    from dnahlm_rag.index import read_jsonl
+
+    rows = make_segments(tmp_path / "data" / "segments.jsonl", n=5)
+    p = tmp_path / "data" / "segments.jsonl"
+    p.write_bytes(json.dumps(rows[0]).encode() + b"\n" + "\ufeff{}".encode("utf-16"))
+    with pytest.raises(DnaHlmError, match="segments.jsonl:2: not UTF-8 text"):
+        list(read_jsonl(p))
+    rows[0]["seq"] = None
+    p.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(DnaHlmError, match=f"record {rows[0]['id']}: 'seq' is null, expected a string of DNA"):
+        load_records(tmp_path / "data", splits=[rows[0]["split"]])
+    with pytest.raises(DnaHlmError, match="no records in split\\(s\\) nosuchsplit of .*segments.jsonl$"):
+        load_records(tmp_path / "data", splits=["nosuchsplit"])
+
+
+def test_out_of_range_faiss_recipe_numbers_are_errors(tmp_path) -> None:
+    from dnahlm_rag.errors import RecipeError
+    from dnahlm_rag.index import check_index_config
+
+    cfg = IndexConfig(embedder="kmer")
+    check_index_config(cfg)
+    cfg.faiss.nprobe = 0
+    with pytest.raises(RecipeError, match="'faiss.nprobe': must be >= 1, got 0"):
+        check_index_config(cfg)
+    cfg.faiss.nprobe, cfg.faiss.ef_search = 32, -3
+    with pytest.raises(RecipeError, match="'faiss.ef_search'"):
+        build_index([], tmp_path / "x", cfg, {})
+    assert not (tmp_path / "x").exists()
+
+
+def test_cli_index_build_refuses_bad_names_splits_and_outputs_before_any_work(tmp_path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from dnahlm_rag import index as index_mod
+    from dnahlm_rag.cli.app import app
+
+    make_task(tmp_path / "data", "promoter")
+    monkeypatch.setattr(index_mod, "build_index", lambda *a, **k: pytest.fail("no embedding for a bad command"))
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    base = ["index", "build", "--data", str(tmp_path / "data"), "--task", "promoter", "--embedder", "kmer",
+            "--out-root", str(tmp_path / "indexes")]
+    for extra, message in ((["--name", "../escape"], "give a plain folder name"), (["--name", "."], "plain folder name"),
+                           (["--name", ""], "plain folder name"), (["--splits", ",,"], "names no split"),
+                           (["--out-root", str(blocker)], "afile is a file, not a folder")):
+        r = CliRunner().invoke(app, base + extra)
+        assert r.exit_code == 2 and message in r.output and "Traceback" not in r.output, (extra, r.output)
+    assert not (tmp_path / "escape").exists() and blocker.read_text() == "x"

@@ -63,3 +63,17 @@ def test_long_prompt_is_left_truncated_keeping_the_response_marker() -> None:
     assert lm.tokenizer.decode(ids).endswith("### Response:\n")
     out = llm.invoke(long_prompt)
     assert isinstance(out, str)
+
+
+def test_model_folder_that_is_a_file_says_so(tmp_path) -> None:
+    import pytest
+
+    from dnahlm_rag.errors import DnaHlmError
+    from dnahlm_rag.generator import check_checkpoint
+
+    f = tmp_path / "model.bin"
+    f.write_text("x")
+    with pytest.raises(DnaHlmError, match="is a file, not a folder"):
+        check_checkpoint(f)
+    with pytest.raises(DnaHlmError, match="does not exist"):
+        check_checkpoint(tmp_path / "none")

@@ -163,3 +163,21 @@ def test_fast_counts_equal_markov_fit():
     fast = nk._fit_counts(lines, 4, chunk_bases=3000)
     for a, b in zip(ref.counts, fast.counts):
         np.testing.assert_array_equal(a, b)
+
+
+def test_cli_bench_refuses_bad_numbers_and_outputs_before_any_work(nk_data, tmp_path, monkeypatch):
+    """--n -1, --m-max -1 and a NaN --markov-train-mb once gave tracebacks; an --out under a file
+    failed only after the whole benchmark had run."""
+    from typer.testing import CliRunner
+
+    from dnahlm_rag.cli.app import app
+
+    monkeypatch.setattr(nk, "run_benchmark", lambda *a, **k: pytest.fail("no work for a bad command"))
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    base = ["bench", "next-kmer", "--data", str(nk_data), "--no-lm", "--quiet", "--out", str(tmp_path / "b")]
+    for extra, message in ((["--n", "-1"], "--n"), (["--m-max", "-1"], "--m-max"), (["--m-max", "40"], "--m-max"),
+                           (["--markov-train-mb", "nan"], "--markov-train-mb"), (["--threads", "-2"], "--threads"),
+                           (["--out", str(blocker / "x")], "afile is a file, not a folder")):
+        r = CliRunner().invoke(app, base + extra)
+        assert r.exit_code == 2 and message in r.output and "Traceback" not in r.output, (extra, r.output)

@@ -46,3 +46,23 @@ def test_missing_index_is_a_clear_error(tmp_path):
     make_task(tmp_path / "data", "splice")  # the task exists, its index does not
     with pytest.raises(DnaHlmError, match="dnahlm index build --task splice"):
         run_examples(tmp_path / "data", tmp_path / "indexes", str(cached_tiny_model()), out=None)
+
+
+def test_damaged_test_item_or_no_data_folder_is_a_clear_error(tmp_path):
+    """A first test row that is bad JSON, not UTF-8 or has no sequence once gave a traceback (after
+    the model had loaded for the earlier examples)."""
+    for ex in EXAMPLES:
+        build_small_index(tmp_path, task=ex.task, name=ex.task)
+    build_small_index(tmp_path, name="segments")
+    test = tmp_path / "data" / "tasks" / "splice" / "test.jsonl"
+    for junk, match in (('{"id": "x", "seq": "ACGT"\n', "test.jsonl:1: not valid JSON"),
+                        ("[1, 2]\n", "test.jsonl:1: expected a JSON object"),
+                        ('{"id": "x", "seq": 5, "label": "CDS"}\n', "first row lacks id, label or a seq string")):
+        test.write_text(junk)
+        with pytest.raises(DnaHlmError, match=match):
+            run_examples(tmp_path / "data", tmp_path / "indexes", "/nonexistent-model", out=None)
+    test.write_bytes("\ufeff{}".encode("utf-16"))
+    with pytest.raises(DnaHlmError, match="not UTF-8 text"):
+        run_examples(tmp_path / "data", tmp_path / "indexes", "/nonexistent-model", out=None)
+    with pytest.raises(DnaHlmError, match="nodata holds no tasks/ folder"):
+        run_examples(tmp_path / "nodata", tmp_path / "indexes", "/nonexistent-model", out=None)

@@ -15,18 +15,18 @@ bench_app = typer.Typer(help="Benchmarks that measure what the model learned.", 
 def next_kmer(
     model: Annotated[Optional[Path], typer.Option(help="Model folder (a final/); default: runs/pretrain/cpu/final when it exists.")] = None,
     data: Annotated[Path, typer.Option(help="Dataset folder from `dnahlm data build`.")] = Path("data"),
-    n: Annotated[int, typer.Option(help="Test windows (a seeded sample; 0 = all).")] = 2000,
-    n_valid: Annotated[int, typer.Option("--n-valid", help="Valid windows used to choose the Markov order.")] = 1000,
-    markov_train_mb: Annotated[float, typer.Option("--markov-train-mb", help="MB of pretraining DNA the Markov model counts (0 = all).")] = 24.0,
-    m_max: Annotated[int, typer.Option("--m-max", help="Largest Markov order tried.")] = 10,
+    n: Annotated[int, typer.Option(min=0, help="Test windows (a seeded sample; 0 = all).")] = 2000,
+    n_valid: Annotated[int, typer.Option("--n-valid", min=0, help="Valid windows used to choose the Markov order (0 = all).")] = 1000,
+    markov_train_mb: Annotated[float, typer.Option("--markov-train-mb", min=0, help="MB of pretraining DNA the Markov model counts (0 = all).")] = 24.0,
+    m_max: Annotated[int, typer.Option("--m-max", min=0, max=12, help="Largest Markov order tried (its counts take 8 x 4^(m+1) bytes).")] = 10,
     no_lm: Annotated[bool, typer.Option("--no-lm", help="Only chance and the Markov baseline.")] = False,
     ablation: Annotated[bool, typer.Option("--ablation", help="Instead: pretrain the same small budget with BPE, single-base and 6-mer tokenizers and compare them.")] = False,
     tokenizer: Annotated[Path, typer.Option(help="The project's BPE tokenizer folder (for --ablation).")] = Path("runs/tokenizer"),
-    ablation_steps: Annotated[int, typer.Option("--ablation-steps", help="Optimizer steps per ablation arm.")] = 600,
-    ablation_n: Annotated[int, typer.Option("--ablation-n", help="Test windows scored per ablation arm.")] = 300,
+    ablation_steps: Annotated[int, typer.Option("--ablation-steps", min=1, help="Optimizer steps per ablation arm.")] = 600,
+    ablation_n: Annotated[int, typer.Option("--ablation-n", min=0, help="Test windows scored per ablation arm (0 = all).")] = 300,
     out: Annotated[Path, typer.Option(help="Report folder.")] = Path("reports/bench"),
-    threads: Annotated[int, typer.Option(help="Torch CPU threads (0: torch's default).")] = 0,
-    seed: Annotated[int, typer.Option(help="Seed of the window sample and the bootstrap.")] = 0,
+    threads: Annotated[int, typer.Option(min=0, help="Torch CPU threads (0: torch's default).")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the window sample and the bootstrap.")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Recompute even when OUT/next_kmer.json was made with the same settings, data and model.")] = False,
 ) -> None:
@@ -34,8 +34,11 @@ def next_kmer(
 
     Writes OUT/next_kmer.{json,md} (or OUT/next_kmer_ablation.{json,md} with --ablation) and prints the table. A report already made with the same settings, data manifest and model weights is reused (--force redoes it).
     """
+    from ..atomic import check_dir_path
     from ..nextkmer import (AblationConfig, BenchConfig, bench_settings, format_table, reusable_report, run_ablation,
                             run_benchmark, write_report)
+
+    check_dir_path(out, marker=None)  # before the work, not after it
 
     if ablation:
         cfg = AblationConfig(max_steps=ablation_steps, n=ablation_n, seed=seed, threads=threads)

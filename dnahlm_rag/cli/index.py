@@ -49,27 +49,33 @@ def register(app: typer.Typer) -> None:
         out_root: Annotated[Path, typer.Option(help="Folder holding the indexes.")] = Path("indexes"),
     ) -> None:
         """Build indexes/NAME/: index.faiss, docstore.jsonl, embedder.json and manifest.json (atomically)."""
+        from ..atomic import check_dir_path
         from ..errors import DnaHlmError
-        from ..index import IndexConfig, build_index, load_records, protein_records
+        from ..index import IndexConfig, build_index, check_index_config, load_records, protein_records
         from ..model_folder import default_model_dir
         from ..recipes import load_recipe
 
+        if name is not None and (name.strip() in ("", ".", "..") or "/" in name or "\\" in name):
+            raise DnaHlmError(f"--name {name!r}: give a plain folder name (no '/'), written under {out_root}")
         cfg = load_recipe(IndexConfig, "index", recipe)
         if embedder is not None:
             cfg.embedder = embedder.value
         if kind is not None:
             cfg.faiss.kind = kind.value
         cfg.splits = [s.strip() for s in splits.split(",") if s.strip()]
+        if not cfg.splits:
+            raise DnaHlmError(f"--splits {splits!r} names no split: give e.g. train (or train,valid)")
+        check_index_config(cfg)
         model_dir = None
         if cfg.embedder.startswith("lm"):
             model_dir = model or default_model_dir()
         protein = cfg.embedder == "protein"
         if protein and task:
             raise DnaHlmError("the protein index is built from segments.jsonl's CDS: drop --task")
+        out = check_dir_path(out_root / (name or task or ("proteins" if protein else "segments")))  # before the work
         docs, source = load_records(data, task=task, splits=cfg.splits)
         if protein:
             docs = protein_records(docs, cfg.protein_min_aa)
-        out = out_root / (name or task or ("proteins" if protein else "segments"))
         typer.echo(f"indexing {len(docs)} records ({', '.join(cfg.splits)}) with {cfg.embedder}, {cfg.faiss.kind}")
         m = build_index(docs, out, cfg, source, model_dir=model_dir)
         typer.echo(f"wrote {out}: {m['count']} vectors x {m['dim']} dims, {m['seconds']['total']:.1f} s "

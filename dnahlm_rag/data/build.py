@@ -33,7 +33,7 @@ from .dnacorpus import DnaPieceWriter
 from .english import (EnglishWriter, feature_paragraph, go_definitions, obo_definitions, tutorial_paragraphs,
                       wordnet_glosses)
 from .fasta import iter_fasta
-from .fetch import read_fetch_manifest, package_root
+from .fetch import FETCH_MANIFEST, package_root, read_fetch_manifest
 from .genbank import describe, iter_records
 from .problems import Problems
 from .promoters import read_promoters
@@ -78,6 +78,10 @@ def resolve_sources(recipe: DataRecipe, cache: Path) -> tuple[list[tuple[Source,
     """Registry sources of the recipe with their files in the cache; error if a package is missing."""
     fetched = read_fetch_manifest(cache)
     missing = [p for p in recipe.packages if p not in fetched or not package_root(cache, p).is_dir()]
+    if missing and not fetched and (cache / FETCH_MANIFEST).is_file():
+        raise DnaHlmError(f"{cache / FETCH_MANIFEST} is unreadable or lists no package: run "
+                          f"`dnahlm data fetch --recipe {recipe.name} --cache {cache}` to rebuild it (nothing is "
+                          "downloaded again for packages already in the cache)")
     if missing:
         raise DnaHlmError(f"package {missing[0]} is not in the cache {cache} ({len(missing)} missing): run "
                           f"`dnahlm data fetch --recipe {recipe.name}` first (or build from your own files with "
@@ -87,6 +91,14 @@ def resolve_sources(recipe: DataRecipe, cache: Path) -> tuple[list[tuple[Source,
         out.append((src, _files(package_root(cache, src.package), src)))
     inputs = {p: {k: fetched[p][k] for k in ("version", "deb", "sha256")} for p in recipe.packages}
     return out, inputs
+
+
+def _nothing_read(option: str, fmt: str, path: Path, problems: Problems) -> DnaHlmError:
+    """The error for a user's file that gave no usable record (the build stops: the dataset it
+    would replace stays)."""
+    first = next((p["reason"] for p in problems.items if p["file"] == str(path)), None)
+    return DnaHlmError(f"--{option} {path}: no {fmt} record could be read from it"
+                       + (f" (first problem: {first})" if first else " (the file is empty)"))
 
 
 class _Stats:
@@ -161,6 +173,7 @@ def build_dataset(recipe: DataRecipe, out: str | Path = "data", cache: str | Pat
                 problems.source = src.name
                 c = st.by_source[src.name]
                 for path in files:
+                    records_before = c["records"]
                     for rec in iter_records(path, problems, fmt=src.kind if src.kind == "embl" else None,
                                             organism=src.organism):
                         split = splitter.split_of(rec.organism)
@@ -197,6 +210,8 @@ def build_dataset(recipe: DataRecipe, out: str | Path = "data", cache: str | Pat
                                 pretrain_species.add(organism_key(rec.organism))
                         elif split != "train":
                             c["records_held_out_of_pretraining"] += 1
+                    if src.name == "user_genbank" and c["records"] == records_before:
+                        raise _nothing_read("genbank", "GenBank/EMBL", path, problems)
                     bar.update(1)
 
             # 2. FASTA genomes -> pretraining DNA (+ next_kmer)
@@ -216,6 +231,7 @@ def build_dataset(recipe: DataRecipe, out: str | Path = "data", cache: str | Pat
                     if dna.room(src.name, dna_cap(src.name)) < dna_cfg.piece_min and (not is_nk or nk_items is not None):
                         bar.update(1)
                         continue  # source full: do not even open the file
+                    records_before = c["records"]
                     for fr in iter_fasta(path, problems):
                         c["records"] += 1
                         c["bases"] += len(fr.seq)
@@ -234,6 +250,8 @@ def build_dataset(recipe: DataRecipe, out: str | Path = "data", cache: str | Pat
                             dna.add(src.name, fr.seq, dna_cap(src.name), exclude)
                         elif not is_nk or nk_items is not None:
                             break  # source full: stop reading it
+                    if src.name == "user_fasta" and c["records"] == records_before:
+                        raise _nothing_read("fasta", "FASTA", path, problems)
                     bar.update(1)
                 if dna.bases[src.name] and src.organism:
                     pretrain_species.add(organism_key(src.organism))

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..atomic import atomic_dir, sha256_file, write_json
+from ..atomic import atomic_dir, check_dir_path, sha256_file, write_json
 from ..errors import DnaHlmError
 
 FETCH_MANIFEST = "fetch_manifest.json"
@@ -130,6 +130,8 @@ def fetch_packages(packages: list[str], cache: str | Path = "cache", progress: b
     """Download and extract ``packages`` into ``cache``; skip those already there. Idempotent."""
     if not apt_available():
         raise FetchError(NO_APT_HELP)
+    for folder in (Path(cache), *cache_paths(cache)[:2]):
+        check_dir_path(folder, marker=None)  # --cache (or cache/debs, cache/extracted) is a file
     debs, extracted, mpath = cache_paths(cache)
     debs.mkdir(parents=True, exist_ok=True)
     extracted.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,7 @@ from pathlib import Path
 from Bio import BiopythonWarning, SeqIO
 from Bio.SeqRecord import SeqRecord
 
-from ..errors import InvalidSequenceError
+from ..errors import DnaHlmError, InvalidSequenceError
 from ..seq import normalize_dna
 from .problems import Problems
 
@@ -71,13 +71,21 @@ class Feature:
         return self.qualifiers.get("product", "")
 
 
+#: Byte-order marks of UTF-16/UTF-32 text (no UTF-8 or ASCII file starts with FF FE or FE FF).
+_WIDE_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"),
+              (b"\xfe\xff", "UTF-16"))
+
+
 def open_text(path: str | Path) -> io.TextIOBase:
     """Open a plain or gzip-compressed text file (by magic bytes, not by name), UTF-8 with or
-    without a byte-order mark."""
+    without a byte-order mark; a UTF-16/UTF-32 file (by its byte-order mark) is a one-line error."""
     path = Path(path)
     with open(path, "rb") as f:
-        magic = f.read(2)
-    if magic == b"\x1f\x8b":
+        magic = f.read(4)
+    wide = next((name for bom, name in _WIDE_BOMS if magic.startswith(bom)), None)
+    if wide:
+        raise DnaHlmError(f"{path} is {wide} text: save it as UTF-8 or ASCII (e.g. iconv -f {wide} -t UTF-8)")
+    if magic[:2] == b"\x1f\x8b":
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", errors="replace")
     return open(path, encoding="utf-8-sig", errors="replace")
 

@@ -6,6 +6,7 @@ DNA) or megabytes (``*_mb`` for English text), as each field says.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -158,4 +159,53 @@ def load_data_recipe(name_or_path: str | Path) -> DataRecipe:
             raise RecipeError(f"recipe key {key!r}: unknown split {sorted(unknown)[0]!r}; use train/valid/test")
     if r.pretrain_dna.piece_min > r.pretrain_dna.piece_max or r.pretrain_dna.piece_min < 1:
         raise RecipeError("recipe key 'pretrain_dna.piece_min': must be >= 1 and <= piece_max")
+    _check_numbers(r)
     return r
+
+
+def _check_numbers(r: DataRecipe) -> None:
+    """Sizes, caps, fractions and counts in range (a NaN fails every comparison, so it is refused too)."""
+    from ..errors import RecipeError
+
+    def in_range(key: str, value: float, lo: float, hi: float = math.inf) -> None:
+        if not lo <= value <= hi:
+            raise RecipeError(f"recipe key {key!r}: expected {lo} .. {hi}, got {value}" if hi < math.inf else
+                              f"recipe key {key!r}: expected a number >= {lo}, got {value}")
+
+    in_range("max_segment_len", r.max_segment_len, 1)
+    for sect in ("pretrain_dna", "english"):
+        c = getattr(r, sect)
+        in_range(f"{sect}.valid_permille", c.valid_permille, 0, 1000)
+        in_range(f"{sect}.default_cap_mb", c.default_cap_mb, 0)
+        for name, mb in c.caps_mb.items():
+            in_range(f"{sect}.caps_mb.{name}", mb, 0)
+    in_range("english.min_chars", r.english.min_chars, 0)
+    o = r.organisms
+    for sect, a, b in (("splice", r.splice.valid_fraction, r.splice.test_fraction),
+                       ("promoter", r.promoter.valid_fraction, r.promoter.test_fraction),
+                       ("genus_16s", r.genus_16s.valid_fraction, r.genus_16s.test_fraction),
+                       ("organisms", o.auto_valid_fraction, o.auto_test_fraction)):
+        prefix = f"{sect}.auto_" if sect == "organisms" else f"{sect}."
+        in_range(prefix + "valid_fraction", a, 0, 1)
+        in_range(prefix + "test_fraction", b, 0, 1 - a)
+    ft = r.feature_type
+    in_range("feature_type.min_len", ft.min_len, 1)
+    in_range("feature_type.max_window", ft.max_window, ft.min_len)
+    in_range("feature_type.rrna_windows", ft.rrna_windows, 1)
+    in_range("trna_aa.max_len", r.trna_aa.max_len, 1)
+    in_range("product.min_len", r.product.min_len, 1)
+    in_range("product.max_len", r.product.max_len, r.product.min_len)
+    g = r.genus_16s
+    for key in ("n_genera", "min_species", "min_per_genus", "max_per_species", "min_len"):
+        in_range(f"genus_16s.{key}", getattr(g, key), 1)
+    in_range("genus_16s.max_per_genus", g.max_per_genus, g.min_per_genus)
+    in_range("genus_16s.max_len", g.max_len, g.min_len)
+    nk = r.next_kmer
+    in_range("next_kmer.start", nk.start, 0)
+    in_range("next_kmer.end", nk.end, nk.start + 1)
+    in_range("next_kmer.window", nk.window, 1)
+    in_range("next_kmer.k", nk.k, 1)
+    for key, d in (("feature_type.max_per_class", ft.max_per_class), ("product.max_items", r.product.max_items),
+                   ("next_kmer.n", nk.n)):
+        for split, n in d.items():
+            in_range(f"{key}.{split}", n, 0)

@@ -88,6 +88,12 @@ class KmerConfig:
             raise DnaHlmError(f"kmer hash_dim must be a power of two, got {self.hash_dim}")
         if not self.exact_ks and not self._hashed:
             raise DnaHlmError("kmer embedding needs at least one k")
+        used = (self.exact_weight if self.exact_ks else 0.0) + (self.hashed_weight if self._hashed else 0.0)
+        if not (self.exact_weight >= 0 and self.hashed_weight >= 0 and used > 0):  # NaN fails too
+            raise DnaHlmError(f"kmer exact_weight and hashed_weight must be >= 0, and the used blocks' weights "
+                              f"sum to more than 0; got {self.exact_weight} and {self.hashed_weight}")
+        if self.chunk_bases < 1:
+            raise DnaHlmError(f"kmer chunk_bases must be >= 1, got {self.chunk_bases}")
 
 
 def _canonical_table(k: int) -> tuple[np.ndarray, int]:

@@ -62,6 +62,9 @@ class TextEmbedder:
 
     def __init__(self, config: TextConfig | None = None) -> None:
         self.config = config or TextConfig()
+        for key in ("max_seq_length", "batch_size"):
+            if getattr(self.config, key) < 1:
+                raise DnaHlmError(f"text embedder: {key} must be >= 1, got {getattr(self.config, key)}")
         self._model: Any = None
 
     @property
