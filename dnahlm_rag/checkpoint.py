@@ -34,6 +34,12 @@ FINAL_FILES = ("config.json", "generation_config.json", "model.safetensors", "to
 CHECKPOINT_FILES = ("model.safetensors", "optimizer.safetensors", "rng.safetensors", "state.json")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 
+#: What ``state.json`` must hold for a resume (key -> type).
+STATE_KEYS = {"step": int, "files": dict, "optimizer_param_groups": list, "recipe": dict, "recipe_identity": str,
+              "tokenizer_sha256": str}
+#: What a run folder (``runs/pretrain/NAME``, ``runs/sft/NAME``) holds.
+RUN_FILES = ("checkpoint", "final", "log.jsonl", "loss.png", "manifest.json")
+
 #: Recipe keys that do not change the trained weights; they may differ on resume.
 RUNTIME_KEYS = ("threads", "compile", "log_every", "checkpoint_every", "progress")
 
@@ -100,10 +106,15 @@ def read_checkpoint_state(folder: str | Path) -> dict[str, Any]:
         raise ResumeError(f"{folder} has no state.json: not a resumable checkpoint")
     try:
         state = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ResumeError(f"{path} is corrupt ({e})") from None
+    if not isinstance(state, dict):
+        raise ResumeError(f"{path} is corrupt (a JSON {type(state).__name__}, not an object)")
     if state.get("format_version") != FORMAT_VERSION:
         raise ResumeError(f"{folder} has checkpoint format {state.get('format_version')}, this code reads {FORMAT_VERSION}")
+    missing = [k for k, tp in STATE_KEYS.items() if not isinstance(state.get(k), tp) or isinstance(state.get(k), bool)]
+    if missing:
+        raise ResumeError(f"{path} is damaged: {', '.join(missing)} missing or of the wrong type")
     for name, digest in state.get("files", {}).items():
         p = folder / name
         if not p.is_file():
@@ -111,6 +122,31 @@ def read_checkpoint_state(folder: str | Path) -> dict[str, Any]:
         if sha256_file(p) != digest:
             raise ResumeError(f"{p} does not match the hash recorded in state.json: the checkpoint is damaged")
     return state
+
+
+def check_new_run_dir(out: str | Path, stage: str) -> None:
+    """Refuse (one line, before any work) to start a new ``stage`` run in ``out`` when that would
+    overwrite work or write into a folder that is not a run's: ``out`` is a file, holds a finished
+    model (``final/``) with no checkpoint to resume, another stage's ``manifest.json``, or files a
+    run does not write. A folder with only a log (a run killed before its first checkpoint) may be
+    restarted."""
+    from .atomic import check_dir_path
+    from .manifest import manifest_stage
+
+    out = check_dir_path(out, marker=None)  # not a file, nor under one
+    if not out.is_dir():
+        return
+    if (out / "manifest.json").is_file() and (found := manifest_stage(out)) != stage:
+        raise DnaHlmError(f"--out {out} holds a {found!r} stage, not a {stage} run: choose another --out")
+    # leftovers of an atomic write cut short by a kill (.checkpoint.XXXX.tmp) are no one else's work
+    foreign = sorted(p.name for p in out.iterdir()
+                     if p.name not in RUN_FILES and not (p.name.startswith(".") and p.name.endswith(".tmp")))
+    if foreign:
+        raise DnaHlmError(f"--out {out} holds files that no {stage} run writes ({', '.join(foreign[:3])}): "
+                          "choose another --out")
+    if (out / "final").exists():
+        raise DnaHlmError(f"--out {out} already holds a finished model (final/) and no checkpoint to resume: "
+                          "choose another --out, or remove it to train again")
 
 
 def check_compatible(state: dict[str, Any], recipe: dict[str, Any], tokenizer_sha256: str) -> None:

@@ -52,7 +52,7 @@ from .embed.kmer import KmerConfig, KmerEmbedder
 from .embed.site import SiteConfig, SiteEmbedder
 from .embed.trna import TrnaEmbedder
 from .errors import DnaHlmError, RecipeError
-from .manifest import read_manifest, write_manifest
+from .manifest import check_replaceable, read_manifest, write_manifest
 from .prompts import PROMPTS_DIR, check_placeholders, load_prompt
 from .recipes import from_dict, load_recipe, to_dict
 
@@ -192,8 +192,8 @@ def read_task(data_dir: str | Path, task: str) -> TaskData:
     try:
         spec = json.loads(p.read_text())
         q = str(spec["question"])
-    except (json.JSONDecodeError, KeyError, TypeError) as e:
-        raise DnaHlmError(f"{p} is not a task description ({e})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as e:
+        raise DnaHlmError(f"{p} is not a task description ({str(e)[:120]})") from None
     labels = [str(x) for x in spec.get("labels") or []] if spec.get("kind") == "classification" else []
     return TaskData(task, spec, q, labels or None)
 
@@ -206,9 +206,11 @@ def read_split(data_dir: str | Path, task: str, split: str) -> list[dict[str, An
     if not path.is_file():
         raise DnaHlmError(f"{path} not found: task {task!r} has no {split!r} split")
     rows = []
-    for r in read_jsonl(path):
+    for n, r in enumerate(read_jsonl(path), 1):
         if "id" not in r or "seq" not in r or "label" not in r:
             raise DnaHlmError(f"{path}: a row lacks id, seq or label")
+        if not isinstance(r["seq"], str) or not r["seq"]:
+            raise DnaHlmError(f"{path}: row {n} (id {r['id']!r}): seq is not a non-empty string")
         rows.append(r)
     return rows
 
@@ -435,6 +437,11 @@ def load_instruct_recipe(name_or_path: str | Path) -> InstructRecipe:
             raise RecipeError(f"recipe key {key!r}: must be >= 1")
     if not r.tasks:
         raise RecipeError("recipe key 'tasks': empty")
+    twice = sorted({t for t in r.tasks if r.tasks.count(t) > 1})
+    if twice:
+        raise RecipeError(f"recipe key 'tasks': {', '.join(twice)} listed twice")
+    if r.valid_per_task < 0:
+        raise RecipeError("recipe key 'valid_per_task': must be >= 0")
     return r
 
 
@@ -479,6 +486,7 @@ def build_instruct(data_dir: str | Path, out_dir: str | Path, recipe: InstructRe
 
     data = Path(data_dir)
     read_manifest(data, "data")
+    check_replaceable(out_dir, STAGE)
     style = recipe_style(recipe)
     rng = random.Random(recipe.seed)
     train: list[dict[str, Any]] = []
@@ -542,12 +550,20 @@ def build_instruct(data_dir: str | Path, out_dir: str | Path, recipe: InstructRe
 
 def read_instruct(folder: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
     """``(manifest, train records, valid records)`` of an instruct folder, hashes checked."""
+    from .index import read_jsonl
+
     folder = Path(folder)
     m = read_manifest(folder, STAGE, FORMAT_VERSION)
+    if not isinstance(m.get("prompt_style"), dict) or not isinstance(m.get("files"), dict):
+        raise DnaHlmError(f"{folder}/manifest.json lacks prompt_style or files: rebuild with `dnahlm instruct build`")
     out = []
     for name in ("train.jsonl", "valid.jsonl"):
         p = folder / name
-        if not p.is_file() or sha256_file(p) != m.get("files", {}).get(name):
+        if not p.is_file() or sha256_file(p) != m["files"].get(name):
             raise DnaHlmError(f"{p} is missing or does not match its manifest hash: rebuild with `dnahlm instruct build`")
-        out.append([json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()])
+        recs = list(read_jsonl(p))
+        for n, r in enumerate(recs, 1):
+            if not all(isinstance(r.get(k), str) for k in ("task", "instruction", "input", "output")):
+                raise DnaHlmError(f"{p}: record {n} lacks a task, instruction, input or output string")
+        out.append(recs)
     return m, out[0], out[1]

@@ -50,6 +50,8 @@ def write_manifest(folder: str | Path, stage: str, format_version: int, **fields
 def read_manifest(folder: str | Path, stage: str, format_version: int | None = None) -> dict[str, Any]:
     """Read and check ``folder/manifest.json``; raise :class:`ManifestError` with a one-line reason."""
     path = Path(folder) / MANIFEST
+    if Path(folder).is_file():
+        raise ManifestError(f"{folder} is a file, not a {stage} folder")
     if not path.is_file():
         raise ManifestError(f"{folder} has no {MANIFEST}: run the stage that builds it ({stage}) first")
     try:
@@ -65,3 +67,24 @@ def read_manifest(folder: str | Path, stage: str, format_version: int | None = N
             f"{path} has format version {m.get('format_version')}, this code reads {format_version}: rebuild it"
         )
     return m
+
+
+def manifest_stage(folder: str | Path) -> str | None:
+    """The ``stage`` that ``folder/manifest.json`` names; None when it is missing or unreadable."""
+    try:
+        return json.loads((Path(folder) / MANIFEST).read_text()).get("stage")
+    except (OSError, ValueError, UnicodeDecodeError, AttributeError):
+        return None
+
+
+def check_replaceable(folder: str | Path, stage: str) -> None:
+    """Refuse, before any work, to replace ``folder`` with a new ``stage`` output when it holds
+    something else: a file, a folder of files without a manifest, or another stage's folder (a data
+    folder, a training run with its checkpoint, ...). A missing or empty folder, or an earlier
+    output of the same stage, may be replaced."""
+    from .atomic import check_dir_path
+
+    check_dir_path(folder, MANIFEST)
+    if (Path(folder) / MANIFEST).is_file() and (found := manifest_stage(folder)) != stage:
+        raise ManifestError(f"{folder} holds a {found!r} stage, not a {stage!r} output: refusing to replace it "
+                            "(choose another output folder)")

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InvalidSequenceError
+from .errors import DnaHlmError, InvalidSequenceError
 
 _LUT = np.full(256, 255, dtype=np.uint8)
 for _i, _b in enumerate(b"ACGT"):
@@ -92,6 +92,9 @@ class MarkovModel:
         return total / n if n else float("nan")
 
 
+K_MAX = 12  # counts of order 12 take 537 MB; order 13 would take 2.1 GB
+
+
 @dataclass
 class MarkovConfig:
     """The search space of the baseline."""
@@ -105,6 +108,10 @@ def fit_best(train: list[str], cfg: MarkovConfig = MarkovConfig(), progress: boo
     """Choose ``k`` and ``alpha`` on the tail of ``train``; refit on all of ``train``; return it and the search log."""
     from tqdm import tqdm
 
+    if not 0 <= cfg.k_max <= K_MAX:
+        raise DnaHlmError(f"the largest Markov order (--k-max) must lie in 0..{K_MAX}, got {cfg.k_max}")
+    if not train:
+        raise DnaHlmError("Markov baseline: no training DNA lines")
     cut = max(1, int(len(train) * (1 - cfg.val_fraction)))
     fit_part, val_part = train[:cut], train[cut:] or train[-1:]
     search: list[dict[str, Any]] = []

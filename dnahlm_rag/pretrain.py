@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from .atomic import atomic_file, sha256_file, write_png
-from .checkpoint import (ResumeError, load_checkpoint, read_checkpoint_state, recipe_identity,
+from .checkpoint import (ResumeError, check_new_run_dir, load_checkpoint, read_checkpoint_state, recipe_identity,
                          save_checkpoint, save_final)
 from .errors import DnaHlmError, RecipeError
 from .manifest import read_manifest, write_manifest
@@ -96,9 +96,16 @@ def check_train_section(t: Any) -> None:
     """Checks shared by every training recipe's ``[train]`` table (pretraining and tuning)."""
     if t.precision not in ("auto", "bf16", "fp32"):
         raise RecipeError(f"recipe key 'train.precision': expected 'auto', 'bf16' or 'fp32', got {t.precision!r}")
-    for key in ("max_steps", "batch_size", "grad_accum"):
+    for key in ("max_steps", "batch_size", "grad_accum", "log_every"):
         if getattr(t, key) < 1:
             raise RecipeError(f"recipe key 'train.{key}': must be >= 1")
+    for key in ("warmup_steps", "eval_every", "checkpoint_every", "threads"):
+        if getattr(t, key) < 0:
+            raise RecipeError(f"recipe key 'train.{key}': must be >= 0")
+    for key in ("lr", "min_lr_ratio", "weight_decay", "beta1", "beta2", "grad_clip"):
+        v = getattr(t, key)  # finite and >= 0; lr > 0; betas < 1
+        if not (math.isfinite(v) and v >= 0) or (key == "lr" and v == 0) or (key.startswith("beta") and v >= 1):
+            raise RecipeError(f"recipe key 'train.{key}': out of range, got {v}")
 
 
 def load_pretrain_recipe(name_or_path: str | Path) -> PretrainRecipe:
@@ -174,11 +181,17 @@ def resolve_precision(precision: str, device: Any) -> str:
 
 
 def resolve_threads(requested: int | None, recipe_threads: int, local_world: int) -> int:
-    """Threads for torch: the CLI value, else the recipe's, else ``$DNAHLM_THREADS``, else cores / processes."""
-    for v in (requested, recipe_threads, int(os.environ.get("DNAHLM_THREADS", "0") or 0)):
+    """Threads for torch: the CLI value, else the recipe's, else ``$DNAHLM_THREADS``, else cores / processes
+    (0 or unset: the next one); a negative or non-integer value is an error."""
+    for what, v in (("--threads", requested), ("recipe key 'train.threads'", recipe_threads)):
+        if v is not None and v < 0:
+            raise DnaHlmError(f"{what} must be >= 0 (0: default), got {v}")
         if v:
             return int(v)
-    return max(1, (os.cpu_count() or 1) // max(1, local_world))
+    env = os.environ.get("DNAHLM_THREADS", "").strip() or "0"
+    if not env.isdigit():
+        raise DnaHlmError(f"$DNAHLM_THREADS must be a whole number >= 0, got {env!r}")
+    return int(env) or max(1, (os.cpu_count() or 1) // max(1, local_world))
 
 
 _GPU_PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L40S": 362e12, "A10": 125e12, "L4": 121e12}
@@ -385,6 +398,8 @@ def pretrain(recipe: PretrainRecipe, data_dir: str | Path, tokenizer_dir: str | 
             raise ResumeError(f"cannot resume: the checkpoint was made by {state.get('world_size')} processes, this run has {d.world}")
     elif resume:
         raise DnaHlmError(f"nothing to resume: {ckpt_dir} does not exist")
+    else:
+        check_new_run_dir(out, PRETRAIN_STAGE)
 
     # ---- data
     eos = tokenizer.eos_token_id

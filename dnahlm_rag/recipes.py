@@ -34,6 +34,8 @@ def recipe_path(kind: str, name_or_path: str | Path) -> Path:
     """Resolve a recipe name (``cpu``) or a path (``my.toml``) to an existing TOML file."""
     p = Path(name_or_path)
     if p.suffix == ".toml" or p.exists():
+        if p.is_dir():
+            raise RecipeError(f"recipe {p} is a folder, not a .toml file")
         if not p.is_file():
             raise RecipeError(f"recipe file not found: {p}")
         return p
@@ -100,6 +102,10 @@ def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
             f"unknown recipe key {(prefix + unknown[0])!r} for {cls.__name__}; allowed: {', '.join(sorted(fields))}"
         )
     kwargs = {k: _check_type(v, hints[k], f"{prefix}{k}") for k, v in data.items()}
+    required = [n for n, f in fields.items() if n not in data and f.init
+                and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if required:
+        raise RecipeError(f"recipe key {(prefix + required[0])!r} is missing ({cls.__name__} needs it)")
     try:
         return cls(**kwargs)
     except TypeError as e:  # a required field missing

@@ -20,6 +20,7 @@ test split it was trained on.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -27,7 +28,7 @@ from typing import Any
 
 from .atomic import atomic_dir, sha256_file
 from .errors import DnaHlmError, ManifestError
-from .manifest import MANIFEST, read_manifest, write_manifest
+from .manifest import MANIFEST, check_replaceable, read_manifest, write_manifest
 
 STAGE = "release"
 FORMAT_VERSION = 1
@@ -72,6 +73,15 @@ def _copy_model(src: Path, dst: Path) -> dict[str, Any]:
             "metrics": meta.get("metrics"), "parameters": sum(p.numel() for p in model.parameters())}
 
 
+def _model_stage(model_dir: Path) -> str | None:
+    """``stage`` of a ``final/`` folder's ``dnahlm.json`` (``"sft"`` for a tuned model, None for a pretrained one)."""
+    try:
+        meta = json.loads((model_dir / "dnahlm.json").read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ReleaseError(f"{model_dir}/dnahlm.json is corrupt ({e})") from None
+    return meta.get("stage") if isinstance(meta, dict) else None
+
+
 def make_release(base: str | Path, sft: str | Path, data_dir: str | Path = "data",
                  out: str | Path = "models/released", note: str = "") -> dict[str, Any]:
     """Copy a trained base and tuned model (``final/`` folders) into ``out``, atomically; return its manifest.
@@ -83,13 +93,21 @@ def make_release(base: str | Path, sft: str | Path, data_dir: str | Path = "data
     from .retrieval_mix import MixTable
 
     base, sft = Path(base), Path(sft)
-    for src in (base, sft):
+    for src, flag in ((base, "--base"), (sft, "--sft")):
+        if not (src / "dnahlm.json").is_file():
+            raise ReleaseError(f"{flag} {src} is not a trained model folder (no dnahlm.json): "
+                               "pass the final/ folder of a `dnahlm pretrain` or `dnahlm sft` run")
         if not (src.parent / "log.jsonl").is_file():
             raise ReleaseError(f"{src.parent} has no log.jsonl: a release carries its training logs "
                                "(pass the final/ folder inside its run folder)")
     if not (sft / "retrieval_mix.json").is_file():
         raise ReleaseError(f"{sft} has no retrieval_mix.json: run `dnahlm mix fit --model {sft}` first")
     MixTable.load(sft)  # refuses a table of another format
+    if _model_stage(sft) != "sft":
+        raise ReleaseError(f"--sft {sft} is not a tuned model (final/ of `dnahlm sft`)")
+    if _model_stage(base) == "sft":
+        raise ReleaseError(f"--base {base} is a tuned model, not a pretrained one (final/ of `dnahlm pretrain`)")
+    check_replaceable(out, STAGE)
     ident = data_identity(data_dir)
     with atomic_dir(out) as tmp:
         models = {"base": _copy_model(base, tmp / "base"), "sft": _copy_model(sft, tmp / "sft")}
@@ -121,6 +139,11 @@ def check_release(root: str | Path = "models/released", data_dir: str | Path | N
         rel = read_manifest(root, STAGE, FORMAT_VERSION)
     except ManifestError as e:  # corrupt, or another stage or format: one line, as a release problem
         raise ReleaseError(str(e)) from None
+    models = rel.get("models")
+    if (not isinstance(rel.get("files"), dict) or not isinstance(rel.get("data_identity"), str)
+            or not isinstance(models, dict) or not all(isinstance(models.get(k), dict) for k in ("base", "sft"))):
+        raise ReleaseError(f"{path} is incomplete (no files, data_identity or models table): remake the release "
+                           "with `dnahlm release make`")
     for name, digest in rel["files"].items():
         p = root / name
         if not p.is_file():

@@ -240,6 +240,8 @@ def fit_mix(data_dir: str | Path, model_dir: str | Path, cfg: FitConfig = FitCon
     from .generator import generate, load_checkpoint
     from .instruct import PromptStyle, load_task_prompts, read_prompt_style
 
+    if not cfg.tasks:
+        raise DnaHlmError("no tasks to fit (--tasks is empty); an empty table would replace the fitted one")
     model_dir = Path(model_dir)
     lm = load_checkpoint(model_dir, num_threads=cfg.threads)
     style = read_prompt_style(model_dir) or PromptStyle()

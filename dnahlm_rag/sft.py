@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 
 from .atomic import sha256_file, write_png
-from .checkpoint import (ResumeError, load_checkpoint, read_checkpoint_state, recipe_identity, save_checkpoint,
-                         save_final)
+from .checkpoint import (ResumeError, check_new_run_dir, load_checkpoint, read_checkpoint_state, recipe_identity,
+                         save_checkpoint, save_final)
 from .errors import DnaHlmError, RecipeError
 from .instruct import PromptRenderer, PromptStyle, read_instruct, style_from_dict
 from .manifest import write_manifest
@@ -285,6 +285,8 @@ def sft(recipe: SFTRecipe, base_dir: str | Path, instruct_dir: str | Path, out_d
                               "use the same --base/--instruct or start a new run in another --out")
     elif resume:
         raise DnaHlmError(f"nothing to resume: {ckpt_dir} does not exist")
+    else:
+        check_new_run_dir(out, STAGE)
 
     model, tokenizer, _ = load_lm(base, device=str(device))
     if tokenizer.pad_token_id == tokenizer.eos_token_id:

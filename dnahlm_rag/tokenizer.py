@@ -34,7 +34,7 @@ from typing import Any
 
 from .atomic import atomic_dir, sha256_file
 from .errors import DnaHlmError, ManifestError
-from .manifest import read_manifest, write_manifest
+from .manifest import check_replaceable, read_manifest, write_manifest
 from .recipes import load_recipe, to_dict
 
 EOT = "<|endoftext|>"
@@ -217,6 +217,7 @@ def save_tokenizer(tok: Any, folder: Path) -> None:
 def train_tokenizer(data_dir: str | Path, out_dir: str | Path, recipe: TokenizerRecipe,
                     recipe_name: str = "default", progress: bool = True) -> dict[str, Any]:
     """Train on ``data_dir/pretrain``, measure on the valid files, write ``out_dir``; return the manifest."""
+    check_replaceable(out_dir, TOKENIZER_STAGE)
     files = pretrain_files(data_dir)
     data_manifest_hash = sha256_file(Path(data_dir) / "manifest.json")
     dna = sample_lines(files["dna.train"], recipe.dna_sample_mb)

@@ -85,3 +85,34 @@ def test_a_manifest_that_is_not_an_object_is_a_clear_error(tmp_path):
     (tmp_path / "manifest.json").write_text("[1, 2]")
     with pytest.raises(ManifestError, match="a JSON list, not an object"):
         read_manifest(tmp_path, "data")
+
+
+def test_check_replaceable_refuses_another_stage_and_reads_a_file_as_no_folder(tmp_path):
+    from dnahlm_rag.manifest import check_replaceable
+
+    write_manifest(tmp_path / "data", "data", 1)
+    with pytest.raises(ManifestError, match="holds a 'data' stage, not a 'tokenizer' output"):
+        check_replaceable(tmp_path / "data", "tokenizer")
+    write_manifest(tmp_path / "tok", "tokenizer", 1)
+    check_replaceable(tmp_path / "tok", "tokenizer")  # an earlier output of the same stage
+    check_replaceable(tmp_path / "new", "tokenizer")
+    with pytest.raises(ManifestError, match="is a file, not a tokenizer folder"):
+        read_manifest(tmp_path / "tok" / "manifest.json", "tokenizer")
+
+
+def test_check_dir_path_refuses_a_file_in_the_way_before_any_work(tmp_path):
+    from dnahlm_rag.atomic import check_dir_path
+    from dnahlm_rag.errors import DnaHlmError
+
+    f = tmp_path / "f"
+    f.write_text("x")
+    with pytest.raises(DnaHlmError, match="f is a file, not a folder"):
+        check_dir_path(f, marker=None)
+    with pytest.raises(DnaHlmError, match="sub: .*f is a file, not a folder"):
+        check_dir_path(f / "sub", marker=None)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "mine.txt").write_text("keep")
+    with pytest.raises(DnaHlmError, match="holds files but no manifest.json"):
+        check_dir_path(other)
+    assert check_dir_path(other, marker=None) == other and check_dir_path(tmp_path / "new") == tmp_path / "new"

@@ -98,3 +98,37 @@ def test_cli_refuses_to_overwrite_and_to_resume_nothing(stopped_run, lm_data, lm
     assert r.exit_code == 2 and "nothing to resume" in r.output, r.output
     r = CliRunner().invoke(app, base + ["--out", str(stopped_run), "--resume", "--max-steps", "9"])
     assert r.exit_code == 2 and "different recipe" in r.output and "max_steps" in r.output, r.output
+
+
+def test_unreadable_or_incomplete_state_is_a_resume_error(tiny_run, tmp_path):
+    out, _ = tiny_run
+    bad = tmp_path / "ck"
+    shutil.copytree(out / "checkpoint", bad)
+    for raw, match in ((b"[1, 2]", "not an object"), (b"\xff\xfe", "corrupt"),
+                       (b'{"format_version": 1, "files": {}}', "damaged: step")):
+        (bad / "state.json").write_bytes(raw)
+        with pytest.raises(ResumeError, match=match):
+            read_checkpoint_state(bad)
+
+
+def test_new_run_never_overwrites_another_folder(lm_data, lm_tokenizer, tmp_path):
+    """A new run (no checkpoint) refuses a data folder, a file, a finished model and foreign files, before any work."""
+    data = tmp_path / "data"
+    shutil.copytree(lm_data, data)
+    before = sorted(p.name for p in data.iterdir())
+    base = ["pretrain", "--recipe", "tiny", "--data", str(lm_data), "--tokenizer", str(lm_tokenizer), "--threads", "1", "--quiet"]
+    r = CliRunner().invoke(app, base + ["--out", str(data)])
+    assert r.exit_code == 2 and "holds a 'data' stage" in r.output, r.output
+    assert sorted(p.name for p in data.iterdir()) == before
+    r = CliRunner().invoke(app, base + ["--out", str(data / "manifest.json")])
+    assert r.exit_code == 2 and r.output.startswith("error: ") and "is a file" in r.output, r.output
+    done = tmp_path / "done"
+    (done / "final").mkdir(parents=True)
+    (done / "log.jsonl").write_text('{"step": 1}\n')
+    r = CliRunner().invoke(app, base + ["--out", str(done)])
+    assert r.exit_code == 2 and "finished model" in r.output, r.output
+    assert (done / "log.jsonl").read_text() == '{"step": 1}\n'
+    (done / "final").rmdir()
+    (done / "notes.txt").write_text("mine")
+    r = CliRunner().invoke(app, base + ["--out", str(done)])
+    assert r.exit_code == 2 and "notes.txt" in r.output, r.output

@@ -137,3 +137,68 @@ def test_cli_build_and_bad_placeholder(tmp_path):
     res = CliRunner().invoke(app, ["instruct", "build", "--data", str(data), "--out", str(tmp_path / "ins"),
                                    "--recipe", str(rec), "--quiet"])
     assert res.exit_code == 2 and "gc.toml" in res.output and "{species}" in res.output
+
+
+def test_bad_recipe_rows_and_records_are_one_line_errors(built, tmp_path):
+    import hashlib
+    import shutil
+
+    root, data, _ = built
+    rec = tmp_path / "r.toml"
+    rec.write_text('name = "t"\ntasks = ["gc", "gc"]\n')
+    with pytest.raises(DnaHlmError, match="gc listed twice"):
+        load_instruct_recipe(rec)
+    d = tmp_path / "data"
+    shutil.copytree(data, d)
+    with open(d / "tasks" / "gc" / "train.jsonl", "a") as f:
+        f.write('{"id": "x", "seq": 5, "label": "GC-rich"}\n')
+    recipe = InstructRecipe(tasks=["gc"], prompts_dir=str(root / "task_prompts"))
+    with pytest.raises(DnaHlmError, match="seq is not a non-empty string"):
+        build_instruct(d, tmp_path / "ins", recipe, progress=False)
+    ins = tmp_path / "edited"  # a hand-edited instruct folder whose manifest hash was updated
+    shutil.copytree(root / "instruct", ins)
+    lines = (ins / "train.jsonl").read_text().splitlines()
+    lines[0] = json.dumps({k: v for k, v in json.loads(lines[0]).items() if k != "output"})
+    (ins / "train.jsonl").write_text("\n".join(lines) + "\n")
+    m = json.loads((ins / "manifest.json").read_text())
+    m["files"]["train.jsonl"] = hashlib.sha256((ins / "train.jsonl").read_bytes()).hexdigest()
+    (ins / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(DnaHlmError, match="record 1 lacks a task, instruction, input or output"):
+        read_instruct(ins)
+    del m["prompt_style"]
+    (ins / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(DnaHlmError, match="lacks prompt_style"):
+        read_instruct(ins)
+
+
+def test_build_never_replaces_the_data_folder(built):
+    root, data, _ = built
+    recipe = InstructRecipe(tasks=["gc"], prompts_dir=str(root / "task_prompts"))
+    with pytest.raises(DnaHlmError, match="holds a 'data' stage"):
+        build_instruct(data, data, recipe, progress=False)
+    assert (data / "tasks" / "gc" / "train.jsonl").is_file()
+
+
+def test_cli_eval_refuses_negative_limit_and_folder_out(tmp_path):
+    from typer.testing import CliRunner
+
+    from dnahlm_rag.cli.app import app
+
+    base = ["instruct", "eval", "--model", str(tmp_path), "--data", str(tmp_path)]
+    r = CliRunner().invoke(app, base + ["--limit", "-1"])
+    assert r.exit_code == 2 and r.output.startswith("error: --limit must be >= 0"), r.output
+    r = CliRunner().invoke(app, base + ["--out", str(tmp_path)])
+    assert r.exit_code == 2 and r.output.startswith("error: --out") and "is a folder" in r.output, r.output
+
+
+def test_a_task_description_that_is_no_utf8_json_is_a_one_line_error(tmp_path) -> None:
+    from dnahlm_rag.instruct import read_task
+
+    d = tmp_path / "tasks" / "splice"
+    d.mkdir(parents=True)
+    (d / "task.json").write_text('{"question": "Is this a splice site?"}', encoding="utf-16")
+    with pytest.raises(DnaHlmError, match="is not a task description"):
+        read_task(tmp_path, "splice")
+    (d / "task.json").write_text('["a list"]')
+    with pytest.raises(DnaHlmError, match="is not a task description"):
+        read_task(tmp_path, "splice")

@@ -67,3 +67,19 @@ def test_cli_markov_reports_the_baseline(tmp_path):
     assert r.exit_code == 0, r.output
     rep = json.loads((tmp_path / "m.json").read_text())
     assert rep["heldout_bits_per_base"] < 2.0 and "bits/base" in r.output
+
+
+def test_k_max_out_of_range_and_out_folder_are_refused_before_work(tmp_path):
+    from pretrain_fixtures import make_data_dir
+    from typer.testing import CliRunner
+
+    from dnahlm_rag.cli.app import app
+    from dnahlm_rag.errors import DnaHlmError
+
+    for k in (-1, 13):
+        with pytest.raises(DnaHlmError, match=r"--k-max\) must lie in 0..12"):
+            fit_best(["ACGT" * 10] * 4, MarkovConfig(k_max=k))
+    data = make_data_dir(tmp_path / "data")
+    r = CliRunner().invoke(app, ["markov", "--data", str(data), "--recipe", "tiny", "--out", str(tmp_path)])
+    assert r.exit_code == 2 and r.output.startswith("error: --out") and "is a folder" in r.output, r.output
+    assert "markov k" not in r.output  # refused before the search ran

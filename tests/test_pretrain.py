@@ -110,3 +110,21 @@ def test_precision_auto_uses_bf16_only_with_native_support():
     assert resolve_precision("fp32", cpu) == "fp32" and resolve_precision("bf16", cpu) == "bf16"
     native = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     assert resolve_precision("auto", cpu) == ("bf16" if native else "fp32")
+
+
+def test_bad_thread_counts_and_train_keys_are_one_line_errors(monkeypatch, tmp_path):
+    from dnahlm_rag.errors import DnaHlmError, RecipeError
+    from dnahlm_rag.pretrain import load_pretrain_recipe, resolve_threads
+
+    with pytest.raises(DnaHlmError, match="--threads must be >= 0"):
+        resolve_threads(-1, 0, 1)
+    monkeypatch.setenv("DNAHLM_THREADS", "abc")
+    with pytest.raises(DnaHlmError, match="DNAHLM_THREADS"):
+        resolve_threads(None, 0, 1)
+    assert resolve_threads(2, 0, 1) == 2  # the environment is not read when --threads is given
+    for line, match in (("log_every = 0", "train.log_every"), ("lr = nan", "train.lr"),
+                        ("eval_every = -1", "train.eval_every"), ("beta2 = 1.0", "train.beta2")):
+        p = tmp_path / "r.toml"
+        p.write_text(f'name = "x"\n[train]\n{line}\n')
+        with pytest.raises(RecipeError, match=match):
+            load_pretrain_recipe(p)

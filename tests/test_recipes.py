@@ -59,3 +59,15 @@ def test_load_from_path_and_bad_toml(tmp_path):
         load_recipe(Demo, "pretrain", bad)
     with pytest.raises(RecipeError, match="no pretrain recipe named 'nope'"):
         load_recipe(Demo, "pretrain", "nope")
+
+
+def test_missing_required_key_and_folder_path_are_named(tmp_path):
+    @dataclass
+    class Named:
+        name: str
+        steps: int = 1
+
+    with pytest.raises(RecipeError, match="recipe key 'name' is missing"):
+        from_dict(Named, {"steps": 2})
+    with pytest.raises(RecipeError, match="is a folder, not a .toml file"):
+        load_recipe(Named, "pretrain", tmp_path)

@@ -31,6 +31,8 @@ def trained(tmp_path_factory) -> dict[str, Path]:
     (run / "log.jsonl").write_text('{"step": 1, "loss": 6.2}\n')
     sft_run = root / "runs" / "sft" / "fx"
     shutil.copytree(run, sft_run)
+    meta = json.loads((sft_run / "final" / "dnahlm.json").read_text())
+    (sft_run / "final" / "dnahlm.json").write_text(json.dumps({**meta, "stage": "sft"}))  # as `dnahlm sft` writes it
     MixTable(default=0.5, tasks={"gc": 0.5}, model_sha256=model_fingerprint(sft_run / "final")).save(sft_run / "final")
     return {"root": root, "data": data, "base": run / "final", "sft": sft_run / "final"}
 
@@ -133,3 +135,30 @@ def test_corrupt_or_foreign_release_manifest(tmp_path, trained):
     (out / "manifest.json").write_text("{not json")
     with pytest.raises(ReleaseError, match="is corrupt"):
         check_release(out, trained["data"])
+
+
+def test_make_refuses_wrong_models_and_another_stages_out(tmp_path, trained):
+    from dnahlm_rag.errors import DnaHlmError
+
+    with pytest.raises(ReleaseError, match="--base .* is not a trained model folder"):
+        make_release(trained["base"].parent, trained["sft"], trained["data"], tmp_path / "r")
+    base_with_mix = tmp_path / "runs" / "b"
+    shutil.copytree(trained["base"].parent, base_with_mix)
+    shutil.copyfile(trained["sft"] / "retrieval_mix.json", base_with_mix / "final" / "retrieval_mix.json")
+    with pytest.raises(ReleaseError, match="--sft .* is not a tuned model"):
+        make_release(trained["base"], base_with_mix / "final", trained["data"], tmp_path / "r")
+    run = tmp_path / "runs" / "pretrain-copy"
+    shutil.copytree(trained["base"].parent, run)
+    (run / "manifest.json").write_text('{"stage": "pretrain", "format_version": 1}')
+    with pytest.raises(DnaHlmError, match="holds a 'pretrain' stage"):
+        make_release(trained["base"], trained["sft"], trained["data"], run)
+    assert (run / "final" / "model.safetensors").is_file() and not (tmp_path / "r").exists()
+
+
+def test_check_refuses_an_incomplete_manifest(tmp_path, trained):
+    out = tmp_path / "released"
+    make_release(trained["base"], trained["sft"], trained["data"], out)
+    for m in ('{"stage": "release", "format_version": 1}', '{"stage": "release", "format_version": 1, "files": []}'):
+        (out / "manifest.json").write_text(m)
+        with pytest.raises(ReleaseError, match="is incomplete"):
+            check_release(out, trained["data"])

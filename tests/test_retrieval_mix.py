@@ -179,3 +179,13 @@ def test_fit_table_and_eval_cells(tiny, tmp_path):
             MixTable.load(model)
     finally:
         (model / MIX_FILE).unlink()
+
+
+def test_fit_with_no_tasks_is_refused_and_keeps_the_table(tiny):
+    _, data, model = tiny
+    table = model / MIX_FILE
+    table.write_text('{"kept": true}')
+    with pytest.raises(DnaHlmError, match="no tasks to fit"):
+        fit_mix(data, model, FitConfig(tasks=[]), progress=False)
+    assert json.loads(table.read_text()) == {"kept": True}
+    table.unlink()

@@ -125,3 +125,12 @@ def test_resume_is_exact(setup, tmp_path):
     la = [json.loads(l)["loss"] for l in (tmp_path / "a" / "log.jsonl").read_text().splitlines() if '"loss"' in l]
     lb = [json.loads(l)["loss"] for l in (tmp_path / "b" / "log.jsonl").read_text().splitlines() if '"loss"' in l]
     assert la == lb and len(la) == 6
+
+
+def test_new_run_refuses_another_stages_folder_and_bad_threads(setup):
+    root, data, base = setup
+    with pytest.raises(DnaHlmError, match="holds a 'instruct' stage"):
+        sft(tiny(max_steps=2), base, root / "instruct", root / "instruct", threads=1, progress=False)
+    assert (root / "instruct" / "train.jsonl").is_file() and not (root / "instruct" / "log.jsonl").exists()
+    with pytest.raises(DnaHlmError, match="--threads must be >= 0"):
+        sft(tiny(max_steps=2), base, root / "instruct", root / "new-run", threads=-1, progress=False)

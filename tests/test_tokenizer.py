@@ -117,3 +117,18 @@ def test_cli_refuses_a_folder_without_data_manifest(tmp_path):
 def test_load_refuses_wrong_stage(lm_data):
     with pytest.raises(ManifestError):
         load_tokenizer(lm_data)
+
+
+def test_train_refuses_to_replace_another_stages_folder(lm_data, tmp_path):
+    """`--out` naming the data folder (or a training run) is refused before training; nothing is lost."""
+    import shutil
+
+    from dnahlm_rag.tokenizer import train_tokenizer
+
+    data = tmp_path / "data"
+    shutil.copytree(lm_data, data)
+    with pytest.raises(ManifestError, match="holds a 'data' stage"):
+        train_tokenizer(lm_data, data, TokenizerRecipe(vocab_size=300), progress=False)
+    assert (data / "pretrain" / "dna.train.txt").is_file() and read_manifest(data, "data")
+    r = CliRunner().invoke(app, ["tokenizer", "stats", "--tokenizer", str(data / "manifest.json")])
+    assert r.exit_code == 2 and "is a file, not a tokenizer folder" in r.output, r.output

@@ -44,9 +44,14 @@ def evaluate(
     out: Annotated[Optional[Path], typer.Option(help="Also write the report as JSON here.")] = None,
 ) -> None:
     """Closed-label tasks: label-scoring accuracy, free-generation accuracy and parse rate per task."""
-    from ..atomic import write_json
+    from ..atomic import check_file_path, write_json
+    from ..errors import DnaHlmError
     from ..scoring import evaluate_closed_tasks
 
+    if limit < 0:
+        raise DnaHlmError(f"--limit must be >= 0 (0 = all), got {limit}")
+    if out is not None:
+        check_file_path(out, "--out")  # before the work, not after
     rep = evaluate_closed_tasks(model, data, tasks=task or None, split=split, limit=limit, mode=mode,
                                 phrasing=phrasing, threads=threads)
     if out is not None:

@@ -47,11 +47,13 @@ def markov(
     out: Annotated[Optional[Path], typer.Option(help="Also write the report as JSON here.")] = None,
 ) -> None:
     """Order-k Markov baseline: best k chosen on part of the training DNA, scored in bits/base on held-out DNA."""
-    from ..atomic import write_json
+    from ..atomic import check_file_path, write_json
     from ..markov import MarkovConfig, baseline_report
     from ..pretrain import load_pretrain_recipe
     from ..tokenizer import head_lines, pretrain_files, sample_lines
 
+    if out is not None:
+        check_file_path(out, "--out")  # before the work, not after
     r = load_pretrain_recipe(recipe)
     files = pretrain_files(data)
     rep = baseline_report(sample_lines(files["dna.train"], r.data.dna_train_mb),
