@@ -8,7 +8,7 @@ most its context (left-truncated prompt). A closed task's answer is always one o
 (:meth:`Answerer._snap_to_labels`).
 
 Batch files: FASTA (``.fa``, ``.fasta``, ``.fna``, ``.fas``), JSON lines (``.jsonl``: ``id``,
-``seq``, optional ``question`` and ``label``; a row without ``seq`` may have its sequence pasted
+``seq``, optional ``question``, ``label`` and ``genetic_code``; a row without ``seq`` may have its sequence pasted
 into its question, as ``ask`` accepts, :func:`~dnahlm_rag.seq.sequence_in_text`; a row with both is
 answered about its ``seq``, and its provenance says the pasted one was ignored), or GenBank/EMBL
 (one row per CDS, or other chosen feature type, with its annotated product as ``label``). Output is JSON
@@ -466,17 +466,26 @@ def genbank_rows(path: Path, feature_types: Sequence[str] = ("CDS",),
 
 
 def _feature_code(given: str, chosen: int | None) -> tuple[int | None, list[str]]:
-    """A GenBank feature's genetic code for its row (``given``: its ``/transl_table``, maybe empty)
-    when no code was ``chosen`` for the run, and the notes on a conflict or an unknown table."""
+    """A row's genetic code (``given``: a GenBank feature's ``/transl_table`` or a JSONL row's
+    ``genetic_code``, maybe empty) when no code was ``chosen`` for the run, and the notes on a
+    conflict or an unknown table."""
     if not given:
         return None, []
     if chosen is not None:
         return None, [] if given == str(chosen) else [
-            f"the record gives /transl_table={given}, but ORFs were read with genetic code {chosen} (--genetic-code)"]
+            f"the row gives genetic code {given}, but ORFs were read with genetic code {chosen} (--genetic-code)"]
     try:
         return check_table(int(given)), []
     except (ValueError, DnaHlmError):
         return None, [f"the record's /transl_table={given} is no genetic code Biopython knows: read with {DEFAULT_TABLE}"]
+
+
+def _known_code(code: Any) -> bool:
+    """Whether a JSONL row's ``genetic_code`` is an NCBI table number Biopython knows."""
+    try:
+        return isinstance(code, int) and not isinstance(code, bool) and check_table(code) == code
+    except DnaHlmError:
+        return False
 
 
 def read_inputs(path: str | Path, feature_types: Sequence[str] = ("CDS",),
@@ -519,7 +528,14 @@ def read_inputs(path: str | Path, feature_types: Sequence[str] = ("CDS",),
             bad_seq = None if isinstance(seq, str) else \
                 "the row has no 'seq' (a question needs a sequence)" if seq is None else \
                 f"line {n}: 'seq' is a {type(seq).__name__}, not a string"
-            rows.append(InputRow(rid, seq if isinstance(seq, str) else None, question, obj.get("label"), bad_seq, notes))
+            code = obj.get("genetic_code")
+            if code is not None and not _known_code(code):
+                rows.append(InputRow(rid, None, question, obj.get("label"),
+                                     f"line {n}: 'genetic_code' {code!r} is no NCBI genetic code Biopython knows"))
+                continue
+            code, code_notes = _feature_code("" if code is None else str(code), genetic_code)
+            rows.append(InputRow(rid, seq if isinstance(seq, str) else None, question, obj.get("label"), bad_seq,
+                                 notes + code_notes, code))
     else:
         raise DnaHlmError(f"{p}: unknown input type {p.suffix!r}; expected FASTA ({', '.join(FASTA_SUFFIXES)}), .jsonl "
                           f"or GenBank/EMBL ({', '.join(GENBANK_SUFFIXES)}, gzipped or not)")

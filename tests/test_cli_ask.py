@@ -759,8 +759,25 @@ def test_genbank_transl_table_is_the_rows_code_unless_one_is_chosen(tmp_path) ->
     assert [(r.genetic_code, r.notes) for r in rows] == [(2, []), (None, [])]
     rows = read_inputs(gb, genetic_code=11)  # a code chosen for the run wins, with a note where they differ
     assert [r.genetic_code for r in rows] == [None, None] and rows[1].notes == []
-    assert rows[0].notes == ["the record gives /transl_table=2, but ORFs were read with genetic code 11 (--genetic-code)"]
+    assert rows[0].notes == ["the row gives genetic code 2, but ORFs were read with genetic code 11 (--genetic-code)"]
     assert all(not r.notes for r in read_inputs(gb, genetic_code=2))
     gb.write_text(genbank_record(features='     CDS             1..18\n                     /transl_table=99\n'))
     assert [(r.genetic_code, r.notes) for r in read_inputs(gb)] == [
         (None, ["the record's /transl_table=99 is no genetic code Biopython knows: read with 11"])]
+
+
+def test_jsonl_rows_may_carry_their_genetic_code(tmp_path) -> None:
+    from dnahlm_rag.answer import read_inputs
+
+    jl = tmp_path / "in.jsonl"
+    jl.write_text("\n".join(json.dumps(r) for r in [
+        {"id": "mito", "seq": "ATGTGA" * 20, "genetic_code": 2}, {"id": "plain", "seq": "ATGTGA" * 20},
+        {"id": "bad", "seq": "ACGT", "genetic_code": 7}, {"id": "text", "seq": "ACGT", "genetic_code": "2"},
+        {"id": "bool", "seq": "ACGT", "genetic_code": True}]) + "\n")
+    rows = read_inputs(jl)
+    assert [(r.id, r.genetic_code, r.error is None) for r in rows] == [
+        ("mito", 2, True), ("plain", None, True), ("bad", None, False), ("text", None, False), ("bool", None, False)]
+    assert rows[2].error == "line 3: 'genetic_code' 7 is no NCBI genetic code Biopython knows"
+    chosen = read_inputs(jl, genetic_code=4)  # a code chosen for the run wins, with a note where they differ
+    assert chosen[0].genetic_code is None and chosen[0].notes == [
+        "the row gives genetic code 2, but ORFs were read with genetic code 4 (--genetic-code)"]

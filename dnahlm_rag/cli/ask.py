@@ -233,7 +233,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("batch")
     def batch(
-        inp: Annotated[Path, typer.Argument(metavar="IN", help="FASTA (.fa/.fasta/.fna), JSON lines (id, seq, question, label), or GenBank/EMBL (.gb/.gbk/.gbff/.embl, gzipped or not: one row per feature of --features, its annotated product as label).")],
+        inp: Annotated[Path, typer.Argument(metavar="IN", help="FASTA (.fa/.fasta/.fna), JSON lines (id, seq, question, label, genetic_code), or GenBank/EMBL (.gb/.gbk/.gbff/.embl, gzipped or not: one row per feature of --features, its annotated product as label, its /transl_table as genetic code).")],
         out: Annotated[Path, typer.Option("--out", help="Output JSON lines, one row per input row.")],
         task: Annotated[str, typer.Option(help="auto: each row's task from its question's wording, as in `ask` (not with --index; the row's "
                                                 "`task` in OUT says which); none: the general segment index; or a task of data/tasks/: rows "
