@@ -14,12 +14,20 @@ are in the index). Columns: the best ORF's length as a share of the annotated ge
 share of genes whose best ORF covers at least 90%), the share of queries whose best hit is
 significant (E < 1e-5), and the token F1 of the best hit's product against the annotated one
 (the measure of ``bench/bench_protein.py``).
+
+A second table measures the hint ``ask``/``batch`` give when the code in use cuts a query into
+short ORFs but a TGA-as-Trp code reads it whole (:func:`~dnahlm_rag.fused_retriever.code_hint`):
+how often it speaks for the record's CDS (where it should), and for up to ``--hint-sample``
+seeded CDS and non-CDS segments of the valid and test organisms (bacteria, archaea, a protist's
+mitochondrion that uses the standard code: where it should not).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +36,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_protein import token_f1  # noqa: E402
 
-from dnahlm_rag.fused_retriever import FusedRetriever  # noqa: E402
+from dnahlm_rag.fused_retriever import FusedRetriever, code_hint  # noqa: E402
 from dnahlm_rag.index import SegmentIndex  # noqa: E402
 
 
@@ -39,10 +47,13 @@ def main() -> None:
     ap.add_argument("--accession", default="NC_001807.4", help="GenBank record whose CDS are the queries")
     ap.add_argument("--tables", default="11,2", help="genetic codes to compare (the first is the default's)")
     ap.add_argument("--depth", type=int, default=50, help="hits fetched per query before own-organism ones are dropped")
+    ap.add_argument("--hint-sample", type=int, default=1000, help="segments per split and kind for the hint table")
+    ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
     with open(args.segments) as f:
-        rows = [r for r in map(json.loads, f) if r.get("type") == "CDS" and r.get("accession") == args.accession]
+        segments = [json.loads(line) for line in f]
+    rows = [r for r in segments if r.get("type") == "CDS" and r.get("accession") == args.accession]
     if not rows:
         sys.exit(f"error: no CDS of record {args.accession} in {args.segments}")
     organism = rows[0]["organism"].split()[:2]  # "Homo sapiens (human)" and "Homo sapiens" are one species
@@ -65,6 +76,22 @@ def main() -> None:
         n = len(rows)
         print(f"| {table} | {sum(cover) / n:.2f} | {sum(c >= 0.9 for c in cover)} of {n} | {sum(sig)} of {n} | "
               f"{sum(f1) / n:.3f} |")
+
+    default = int(args.tables.split(",")[0])
+    print(f"\nThe hint (read with code {default}):\n")
+    print("| queries | hinted | CPU ms/query |")
+    print("|---|---|---|")
+    sets = [(f"CDS of {args.accession}", rows)]
+    rng = random.Random(args.seed)
+    for split in ("valid", "test"):
+        for kind, keep in (("CDS", lambda r: r.get("type") == "CDS"), ("non-CDS segments", lambda r: r.get("type") != "CDS")):
+            pool = [r for r in segments if r.get("split") == split and keep(r)]
+            sets.append((f"{split} {kind}", rng.sample(pool, min(args.hint_sample, len(pool)))))
+    for name, sel in sets:
+        t = time.process_time()
+        hinted = sum(code_hint(r["seq"].upper(), default) is not None for r in sel)
+        ms = (time.process_time() - t) * 1000 / max(1, len(sel))
+        print(f"| {name} | {hinted} of {len(sel)} | {ms:.2f} |")
 
 
 if __name__ == "__main__":

@@ -120,6 +120,39 @@ def analyse_query(seq: str, *, table: int = DEFAULT_TABLE, min_codons: int = 30,
     return QueryOrfs(r, tuple(notes))
 
 
+#: Codes that read TGA as Trp (a stop in table 11), the usual reason a real gene reads as short
+#: ORFs: 2 vertebrate mitochondria, 4 Mycoplasma/Spiroplasma and mold/protozoan mitochondria,
+#: 5 invertebrate mitochondria.
+HINT_CODES = {2: "vertebrate mitochondria", 4: "Mycoplasma, mold/protozoan mitochondria", 5: "invertebrate mitochondria"}
+#: :func:`code_hint` speaks when the query's code reads at most HINT_LOW of it as its best ORF and
+#: another reads at least HINT_HIGH, for queries of at least HINT_MIN_BASES.
+HINT_LOW, HINT_HIGH, HINT_MIN_BASES = 0.6, 0.9, 300
+
+
+def code_hint(seq: str, table: int, min_codons: int = 30) -> str | None:
+    """A provenance line suggesting another genetic code when ``table`` cuts a normalised query
+    into short ORFs but a code of :data:`HINT_CODES` reads most of it as one (a mitochondrial or
+    Mycoplasma gene read with the bacterial code); None otherwise. Measured in docs/benchmarks.md
+    ("Genetic code of the query")."""
+    if len(seq) < HINT_MIN_BASES or table in HINT_CODES:
+        return None
+
+    def cover(t: int) -> float:
+        best = find_orfs(seq, table=t, min_codons=min_codons, max_orfs=1).best
+        return (best.end - best.start) / len(seq) if best else 0.0
+
+    here = cover(table)
+    if here > HINT_LOW:
+        return None
+    better = [(t, c) for t in HINT_CODES if (c := cover(t)) >= HINT_HIGH]
+    if not better:
+        return None
+    (t, c), others = better[0], [str(x) for x, _ in better[1:]]
+    return (f"read with genetic code {table} the best ORF covers {here:.0%} of the query, with code {t} "
+            f"{c:.0%} (TGA read as Trp): a mitochondrial or Mycoplasma gene? try --genetic-code {t} "
+            f"({HINT_CODES[t]})" + (f", or {' or '.join(others)}" if others else ""))
+
+
 class FusedRetriever(BaseRetriever):
     """Top-``k`` segments for a DNA query from the protein and DNA indexes (rules: module doc).
 
@@ -183,8 +216,12 @@ class FusedRetriever(BaseRetriever):
 
     def provenance(self, query: str, table: int | None = None) -> list[str]:
         """Provenance lines for a query (levels searched, fusion, ORF problems)."""
-        q = self.analyse(normalize_dna(query, what="query sequence"), table)
+        seq = normalize_dna(query, what="query sequence")
+        q = self.analyse(seq, table)
         lines = list(q.notes)
+        hint = code_hint(seq, table or self.table, self.min_codons)
+        if hint:
+            lines.append(hint)
         if q.orfs and self.index is not None:
             lines.append("protein and DNA hits fused by reciprocal-rank fusion" if self.fusion == "rrf" else
                          "protein-first: DNA-level hits only fill in below the protein hits")

@@ -14,7 +14,7 @@ from langchain_core.documents import Document
 from langchain_tests.integration_tests import RetrieversIntegrationTests
 
 from dnahlm_rag.errors import DnaHlmError, InvalidSequenceError
-from dnahlm_rag.fused_retriever import FusedRetriever, analyse_query, make_retriever
+from dnahlm_rag.fused_retriever import FusedRetriever, analyse_query, code_hint, make_retriever
 from dnahlm_rag.index import IndexConfig, SegmentIndex, build_index, load_records, protein_records
 from dnahlm_rag.orfs import translate_cds
 from dnahlm_rag.retriever import SegmentRetriever
@@ -231,6 +231,27 @@ def test_genetic_code_reads_a_mitochondrial_gene_through_its_tga_codons() -> Non
     mixed = std.retrieve_many([query, query], k=1, tables=[2, None])
     assert mixed[0][0].metadata["orf_aa"] == len(doc["protein"]) > mixed[1][0].metadata.get("orf_aa", 0)
     assert "genetic code 2;" in std.provenance(query, table=2)[0]
+
+
+def test_code_hint_speaks_for_a_gene_that_only_tga_as_trp_reads_whole() -> None:
+    rng = random.Random(5)
+    sense = [c for c in (a + b + c for a in "ACGT" for b in "ACGT" for c in "ACGT")
+             if c not in ("TAA", "TAG", "TGA", "AGA", "AGG", "ATA")]  # read alike by codes 11, 2, 4, 5
+
+    def body(n: int) -> str:
+        return "".join(rng.choice(sense) for _ in range(n))
+
+    mito = "ATG" + "".join(body(40) + "TGA" for _ in range(3)) + body(40) + "TAA"  # TGA every 41 codons
+    hint = code_hint(mito, 11)
+    assert hint is not None and " with code 2 100% (TGA read as Trp)" in hint, hint
+    assert hint.startswith("read with genetic code 11 the best ORF covers ")
+    assert float(hint.split("covers ")[1].split("%")[0]) <= 60
+    assert hint.endswith("try --genetic-code 2 (vertebrate mitochondria), or 4 or 5")
+    assert code_hint("ATG" + body(160) + "TAA", 11) is None  # one ORF already
+    assert code_hint(mito, 2) is None and code_hint(mito[:240], 11) is None  # its code given; too short to say
+    assert code_hint("GCTTAG" * 100, 11) is None  # nothing reads it whole
+    r = make_retriever(str(DNA), k=1)
+    assert hint in r.provenance(mito) and hint not in r.provenance(mito, table=2)
 
 
 # -- diagonal re-ranking of protein hits ------------------------------------------------------
