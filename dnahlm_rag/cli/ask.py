@@ -251,7 +251,7 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option(help="Seed (same seed, same output).")] = 0,
         temperature: Annotated[float, typer.Option(min=0.0, help="0: greedy.")] = 0.0,
         protein_index: Annotated[str, typer.Option(help=PROTEIN_HELP)] = "auto",
-        genetic_code: Annotated[Optional[int], typer.Option(help=GENETIC_CODE_HELP + " GenBank/EMBL input without this option: each CDS's own /transl_table, when it has one.")] = None,
+        genetic_code: Annotated[Optional[int], typer.Option(help=GENETIC_CODE_HELP + " Without this option each row's own code when it has one: a GenBank/EMBL CDS's /transl_table, a JSON-lines row's genetic_code.")] = None,
         mix: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help="RAG: weight of the neighbours' answers mixed into decoding (default: the weight `dnahlm mix fit` chose for the model, else 0).")] = None,
         features: Annotated[str, typer.Option(help="GenBank/EMBL input: comma-separated feature types that become rows.")] = "CDS",
         probs: Annotated[bool, typer.Option("--probs", help="Closed-label tasks: add every label's probability to each row (`label_probs`; one more forward pass per batch).")] = False,
