@@ -146,6 +146,8 @@ def check_release(root: str | Path = "models/released", data_dir: str | Path | N
                            "with `dnahlm release make`")
     for name, digest in rel["files"].items():
         p = root / name
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            raise ReleaseError(f"{path} lists {name!r}, a file outside the release folder: remake the release")
         if not p.is_file():
             raise ReleaseError(f"released file {p} is missing")
         if sha256_file(p) != digest:

@@ -158,7 +158,15 @@ def test_make_refuses_wrong_models_and_another_stages_out(tmp_path, trained):
 def test_check_refuses_an_incomplete_manifest(tmp_path, trained):
     out = tmp_path / "released"
     make_release(trained["base"], trained["sft"], trained["data"], out)
+    good = json.loads((out / "manifest.json").read_text())
     for m in ('{"stage": "release", "format_version": 1}', '{"stage": "release", "format_version": 1, "files": []}'):
         (out / "manifest.json").write_text(m)
         with pytest.raises(ReleaseError, match="is incomplete"):
+            check_release(out, trained["data"])
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not released")
+    for name in ("../outside.txt", str(outside)):  # a file outside the release is never hashed as part of it
+        bad = {**good, "files": {**good["files"], name: "0" * 64}}
+        (out / "manifest.json").write_text(json.dumps(bad))
+        with pytest.raises(ReleaseError, match="a file outside the release folder"):
             check_release(out, trained["data"])

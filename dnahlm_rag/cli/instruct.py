@@ -40,7 +40,7 @@ def evaluate(
     limit: Annotated[int, typer.Option(help="Items per task (the first N of a seeded shuffle; 0 = all).")] = 200,
     mode: Annotated[str, typer.Option(help="plain (no retrieval) or rag (k-mer neighbours from the task's train split).")] = "plain",
     phrasing: Annotated[str, typer.Option(help="Phrasing id of prompts/tasks/<task>.toml ('task' = the task's own question).")] = "task",
-    threads: Annotated[int, typer.Option(help="Torch CPU threads (0: torch's default).")] = 0,
+    threads: Annotated[int, typer.Option(min=0, help="Torch CPU threads (0: torch's default).")] = 0,
     out: Annotated[Optional[Path], typer.Option(help="Also write the report as JSON here.")] = None,
 ) -> None:
     """Closed-label tasks: label-scoring accuracy, free-generation accuracy and parse rate per task."""

@@ -19,7 +19,7 @@ def fit(
     tasks: Annotated[str, typer.Option(help="Comma-separated tuned tasks to fit (never a task held out of tuning).")] = "splice,trna_aa,feature_type,genus_16s,product",
     k: Annotated[int, typer.Option("-k", "--k", min=1, max=32, help="Neighbours in each RAG prompt.")] = 3,
     max_items: Annotated[int, typer.Option("--max-items", min=1, help="Valid items per task (seeded sample).")] = 200,
-    threads: Annotated[int, typer.Option(help="Torch CPU threads (0: torch's default).")] = 0,
+    threads: Annotated[int, typer.Option(min=0, help="Torch CPU threads (0: torch's default).")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
 ) -> None:
     """Choose, per task, the weight of the neighbours' answers against the model's on the VALID split.
