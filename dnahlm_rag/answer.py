@@ -72,7 +72,7 @@ class AnswerConfig:
     protein_index: str | None = "auto"
     # NCBI genetic code of the query's ORFs at the protein level (the fused retriever): 11
     # (bacteria, archaea, plastids), 2 (vertebrate mitochondria), 4 (Mycoplasma), 1 (standard), ...
-    # None: 11, or in a batch over GenBank/EMBL each CDS's own /transl_table
+    # None: 11, or in a batch each row's own code (a GenBank/EMBL CDS's /transl_table, a JSONL row's genetic_code)
     genetic_code: int | None = None
     chain: ChainConfig = field(default_factory=ChainConfig)
     max_new_tokens: int = 32
@@ -101,7 +101,7 @@ class InputRow:
     label: Any = None
     error: str | None = None  # a row that could not even be read
     notes: list[str] = field(default_factory=list)  # provenance lines about how the row was read
-    genetic_code: int | None = None  # the code its ORFs are read with (a GenBank CDS's /transl_table)
+    genetic_code: int | None = None  # its own code (a GenBank CDS's /transl_table, a JSONL row's genetic_code)
 
 
 def neighbour_summary(doc: Any) -> dict[str, Any]:
@@ -173,7 +173,7 @@ class Answerer:
 
     def _genetic_code_note(self, code: int | None) -> str | None:
         """A provenance line when a genetic code other than the default was asked for (``--genetic-code``
-        or a GenBank CDS's ``/transl_table``) but nothing here reads ORFs with it."""
+        or a batch row's own code) but nothing here reads ORFs with it."""
         if code in (None, DEFAULT_TABLE) or self._reads_orfs():
             return None
         why = ("plain mode retrieves nothing" if self.retriever is None else
@@ -456,7 +456,7 @@ def genbank_rows(path: Path, feature_types: Sequence[str] = ("CDS",),
             rows.append(InputRow(f"{rec.accession}", None, error=f"record {rec.accession} has no "
                                  f"{'/'.join(feature_types)} feature (give whole sequences as FASTA)"))
         for f in feats:
-            code, notes = _feature_code(f.qualifiers.get("transl_table", ""), genetic_code)
+            code, notes = _row_code(f.qualifiers.get("transl_table", ""), genetic_code)
             rows.append(InputRow(f"{rec.accession}:{f.type}:{f.start}-{f.end}:{'+' if f.strand >= 0 else '-'}", f.seq,
                                  None, f.product or f.gene or f.type, notes=notes, genetic_code=code))
     for item in problems.items:
@@ -465,7 +465,7 @@ def genbank_rows(path: Path, feature_types: Sequence[str] = ("CDS",),
     return rows
 
 
-def _feature_code(given: str, chosen: int | None) -> tuple[int | None, list[str]]:
+def _row_code(given: str, chosen: int | None) -> tuple[int | None, list[str]]:
     """A row's genetic code (``given``: a GenBank feature's ``/transl_table`` or a JSONL row's
     ``genetic_code``, maybe empty) when no code was ``chosen`` for the run, and the notes on a
     conflict or an unknown table."""
@@ -533,7 +533,7 @@ def read_inputs(path: str | Path, feature_types: Sequence[str] = ("CDS",),
                 rows.append(InputRow(rid, None, question, obj.get("label"),
                                      f"line {n}: 'genetic_code' {code!r} is no NCBI genetic code Biopython knows"))
                 continue
-            code, code_notes = _feature_code("" if code is None else str(code), genetic_code)
+            code, code_notes = _row_code("" if code is None else str(code), genetic_code)
             rows.append(InputRow(rid, seq if isinstance(seq, str) else None, question, obj.get("label"), bad_seq,
                                  notes + code_notes, code))
     else:
