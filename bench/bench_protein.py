@@ -535,6 +535,7 @@ def main() -> None:
     ap.add_argument("--skip-fused", action="store_true", help="leave out the retriever:* rows")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--write", type=Path, help="update this markdown file's 'Protein-level retrieval' section")
+    ap.add_argument("--plot", type=Path, help="write a PNG of test product F1 against CPU speed relative to blastx")
     args = ap.parse_args()
 
     import faiss
@@ -687,6 +688,49 @@ def main() -> None:
     if args.write:
         cmd = "python bench/bench_protein.py " + " ".join(sys.argv[1:])
         write_section(args.write, f"Test organisms: {', '.join(orgs['test'])}", table, meta, cmd)
+    if args.plot and blastx:
+        plot_tradeoff(results, blastx, chosen, args.plot)
+        print(f"plot: {args.plot}")
+
+
+def plot_tradeoff(results: list[Outcome], blastx: Outcome, chosen: Outcome | None, path: Path) -> None:
+    """Test product F1 against CPU speed relative to blastx (log scale), one point per method,
+    with blastx's F1 and the issue's 50x line: what each design trades."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from dnahlm_rag.atomic import write_png
+
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    colors = {"blast": "black", "retriever": "tab:red", "design": "tab:blue"}
+    for kind, label in (("design", "an embedding or word design (ours:*)"), ("retriever", "the shipped retriever's variants")):
+        rows = [r for r in results if (r.method.startswith("retriever:") == (kind == "retriever"))
+                and not r.method.startswith("blast")]
+        ax.scatter([blastx.cpu_ms / r.cpu_ms for r in rows], [r.f1 for r in rows], s=25, color=colors[kind],
+                   label=label, zorder=3)
+    ours = [r for r in results if r.method.startswith("ours:")]
+    named = [r for r in results if r.method.startswith("blast")] + ([chosen] if chosen else []) + \
+        ([max(ours, key=lambda r: r.f1)] if ours else [])
+    for r in named:  # a few names only: the rest are in the table
+        x = blastx.cpu_ms / r.cpu_ms
+        if chosen is not None and r is chosen:
+            ax.scatter(x, r.f1, s=160, color="tab:red", marker="*", zorder=4, label="chosen on valid (shipped)")
+        elif r.method.startswith("blast"):
+            ax.scatter(x, r.f1, s=30, color=colors["blast"], zorder=4)
+        ax.annotate(r.method, (x, r.f1), fontsize=7, xytext=(5, -10 if r is chosen else 4), textcoords="offset points")
+    ax.axhline(blastx.f1, color="black", lw=0.8, ls=":", label=f"blastx product F1 {blastx.f1:.3f}")
+    ax.axvline(50, color="tab:green", lw=0.8, ls="--", label="goal: 50x blastx's speed")
+    ax.set_xscale("log")
+    ax.set_xlabel("CPU speed relative to blastx (x, log scale; one shared-machine run)")
+    ax.set_ylabel("test product token F1")
+    ax.set_title("Protein-level retrieval on the test organisms: product F1 against speed", fontsize=9)
+    ax.legend(fontsize=8, loc="lower left")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    write_png(fig, path)
+    plt.close(fig)
 
 
 def write_section(path: Path, sub: str, table: str, meta: str, cmd: str) -> None:
