@@ -16,10 +16,10 @@ significant (E < 1e-5), and the token F1 of the best hit's product against the a
 (the measure of ``bench/bench_protein.py``).
 
 A second table measures the hint ``ask``/``batch`` give when the code in use cuts a query into
-short ORFs but a TGA-as-Trp code reads it whole (:func:`~dnahlm_rag.fused_retriever.code_hint`):
-how often it speaks for the record's CDS (where it should), and for up to ``--hint-sample``
-seeded CDS and non-CDS segments of the valid and test organisms (bacteria, archaea, a protist's
-mitochondrion that uses the standard code: where it should not).
+short ORFs but another code reads it whole (:func:`~dnahlm_rag.fused_retriever.code_hint`), for
+queries read with each of ``--tables``: how often it speaks for the record's CDS and for up to
+``--hint-sample`` seeded CDS and non-CDS segments of the valid and test organisms (bacteria,
+archaea, a protist's mitochondrion that uses the standard code).
 """
 from __future__ import annotations
 
@@ -77,10 +77,10 @@ def main() -> None:
         print(f"| {table} | {sum(cover) / n:.2f} | {sum(c >= 0.9 for c in cover)} of {n} | {sum(sig)} of {n} | "
               f"{sum(f1) / n:.3f} |")
 
-    default = int(args.tables.split(",")[0])
-    print(f"\nThe hint (read with code {default}):\n")
-    print("| queries | hinted | CPU ms/query |")
-    print("|---|---|---|")
+    tables = [int(t) for t in args.tables.split(",")]
+    print("\nThe hint (queries read with the code of each column):\n")
+    print("| queries | " + " | ".join(f"hinted, read with code {t}" for t in tables) + " | CPU ms/query |")
+    print("|---|" + "---|" * len(tables) + "---|")
     sets = [(f"CDS of {args.accession}", rows)]
     rng = random.Random(args.seed)
     for split in ("valid", "test"):
@@ -89,9 +89,9 @@ def main() -> None:
             sets.append((f"{split} {kind}", rng.sample(pool, min(args.hint_sample, len(pool)))))
     for name, sel in sets:
         t = time.process_time()
-        hinted = sum(code_hint(r["seq"].upper(), default) is not None for r in sel)
-        ms = (time.process_time() - t) * 1000 / max(1, len(sel))
-        print(f"| {name} | {hinted} of {len(sel)} | {ms:.2f} |")
+        hinted = [sum(code_hint(r["seq"].upper(), table) is not None for r in sel) for table in tables]
+        ms = (time.process_time() - t) * 1000 / max(1, len(sel) * len(tables))
+        print(f"| {name} | " + " | ".join(f"{h} of {len(sel)}" for h in hinted) + f" | {ms:.2f} |")
 
 
 if __name__ == "__main__":

@@ -120,10 +120,14 @@ def analyse_query(seq: str, *, table: int = DEFAULT_TABLE, min_codons: int = 30,
     return QueryOrfs(r, tuple(notes))
 
 
-#: Codes that read TGA as Trp (a stop in table 11), the usual reason a real gene reads as short
-#: ORFs: 2 vertebrate mitochondria, 4 Mycoplasma/Spiroplasma and mold/protozoan mitochondria,
-#: 5 invertebrate mitochondria.
-HINT_CODES = {2: "vertebrate mitochondria", 4: "Mycoplasma, mold/protozoan mitochondria", 5: "invertebrate mitochondria"}
+#: Codes :func:`code_hint` may suggest, with whose genes use them and what they read otherwise than
+#: table 11: a real gene read with the wrong one falls apart into short ORFs.
+HINT_CODES = {
+    11: ("bacteria, archaea, plastids", "AGA/AGG as Arg, TGA as a stop"),
+    2: ("vertebrate mitochondria", "TGA as Trp"),
+    4: ("Mycoplasma, mold/protozoan mitochondria", "TGA as Trp"),
+    5: ("invertebrate mitochondria", "TGA as Trp"),
+}
 #: :func:`code_hint` speaks when the query's code reads at most HINT_LOW of it as its best ORF and
 #: another reads at least HINT_HIGH, for queries of at least HINT_MIN_BASES.
 HINT_LOW, HINT_HIGH, HINT_MIN_BASES = 0.6, 0.9, 300
@@ -131,10 +135,10 @@ HINT_LOW, HINT_HIGH, HINT_MIN_BASES = 0.6, 0.9, 300
 
 def code_hint(seq: str, table: int, min_codons: int = 30) -> str | None:
     """A provenance line suggesting another genetic code when ``table`` cuts a normalised query
-    into short ORFs but a code of :data:`HINT_CODES` reads most of it as one (a mitochondrial or
-    Mycoplasma gene read with the bacterial code); None otherwise. Measured in docs/benchmarks.md
-    ("Genetic code of the query")."""
-    if len(seq) < HINT_MIN_BASES or table in HINT_CODES:
+    into short ORFs but another code of :data:`HINT_CODES` reads most of it as one (a mitochondrial
+    or Mycoplasma gene read with the bacterial code, or a bacterial gene read with a mitochondrial
+    one); None otherwise. Measured in docs/benchmarks.md ("Genetic code of the query")."""
+    if len(seq) < HINT_MIN_BASES:
         return None
 
     def cover(t: int) -> float:
@@ -144,13 +148,13 @@ def code_hint(seq: str, table: int, min_codons: int = 30) -> str | None:
     here = cover(table)
     if here > HINT_LOW:
         return None
-    better = [(t, c) for t in HINT_CODES if (c := cover(t)) >= HINT_HIGH]
+    better = [(t, c) for t in HINT_CODES if t != table and (c := cover(t)) >= HINT_HIGH]
     if not better:
         return None
     (t, c), others = better[0], [str(x) for x, _ in better[1:]]
+    who, reads = HINT_CODES[t]
     return (f"read with genetic code {table} the best ORF covers {here:.0%} of the query, with code {t} "
-            f"{c:.0%} (TGA read as Trp): a mitochondrial or Mycoplasma gene? try --genetic-code {t} "
-            f"({HINT_CODES[t]})" + (f", or {' or '.join(others)}" if others else ""))
+            f"{c:.0%} ({reads}): try --genetic-code {t} ({who})" + (f", or {' or '.join(others)}" if others else ""))
 
 
 class FusedRetriever(BaseRetriever):

@@ -243,12 +243,18 @@ def test_code_hint_speaks_for_a_gene_that_only_tga_as_trp_reads_whole() -> None:
 
     mito = "ATG" + "".join(body(40) + "TGA" for _ in range(3)) + body(40) + "TAA"  # TGA every 41 codons
     hint = code_hint(mito, 11)
-    assert hint is not None and " with code 2 100% (TGA read as Trp)" in hint, hint
+    assert hint is not None and " with code 2 100% (TGA as Trp)" in hint, hint
     assert hint.startswith("read with genetic code 11 the best ORF covers ")
     assert float(hint.split("covers ")[1].split("%")[0]) <= 60
     assert hint.endswith("try --genetic-code 2 (vertebrate mitochondria), or 4 or 5")
     assert code_hint("ATG" + body(160) + "TAA", 11) is None  # one ORF already
     assert code_hint(mito, 2) is None and code_hint(mito[:240], 11) is None  # its code given; too short to say
+    # the other way round: a bacterial gene with AGA (Arg; a stop in table 2) read with code 2
+    bacterial = "ATG" + "".join(body(40) + "AGA" for _ in range(3)) + body(40) + "TAA"
+    back = code_hint(bacterial, 2)
+    assert back is not None and back.endswith("with code 11 100% (AGA/AGG as Arg, TGA as a stop): try "
+                                              "--genetic-code 11 (bacteria, archaea, plastids), or 4 or 5"), back
+    assert code_hint(bacterial, 11) is None
     assert code_hint("GCTTAG" * 100, 11) is None  # nothing reads it whole
     r = make_retriever(str(DNA), k=1)
     assert hint in r.provenance(mito) and hint not in r.provenance(mito, table=2)
