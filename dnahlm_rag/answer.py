@@ -371,21 +371,18 @@ def _input_file(p: Path) -> Path:
     return p
 
 
-#: Byte-order marks of the text encodings that are not UTF-8 (UTF-32's before UTF-16's: FF FE 00 00 starts with FF FE).
-_WIDE_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"),
-              (b"\xfe\xff", "UTF-16"))
-
-
 def _read_text(p: Path) -> str:
     """A text input file: UTF-8 with or without a byte-order mark, bad bytes replaced. A gzipped
     file, and a UTF-16 or UTF-32 one (a byte-order mark, or NUL bytes in its first 1,000, as
     Windows Notepad's "Unicode" writes), are one-line errors."""
+    from .data.genbank import wide_encoding
+
     with open(_input_file(p), "rb") as f:
         head = f.read(1000)
     if head.startswith(b"\x1f\x8b"):
         raise DnaHlmError(f"{p} is gzipped: decompress it first (gzip -d), or name it .gb.gz/.gbk.gz/.embl.gz "
                           "if it is GenBank/EMBL")
-    wide = next((name for bom, name in _WIDE_BOMS if head.startswith(bom)), None)
+    wide = wide_encoding(head)
     if wide or b"\x00" in head:
         what = f"is {wide} text" if wide else "holds NUL bytes (UTF-16 or UTF-32 text, or not text at all)"
         raise DnaHlmError(f"{p} {what}: save it as UTF-8 or ASCII (e.g. iconv -f {wide or 'UTF-16'} -t UTF-8)")
@@ -653,8 +650,7 @@ def run_batch(answerer: Answerer | RoutedAnswerer, in_path: str | Path, out_path
                     except DnaHlmError as e:
                         results[j] = {"error": str(e)}
                         continue
-                    items.append({"question": q, "seq": s} if r.genetic_code is None else
-                                 {"question": q, "seq": s, "genetic_code": r.genetic_code})
+                    items.append({"question": q, "seq": s, "genetic_code": r.genetic_code})
                     where.append(j)
                 if items:
                     try:

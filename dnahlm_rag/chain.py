@@ -143,9 +143,8 @@ def build_chains(llm: DnaHlmLLM, retriever: SegmentRetriever | None, config: Cha
 
     def retrieve_many(xs: list[dict]) -> list[list[Document]]:
         assert retriever is not None
-        # an item's own genetic code (a GenBank CDS's /transl_table) for a retriever that reads ORFs
-        tables = {"tables": [x.get("genetic_code") for x in xs]} \
-            if isinstance(retriever, FusedRetriever) and any(x.get("genetic_code") for x in xs) else {}
+        # each item's own genetic code (None: the retriever's) for the retriever that reads ORFs
+        tables = {"tables": [x.get("genetic_code") for x in xs]} if isinstance(retriever, FusedRetriever) else {}
         return retriever.retrieve_many([x["seq"] for x in xs], [x.get("question") for x in xs], k=cfg.k, **tables)
 
     def generate_many(xs: list[dict], **mixing: Any) -> list[str]:

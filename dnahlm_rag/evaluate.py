@@ -516,9 +516,7 @@ def run_eval(data_dir: str | Path, out_dir: str | Path, cfg: EvalConfig = EvalCo
     if not cfg.phrasings and any(m.endswith(("plain", "rag", "rag-mix")) for m in cfg.modes):
         raise DnaHlmError(f"eval: --phrasings is empty (phrasings: {', '.join(PHRASINGS)})")
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise DnaHlmError(f"eval --out {out} is a file, not a folder")
-    check_dir_path(out, marker=None)  # a file among its parents
+    check_dir_path(out, marker=None)  # a file at --out or among its parents
     out.mkdir(parents=True, exist_ok=True)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)

@@ -71,9 +71,15 @@ class Feature:
         return self.qualifiers.get("product", "")
 
 
-#: Byte-order marks of UTF-16/UTF-32 text (no UTF-8 or ASCII file starts with FF FE or FE FF).
+#: Byte-order marks of UTF-16/UTF-32 text (no UTF-8 or ASCII file starts with FF FE or FE FF);
+#: UTF-32's before UTF-16's, since FF FE 00 00 starts with FF FE.
 _WIDE_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"),
               (b"\xfe\xff", "UTF-16"))
+
+
+def wide_encoding(head: bytes) -> str | None:
+    """``"UTF-16"`` or ``"UTF-32"`` when a file's first bytes are that encoding's byte-order mark, else None."""
+    return next((name for bom, name in _WIDE_BOMS if head.startswith(bom)), None)
 
 
 def open_text(path: str | Path) -> io.TextIOBase:
@@ -82,7 +88,7 @@ def open_text(path: str | Path) -> io.TextIOBase:
     path = Path(path)
     with open(path, "rb") as f:
         magic = f.read(4)
-    wide = next((name for bom, name in _WIDE_BOMS if magic.startswith(bom)), None)
+    wide = wide_encoding(magic)
     if wide:
         raise DnaHlmError(f"{path} is {wide} text: save it as UTF-8 or ASCII (e.g. iconv -f {wide} -t UTF-8)")
     if magic[:2] == b"\x1f\x8b":
