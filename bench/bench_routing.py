@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dnahlm_rag.embed.text import TextEmbedder  # noqa: E402
-from dnahlm_rag.task_router import (THRESHOLD, TaskRouter, load_bank, measure_routing, read_questions,  # noqa: E402
+from dnahlm_rag.task_router import (BLIND_QUESTIONS, THRESHOLD, TaskRouter, load_bank, measure_routing, read_questions,  # noqa: E402
                                      task_wordings)
 
 GRID = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65)
@@ -42,14 +42,46 @@ def accuracy(router: TaskRouter, rows: list[dict]) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=Path("data"))
-    ap.add_argument("--questions", type=Path, default=None, help="default: prompts/routing/questions.jsonl of this checkout")
+    ap.add_argument("--questions", type=Path, nargs="*", default=None,
+                    help="question files (default: questions.jsonl and questions_blind.jsonl of prompts/routing/)")
+    ap.add_argument("--bank", type=Path, default=None,
+                    help="routing bank to measure (default: prompts/routing/bank.toml; an older one from git to compare)")
     args = ap.parse_args()
-    rows = read_questions(args.questions)
-    split = {s: [r for r in rows if r["split"] == s] for s in ("valid", "test")}
-    print(f"{args.questions or 'prompts/routing/questions.jsonl'}: {len(split['valid'])} valid, {len(split['test'])} test questions; "
-          f"labels {dict(sorted(Counter(r['task'] for r in rows).items()))}")
     emb = TextEmbedder()
-    full = load_bank()
+    shipped, rows = None, []
+    for path in args.questions or [None, BLIND_QUESTIONS]:
+        shipped, more = one_file(args, path, emb)
+        rows += more
+    # the tasks' held-out phrasings (written for tuning, before the router), as unseen wordings
+    from dnahlm_rag.instruct import load_task_prompts
+
+    held = [{"question": w, "task": t} for t in shipped.tasks
+            for p, w in zip(load_task_prompts(t).phrasings, task_wordings(t, args.data)) if p.held_out]
+    hm = measure_routing(shipped.without([h["question"] for h in held]), held)
+    print(f"\nThe tasks' held-out phrasings (prompts/tasks, written before the router), routed with them left out of "
+          f"the bank: {hm['accuracy']:.3f} ({sum(v['right'] for v in hm['by_label'].values())} of {hm['n']})")
+    for e in hm["errors"]:
+        print(f"  {e['question']!r} ({e['label']}) -> {e['routed']} via {e['wording']!r} ({e['cosine']:.2f})")
+    t0 = time.perf_counter()
+    TaskRouter(args.data, bank_path=args.bank, embedder=emb)
+    build = time.perf_counter() - t0
+    qs = [r["question"] for r in rows]
+    t0 = time.perf_counter()
+    for q in qs:
+        shipped.route(q)
+    one = (time.perf_counter() - t0) / len(qs)
+    print(f"\nrouter build (embed {len(shipped.wordings)} wordings, model loaded): {build:.2f} s; "
+          f"route one question: {one * 1000:.1f} ms (mean of {len(qs)})")
+
+
+
+def one_file(args: argparse.Namespace, path: Path | None, emb: TextEmbedder) -> tuple[TaskRouter, list[dict]]:
+    """Tables of one question file (valid and test splits); returns the shipped router and the rows."""
+    rows = read_questions(path)
+    split = {s: [r for r in rows if r["split"] == s] for s in ("valid", "test")}
+    print(f"{path or 'prompts/routing/questions.jsonl'}: {len(split['valid'])} valid, {len(split['test'])} test questions; "
+          f"labels {dict(sorted(Counter(r['task'] for r in rows).items()))}")
+    full = load_bank(args.bank)
     tmp = Path(tempfile.mkdtemp(prefix="bench-routing-"))  # the cut-down banks, one run's own
     atexit.register(shutil.rmtree, tmp, True)
     variants = {"task phrasings only": {"generic": [], "tasks": {}},
@@ -77,26 +109,7 @@ def main() -> None:
     print("\nShipped router, test errors:\n\n| question | label | routed | nearest wording | cosine |\n|---|---|---|---|---|")
     for e in m["errors"]:
         print(f"| {e['question']} | {e['label']} | {e['routed']} | {e['wording']} | {e['cosine']:.2f} |")
-    # the tasks' held-out phrasings (written for tuning, before the router), as unseen wordings
-    from dnahlm_rag.instruct import load_task_prompts
-
-    held = [{"question": w, "task": t} for t in shipped.tasks
-            for p, w in zip(load_task_prompts(t).phrasings, task_wordings(t, args.data)) if p.held_out]
-    hm = measure_routing(shipped.without([h["question"] for h in held]), held)
-    print(f"\nThe tasks' held-out phrasings (prompts/tasks, written before the router), routed with them left out of "
-          f"the bank: {hm['accuracy']:.3f} ({sum(v['right'] for v in hm['by_label'].values())} of {hm['n']})")
-    for e in hm["errors"]:
-        print(f"  {e['question']!r} ({e['label']}) -> {e['routed']} via {e['wording']!r} ({e['cosine']:.2f})")
-    t0 = time.perf_counter()
-    TaskRouter(args.data, embedder=emb)
-    build = time.perf_counter() - t0
-    qs = [r["question"] for r in rows]
-    t0 = time.perf_counter()
-    for q in qs:
-        shipped.route(q)
-    one = (time.perf_counter() - t0) / len(qs)
-    print(f"\nrouter build (embed {len(shipped.wordings)} wordings, model loaded): {build:.2f} s; "
-          f"route one question: {one * 1000:.1f} ms (mean of {len(qs)})")
+    return shipped, rows
 
 
 def _at(router: TaskRouter, threshold: float, rows: list[dict]) -> float:

@@ -585,12 +585,15 @@ def run_eval(data_dir: str | Path, out_dir: str | Path, cfg: EvalConfig = EvalCo
 
 def routing_results(data: Path, cfg: EvalConfig) -> dict[str, Any]:
     """The task router of ``ask``/``batch`` on the test split of ``prompts/routing/questions.jsonl``
-    (:func:`dnahlm_rag.task_router.measure_routing`), or why it was not measured."""
-    from .task_router import TaskRouter, measure_routing, read_questions
+    (:func:`dnahlm_rag.task_router.measure_routing`), with the same for the test split of
+    ``questions_blind.jsonl`` under ``"blind"``, or why it was not measured."""
+    from .task_router import BLIND_QUESTIONS, TaskRouter, measure_routing, read_questions
 
     try:
         router = TaskRouter(data, prompts_dir=cfg.prompts_dir or None)
-        return measure_routing(router, read_questions(split="test"), cfg.n_boot, cfg.seed)
+        out = measure_routing(router, read_questions(split="test"), cfg.n_boot, cfg.seed)
+        out["blind"] = measure_routing(router, read_questions(BLIND_QUESTIONS, split="test"), cfg.n_boot, cfg.seed)
+        return out
     except DnaHlmError as e:
         return {"skipped": str(e)}
 
@@ -739,16 +742,25 @@ def routing_report(r: dict[str, Any] | None) -> list[str]:
     L = ["", "## Task routing (`ask` and `batch` without `--task`)", ""]
     if "skipped" in r:
         return L + [f"Not measured: {r['skipped']}"]
-    lo, hi = r["accuracy_ci"]
-    L += [f"The test split of `prompts/routing/questions.jsonl` (researcher questions written by hand before the "
-          f"router; `none`: a question no task answers), routed by wording (dnahlm_rag/task_router.py, threshold "
-          f"{r['threshold']} chosen on the valid split): **{_pct(r['accuracy'])}% right** (95% CI {_pct(lo)}-{_pct(hi)}), "
-          f"n = {r['n']}.", "", "| label | right | n |", "|---|---|---|"]
-    L += [f"| {k} | {v['right']} | {v['n']} |" for k, v in r["by_label"].items()]
-    if r["errors"]:
-        L += ["", "| question | label | routed | nearest wording | cosine |", "|---|---|---|---|---|"]
-        L += [f"| {e['question']} | {e['label']} | {e['routed']} | {e['wording']} | {e['cosine']:.2f} |" for e in r["errors"]]
-    return L
+    blind = r.get("blind")
+    L += [f"Questions are routed by wording (dnahlm_rag/task_router.py, threshold {r['threshold']} chosen on valid "
+          "splits; `none`: a question no task answers). Two sets of researcher questions, test splits: "
+          "`prompts/routing/questions_blind.jsonl`, written by someone who never saw the router's wordings (the "
+          "held-out figure), and `questions.jsonl`, written by hand before the router, whose errors later wordings "
+          "were written after (a development figure). Details: prompts/routing/README.md.", ""]
+    for name, m in (("questions_blind.jsonl", blind), ("questions.jsonl", r)):
+        if not m:
+            continue
+        lo, hi = m["accuracy_ci"]
+        L += [f"**{name}: {_pct(m['accuracy'])}% right** (95% CI {_pct(lo)}-{_pct(hi)}), n = {m['n']}.", "",
+              "| label | right | n |", "|---|---|---|"]
+        L += [f"| {k} | {v['right']} | {v['n']} |" for k, v in m["by_label"].items()]
+        if m["errors"]:
+            L += ["", "| question | label | routed | nearest wording | cosine |", "|---|---|---|---|---|"]
+            L += [f"| {e['question']} | {e['label']} | {e['routed']} | {e['wording']} | {e['cosine']:.2f} |"
+                  for e in m["errors"]]
+        L.append("")
+    return L[:-1]
 
 
 def make_plots(res: dict[str, Any], folder: Path) -> list[Path]:

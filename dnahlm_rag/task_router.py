@@ -14,8 +14,9 @@ The question goes to the nearest wording's task; to no task (the general segment
 when that wording is generic or its cosine is below :data:`THRESHOLD`. Nothing is trained.
 
 Measured on ``prompts/routing/questions.jsonl`` (hand-written researcher questions, split by a
-hash rule; ``bench/bench_routing.py``, figures in docs/benchmarks.md): the threshold was chosen
-on the valid split only.
+hash rule) and ``questions_blind.jsonl`` (by a writer who never saw the bank: the held-out
+figure); ``bench/bench_routing.py``, figures in docs/benchmarks.md. The threshold was chosen on
+valid splits only.
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from .errors import DnaHlmError
 
 ROUTING_DIR = Path(__file__).resolve().parent.parent / "prompts" / "routing"
 GENERIC = "generic"  # the bank's label of wordings that route to no task
+BLIND_QUESTIONS = ROUTING_DIR / "questions_blind.jsonl"  # questions by a writer who never saw the bank (README.md there)
 THRESHOLD = 0.5  # cosine below which no task is chosen (valid split: 0.45 / 0.5 / 0.55 -> 0.934 / 0.951 / 0.934)
 
 

@@ -63,6 +63,9 @@ def test_eval_end_to_end_and_resume(setup, tmp_path):
     rt = on_disk["routing"]
     assert set(rt["by_label"]) == {"none"} and rt["n"] == rt["by_label"]["none"]["n"] > 10
     assert rt["accuracy_ci"][0] <= rt["accuracy"] <= rt["accuracy_ci"][1] and "## Task routing" in report
+    blind = rt["blind"]  # the blind questions' test split, reported first
+    assert set(blind["by_label"]) == {"none"} and blind["n"] > 10
+    assert report.index("questions_blind.jsonl: ") < report.index("questions.jsonl: ")
     # the majority baseline really is the train majority
     maj = gc["cells"]["gc__majority"]
     assert maj["label"] in ("GC-rich", "AT-rich")
