@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -110,14 +111,22 @@ def neighbour_summary(doc: Any) -> dict[str, Any]:
            "product": m.get("product"), "label": m.get("label"), "score": round(float(m.get("score", 0.0)), 4)}
     if m.get("evalue") is not None:  # a re-scored protein hit (dnahlm_rag.fused_retriever)
         out["evalue"] = float(f"{m['evalue']:.2e}")
+    if m.get("evalue_db") is not None:
+        out["evalue_db"] = float(f"{m['evalue_db']:.2e}")
+    out["level"] = m.get("level", "dna")
+    if m.get("query_start") is not None:  # the query ORF that found a protein hit (0-based half-open, strand, frame)
+        out["query_orf"] = {"start": m["query_start"], "end": m.get("query_end"), "strand": m.get("query_strand"),
+                            "frame": m.get("query_frame"), "partial": bool(m.get("orf_partial"))}
     return out
 
 
 def similarity_text(meta: dict[str, Any]) -> str:
     """How a neighbour's similarity is shown: ``E=3.2e-41`` for a re-scored protein hit (the
-    E-value of its ungapped segment), else the cosine at the level that matched, to 3 decimals."""
-    if meta.get("evalue") is not None:
-        return f"E={meta['evalue']:.1e}"
+    E-value over the whole protein index, ``evalue_db``, as BLAST reports it; a finder's hit
+    without one: the pair's), else the cosine at the level that matched, to 3 decimals."""
+    e = meta.get("evalue_db", meta.get("evalue"))
+    if e is not None:
+        return f"E={e:.1e}"
     return f"{meta.get('level_score', meta.get('score', 0.0)):.3f}"
 
 
@@ -202,18 +211,32 @@ class Answerer:
         have ``provenance`` (lines): the fused retriever's (levels searched, ORF problems) or a tRNA
         index's (the anticodon read), a closed task's free generation replaced by its most probable
         label, the novelty warning, a query under ``SHORT_QUERY`` bases, a prompt showing only the
-        first ``query_seq_chars`` bases, a query with no A/C/G/T."""
+        first ``query_seq_chars`` bases, a query with no A/C/G/T, protein hits no better than chance
+        (:func:`~dnahlm_rag.fused_retriever.significance_note`); ``yes_no`` when a closed task's
+        question asks yes or no about one label (:func:`yes_no`); ``truncated`` when an open answer
+        reached ``max_new_tokens``."""
         outs = self.chain.batch(items)
         if self.labels and self.config.label_probs:
             self._add_label_probs(outs)
         if self.labels:
             self._snap_to_labels(outs)
+            for it, o in zip(items, outs):
+                verdict = yes_no(it.get("question", ""), o.get("answer"), self.labels)
+                if verdict:
+                    o["yes_no"] = verdict
         if hasattr(self.retriever, "provenance"):
             for it, o in zip(items, outs):
                 lines = self.retriever.provenance(it["seq"], table=it.get("genetic_code")) if self._reads_orfs() \
                     else self.retriever.provenance(it["seq"])
                 if lines:
                     o["provenance"] = lines + o.get("provenance", [])
+        if self.config.mode == "rag":
+            from .fused_retriever import significance_note
+
+            for o in outs:
+                note = significance_note(o.get("neighbours") or [])
+                if note:
+                    o.setdefault("provenance", []).append(note)
         if self.novelty is not None:
             for it, o in zip(items, outs):
                 note = self.novelty.note(o.get("neighbours") or [], len(it["seq"]))
@@ -232,7 +255,9 @@ class Answerer:
                     "treat the answer as a guess")
             if len(it["seq"]) > shown:
                 o.setdefault("provenance", []).append(
-                    f"the sequence has {len(it['seq'])} bases; the prompt shows the first {shown}")
+                    f"retrieval used all {len(it['seq'])} bases; the model's prompt shows the first {shown}")
+        if not self.labels:
+            self._note_long_answers(outs)
         if self.retriever is not None:
             for it, o in zip(items, outs):
                 if not o.get("neighbours") and not any(b in it["seq"] for b in "ACGT"):
@@ -240,6 +265,19 @@ class Answerer:
                         "the sequence has no unambiguous base (A/C/G/T): nothing to compare, so no neighbours "
                         "were retrieved and the model answered alone")
         return outs
+
+    def _note_long_answers(self, outs: list[dict[str, Any]]) -> None:
+        """``truncated`` (True) and a provenance line on an open answer as long as ``max_new_tokens``
+        (counted by re-encoding its text): generation stopped at the limit, not at end of text, so
+        the answer may be cut."""
+        limit = self.config.max_new_tokens
+        texts = [o.get("answer") if isinstance(o.get("answer"), str) else "" for o in outs]
+        lengths = [len(ids) for ids in self.llm.loaded.tokenizer(texts, add_special_tokens=False)["input_ids"]]
+        for o, n in zip(outs, lengths):
+            if n >= limit - 1:  # re-encoding can merge one token pair the model generated apart
+                o["truncated"] = True
+                o.setdefault("provenance", []).append(
+                    f"the answer reached the limit of {limit} tokens and may be cut short (--max-new-tokens)")
 
     def _note_cut_prompts(self, outs: list[dict[str, Any]]) -> None:
         """A provenance line for each prompt longer than the model's context minus the answer's
@@ -308,7 +346,34 @@ class Answerer:
             out.setdefault("provenance", []).append(rna_note(seq))
         out["seq_len"] = len(s)
         out["shown_len"] = min(len(s), self.config.chain.query_seq_chars)
+        out.setdefault("provenance", []).append(sequence_facts(s))
         return out
+
+
+_YES_NO_START = re.compile(r"^\s*(is|are|does|do|could|can|might|would|will|was|has|should)\b", re.IGNORECASE)
+
+
+def yes_no(question: str, answer: Any, labels: Sequence[str] | None) -> str | None:
+    """``"yes"`` or ``"no"`` when ``question`` asks yes or no about exactly one of a closed task's
+    ``labels`` ("Is this a splice donor?": starts with is/are/does/do/could/can/... and names one
+    label as a whole word, case aside): whether ``answer`` is that label. Else None (an open
+    question, or one naming several labels: "donor or acceptor?")."""
+    if not labels or not isinstance(question, str) or not _YES_NO_START.match(question):
+        return None
+    named = [lab for lab in labels if re.search(rf"(?<![\w-]){re.escape(lab)}(?![\w-])", question, re.IGNORECASE)]
+    if len(named) != 1:
+        return None
+    return "yes" if str(answer) == named[0] else "no"
+
+
+def sequence_facts(seq: str) -> str:
+    """One line of facts computed from a normalised sequence: its length and GC content (over
+    A/C/G/T; ambiguous bases left out), with the count of other bases when there are any."""
+    acgt = sum(seq.count(b) for b in "ACGT")
+    gc = 100.0 * (seq.count("G") + seq.count("C")) / acgt if acgt else float("nan")
+    other = len(seq) - acgt
+    return (f"sequence: {len(seq)} bases, GC {gc:.1f}%" + (f" ({other} ambiguous bases not counted)" if other else "")
+            if acgt else f"sequence: {len(seq)} bases, none of them A/C/G/T")
 
 
 class RoutedAnswerer:
@@ -434,6 +499,7 @@ def genbank_rows(path: Path, feature_types: Sequence[str] = ("CDS",),
     """One row per feature of ``feature_types`` in a GenBank/EMBL file (plain or gzipped): id
     ``accession:type:start-end:strand`` (0-based half-open on the record), the feature's sequence
     5'->3', and its annotated product (else gene, else type) as ``label``, to compare answers with.
+    A compound location's id lists its parts (:func:`feature_span`).
     A malformed record, or one with none of those features, becomes a row with an ``error``. A
     feature's ``/transl_table`` becomes the row's ``genetic_code`` when ``genetic_code`` is None
     (no code chosen for the run); a chosen one that differs, or a table Biopython does not know,
@@ -454,12 +520,22 @@ def genbank_rows(path: Path, feature_types: Sequence[str] = ("CDS",),
                                  f"{'/'.join(feature_types)} feature (give whole sequences as FASTA)"))
         for f in feats:
             code, notes = _row_code(f.qualifiers.get("transl_table", ""), genetic_code)
-            rows.append(InputRow(f"{rec.accession}:{f.type}:{f.start}-{f.end}:{'+' if f.strand >= 0 else '-'}", f.seq,
+            rows.append(InputRow(f"{rec.accession}:{f.type}:{feature_span(f)}:{'+' if f.strand >= 0 else '-'}", f.seq,
                                  None, f.product or f.gene or f.type, notes=notes, genetic_code=code))
     for item in problems.items:
         rows.append(InputRow(f"{Path(item['file']).name} record {item['record']}", None,
                              error=f"malformed record: {item['reason']}"))
     return rows
+
+
+def feature_span(f: Any) -> str:
+    """A feature's location in a batch row's id: ``start-end`` (0-based half-open on the record),
+    or its parts in the order written, ``3980-5386,0-136``, for a compound location (a joined
+    gene, or one across the origin of a circular genome, whose overall span would be the whole
+    record and the same for every such gene)."""
+    if len(f.parts) > 1:
+        return ",".join(f"{a}-{b}" for a, b, _ in f.parts)
+    return f"{f.start}-{f.end}"
 
 
 def _row_code(given: str, chosen: int | None) -> tuple[int | None, list[str]]:
@@ -675,8 +751,11 @@ def run_batch(answerer: Answerer | RoutedAnswerer, in_path: str | Path, out_path
                            "mix": o.get("mix"), "error": o.get("error")}
                     if "label_probs" in o:
                         row["label_probs"] = o["label_probs"]
-                    if o.get("provenance"):
-                        row["provenance"] = o["provenance"]
+                    if o.get("yes_no"):
+                        row["yes_no"] = o["yes_no"]
+                    if o.get("truncated"):
+                        row["truncated"] = True
+                    row["provenance"] = o.get("provenance") or []
                     counts["errors" if row["error"] else "answered"] += 1
                     try:
                         line = json.dumps(row, ensure_ascii=False)

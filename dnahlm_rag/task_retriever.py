@@ -10,7 +10,8 @@ and ``dnahlm eval`` use. The finder is built from ``data/tasks/<task>/train.json
 retriever is made (about 1-2 s for these tasks).
 
 Each ``Document`` has the row's ``id``, ``organism``, ``label``, ``seq``, ``score`` (the finder's:
-``-log10 E`` at the protein level, also given as ``evalue``, else cosine), ``rank`` and ``level``
+``-log10 E`` at the protein level, also given as ``evalue`` and, times the finder's number of
+proteins, ``evalue_db``; else cosine), ``rank`` and ``level``
 (the finder's level; for a finder with ``search_levels``, such as ``CodingNeighbours``, the level
 each query's neighbours actually came from); ``page_content`` is empty (a neighbour answers with
 its label).
@@ -38,6 +39,7 @@ class TaskRetriever(BaseRetriever):
     k: int = 4
     _rows: list[dict[str, Any]] = PrivateAttr(default_factory=list)
     _finder: Any = PrivateAttr(default=None)
+    _n_proteins: int = PrivateAttr(default=0)
 
     @model_validator(mode="after")
     def _load(self) -> "TaskRetriever":
@@ -47,6 +49,11 @@ class TaskRetriever(BaseRetriever):
         if not self._rows:
             raise DnaHlmError(f"task {self.task!r} has an empty train split: nothing to retrieve")
         self._finder = train_neighbours(self.task, self._rows)
+        from .protein_words import WordIndex
+
+        words = [w for w in (getattr(self._finder, "index", None), getattr(self._finder, "words", None))
+                 if isinstance(w, WordIndex)]  # a protein-level finder's word index: one row per protein
+        self._n_proteins = len(words[0]) if words else 0
         return self
 
     def _document(self, i: int, score: float, rank: int, level: str) -> Document:
@@ -55,6 +62,7 @@ class TaskRetriever(BaseRetriever):
                 "score": score, "rank": rank, "level": level}
         if level == "protein":  # these finders score protein hits as -log10 E
             meta["evalue"] = 10.0 ** -score
+            meta["evalue_db"] = meta["evalue"] * self._n_proteins  # as the fused retriever's (its module doc)
         return Document(page_content="", metadata=meta, id=str(row["id"]))
 
     def retrieve_many(self, seqs: list[str], questions: list[str | None] | None = None,

@@ -351,7 +351,8 @@ def _ask_p(protein_work, *args):
 
 
 def _neighbour_lines(output: str) -> list[list[str]]:
-    return [x.strip().split("\t") for x in output.split("similarity):")[1].strip().splitlines()]
+    return [x.strip().split("\t") for x in output.split("similarity):")[1].strip().splitlines()
+            if not x.strip().startswith("(E: ")]  # the footnote on E-values
 
 
 def test_index_build_protein_writes_proteins(protein_work) -> None:
@@ -541,7 +542,7 @@ def test_a_cut_prompt_and_an_ignored_pasted_sequence_are_said(work, tmp_path) ->
     res = _ask(work, f"Is {rows[1]['seq'][:30]} a gene?", "--seq", long, "-k", "1")
     assert res.exit_code == 0, res.output
     assert "the question holds a 30-base sequence too; answering about the one of --seq" in res.output
-    assert "the sequence has 1000 bases; the prompt shows the first 240" in res.output
+    assert "retrieval used all 1000 bases; the model's prompt shows the first 240" in res.output
     fa = tmp_path / "long.fa"
     fa.write_text(f">long\n{long}\n")
     out = tmp_path / "o.jsonl"
@@ -550,7 +551,7 @@ def test_a_cut_prompt_and_an_ignored_pasted_sequence_are_said(work, tmp_path) ->
                               "--question", "What is this?", "-k", "1"])
     assert res.exit_code == 0, res.output
     row = json.loads(out.read_text())
-    assert any("the prompt shows the first 240" in p for p in row["provenance"])
+    assert any("the model's prompt shows the first 240" in p for p in row["provenance"])
 
 
 def test_plain_mode_says_it_ignores_mix(work) -> None:
@@ -781,3 +782,91 @@ def test_jsonl_rows_may_carry_their_genetic_code(tmp_path) -> None:
     chosen = read_inputs(jl, genetic_code=4)  # a code chosen for the run wins, with a note where they differ
     assert chosen[0].genetic_code is None and chosen[0].notes == [
         "the row gives genetic code 2, but ORFs were read with genetic code 4 (--genetic-code)"]
+
+
+def test_genes_across_the_origin_keep_apart_in_batch_ids(tmp_path) -> None:
+    """Two CDS joined across the origin of a circular record span the whole record: their batch
+    ids list the parts in the order written (``a-b,c-d``), so they do not collide."""
+    from data_fixtures import genbank_record
+
+    from dnahlm_rag.answer import read_inputs
+
+    feats = ('     CDS             join(50..60,1..9)\n                     /product="first"\n'
+             '     CDS             join(40..60,1..3)\n                     /product="second"\n'
+             '     CDS             4..12\n                     /product="plain"\n')
+    gb = tmp_path / "circ.gbk"
+    gb.write_text(genbank_record(features=feats))
+    rows = read_inputs(gb)
+    assert [r.id for r in rows] == ["TEST0001.1:CDS:49-60,0-9:+", "TEST0001.1:CDS:39-60,0-3:+", "TEST0001.1:CDS:3-12:+"]
+    assert not any(r.error for r in rows) and [len(r.seq) for r in rows] == [20, 24, 9]
+
+
+def test_yes_no_and_sequence_facts() -> None:
+    from dnahlm_rag.answer import sequence_facts, yes_no
+
+    labels = ["donor", "acceptor", "neither"]
+    assert yes_no("Is this a splice donor?", "acceptor", labels) == "no"
+    assert yes_no("could this be an ACCEPTOR site", "acceptor", labels) == "yes"
+    assert yes_no("Is this a donor or an acceptor?", "donor", labels) is None  # two labels named: not yes/no
+    assert yes_no("Which splice site is this?", "donor", labels) is None  # not a yes/no question
+    assert yes_no("Is this a promoter?", "non-promoter", ["promoter", "non-promoter"]) == "no"
+    assert yes_no("Is this a promoter?", "promoter", ["promoter", "non-promoter"]) == "yes"
+    assert yes_no("Is this a tRNA?", "tRNA", None) is None
+    assert sequence_facts("GGCCAATT") == "sequence: 8 bases, GC 50.0%"
+    assert sequence_facts("GGNNAT") == "sequence: 6 bases, GC 50.0% (2 ambiguous bases not counted)"
+    assert sequence_facts("NNN") == "sequence: 3 bases, none of them A/C/G/T"
+
+
+def test_ask_says_yes_or_no_and_batch_rows_carry_it(work, tmp_path, monkeypatch) -> None:
+    root, rows, model = work
+    monkeypatch.chdir(root)
+    seq = rows[0]["seq"][:80]
+    res = runner.invoke(app, ["ask", "Is this a tRNA?", "--seq", seq, "--model", model, "--task", "feature_type",
+                              "-k", "2", "--json"])
+    assert res.exit_code == 0, res.output
+    got = json.loads([x for x in res.output.splitlines() if x.startswith("{")][0])
+    assert got["yes_no"] == ("yes" if got["answer"] == "tRNA" else "no")
+    assert f"sequence: {len(seq)} bases, GC" in got["provenance"][-1]
+    inp = tmp_path / "in.jsonl"
+    _batch_input(inp, [{"id": "a", "seq": seq, "question": "Is this a tRNA?"}, {"id": "b", "seq": seq}])
+    res = runner.invoke(app, ["batch", str(inp), "--out", str(tmp_path / "o.jsonl"), "--model", model, "--task",
+                              "feature_type", "-k", "2"])
+    assert res.exit_code == 0, res.output
+    a, b = [json.loads(x) for x in (tmp_path / "o.jsonl").read_text().splitlines()]
+    assert a["yes_no"] in ("yes", "no") and "yes_no" not in b and isinstance(b["provenance"], list)
+
+
+def test_batch_needs_a_question_for_fasta_and_fails_when_every_row_fails(work, tmp_path) -> None:
+    root, rows, model = work
+    fa = tmp_path / "in.fa"
+    fa.write_text(">a\nACGTACGTAC\n")
+    out = tmp_path / "o.jsonl"
+    res = runner.invoke(app, ["batch", str(fa), "--out", str(out), "--model", model])
+    assert res.exit_code == 2 and "carry no question" in res.output and not out.exists()  # before any model loads
+    inp = tmp_path / "in.jsonl"
+    _batch_input(inp, [{"id": "x", "seq": "ACGT!!", "question": "What?"}, {"id": "y", "question": "What?"}])
+    res = runner.invoke(app, ["batch", str(inp), "--out", str(out), "--model", model, "--index", str(root / "indexes" / "seg")])
+    assert res.exit_code == 2 and "every row of" in res.output
+    assert [json.loads(x)["error"] is not None for x in out.read_text().splitlines()] == [True, True]  # rows kept
+
+
+def test_answers_as_long_as_the_token_limit_are_marked(work) -> None:
+    """An open answer whose tokens reach max_new_tokens (less one: re-encoding may merge a pair)
+    gets ``truncated`` and a provenance line; a shorter one does not."""
+    from types import SimpleNamespace
+
+    from transformers import AutoTokenizer
+
+    from dnahlm_rag.answer import AnswerConfig, Answerer
+
+    _, _, model = work
+    tok = AutoTokenizer.from_pretrained(model)
+    a = Answerer.__new__(Answerer)
+    a.config = AnswerConfig(max_new_tokens=5)
+    a.llm = SimpleNamespace(loaded=SimpleNamespace(tokenizer=tok))
+    long_text = "DNA polymerase III subunit alpha and beta and gamma"
+    assert len(tok(long_text, add_special_tokens=False)["input_ids"]) >= 5
+    outs = [{"answer": long_text}, {"answer": "A"}, {"answer": None}]
+    a._note_long_answers(outs)
+    assert outs[0]["truncated"] is True and "limit of 5 tokens" in outs[0]["provenance"][0]
+    assert "truncated" not in outs[1] and "truncated" not in outs[2]

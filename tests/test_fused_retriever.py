@@ -343,3 +343,22 @@ def test_an_orf_read_through_a_run_of_n_is_no_protein_to_search() -> None:
     cds = random_cds(random.Random(3), 60)
     q = analyse_query(cds[:90] + "NNN" + cds[93:])  # one ambiguous codon in a real gene: still searched
     assert q.orfs and q.orfs[0].ambiguous_codons == 1
+
+
+def test_evalue_db_scales_by_the_index_and_chance_hits_get_a_note(fused) -> None:
+    from dnahlm_rag.fused_retriever import SIGNIFICANT_E, significance_note
+
+    rng = random.Random(3)
+    doc = fused.protein_index.docs[2]
+    real = fused.invoke(_synonymous(rng, doc["seq"]))
+    m = real[0].metadata
+    assert m["evalue_db"] == pytest.approx(m["evalue"] * len(fused.protein_index.docs))
+    assert m["evalue_db"] < SIGNIFICANT_E and significance_note(real) is None
+    # a random ORF's best hits are chance hits: the note says so, with the best E
+    chance = fused.invoke(random_cds(rng, 60))
+    protein = [d for d in chance if d.metadata.get("level") == "protein"]
+    assert protein and min(d.metadata["evalue_db"] for d in protein) > SIGNIFICANT_E
+    note = significance_note(chance)
+    assert note and note.startswith("no significant protein hit: the best, E = ") and "guess" in note
+    # DNA-level neighbours (no E-value) say nothing either way
+    assert significance_note([Document(page_content="", metadata={"level": "dna", "score": 0.2})]) is None

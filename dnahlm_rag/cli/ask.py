@@ -204,17 +204,21 @@ def register(app: typer.Typer) -> None:
 
             typer.echo(json.dumps({
                 "question": question, "task": chosen, "route": how, "mode": mode.value, "answer": out["answer"],
+                "yes_no": out.get("yes_no"), "truncated": bool(out.get("truncated")),
                 "label_probs": out.get("label_probs"), "mix": out.get("mix"), "provenance": out.get("provenance", []),
                 "seq_len": out["seq_len"], "shown_len": out["shown_len"],
-                "neighbours": [{**neighbour_summary(d), "level": d.metadata.get("level", "dna")} for d in out["neighbours"]],
+                "neighbours": [neighbour_summary(d) for d in out["neighbours"]],
             }, ensure_ascii=False))
             return
-        typer.echo(out["answer"])
+        typer.echo(f"{out['yes_no'].capitalize()}: {out['answer']}" if out.get("yes_no") else out["answer"])
         if out.get("label_probs"):
             shown = list(out["label_probs"].items())[:3]
             typer.echo("label probabilities: " + ", ".join(f"{lab} {p:.2f}" for lab, p in shown)
                        + (f" (and {len(out['label_probs']) - 3} more)" if len(out["label_probs"]) > 3 else ""))
-        if out.get("mix") and out.get("neighbours"):
+        if out.get("mix") == 1.0 and out.get("neighbours"):  # at weight 1 the mixture is the neighbours' vote
+            typer.echo(f"(mixing weight 1.00: the answer{' and its probabilities are' if out.get('label_probs') else ' is'} "
+                       f"the vote of the {len(out['neighbours'])} neighbours' answers; --mix 0: the model alone)", err=True)
+        elif out.get("mix") and out.get("neighbours"):
             typer.echo(f"(decoded with the neighbours' answers mixed in at weight {out['mix']:.2f}; --mix 0: the model alone)",
                        err=True)
         if out.get("provenance"):
@@ -230,6 +234,11 @@ def register(app: typer.Typer) -> None:
                 if fused:
                     cols.append(level_column(m))
                 typer.echo("  " + "\t".join(str(c) if c else "-" for c in cols) + "\t" + similarity_text(m))
+            if any(d.metadata.get("evalue_db") is not None for d in out["neighbours"]):
+                from ..fused_retriever import SIGNIFICANT_E
+
+                typer.echo("  (E: protein hits this good expected by chance in a search of the whole protein index; "
+                           f"significant at <= {SIGNIFICANT_E:g}. Other hits: cosine.)")
 
     @app.command("batch")
     def batch(
@@ -247,7 +256,7 @@ def register(app: typer.Typer) -> None:
         resume: Annotated[bool, typer.Option(help="Skip rows already answered in OUT (by id); retry rows with errors.")] = False,
         force: Annotated[bool, typer.Option(help="Overwrite an existing OUT.")] = False,
         batch_size: Annotated[int, typer.Option(min=1, help="Questions per generation batch.")] = 32,
-        max_new_tokens: Annotated[int, typer.Option(min=1, help="Longest answer, in tokens.")] = 16,
+        max_new_tokens: Annotated[int, typer.Option(min=1, help="Longest answer, in tokens (as in ask; a row whose answer reaches it gets \"truncated\": true).")] = 32,
         seed: Annotated[int, typer.Option(help="Seed (same seed, same output).")] = 0,
         temperature: Annotated[float, typer.Option(min=0.0, help="0: greedy.")] = 0.0,
         protein_index: Annotated[str, typer.Option(help=PROTEIN_HELP)] = "auto",
@@ -260,6 +269,7 @@ def register(app: typer.Typer) -> None:
         from ..answer import (AnswerConfig, Answerer, RoutedAnswerer, check_batch_paths, check_feature_types,
                               is_genbank_path, run_batch, task_question_and_labels)
         from ..chain import ChainConfig
+        from ..errors import DnaHlmError
         from ..orfs import check_table
 
         check_batch_paths(inp, out, resume, force)  # before the models load
@@ -269,6 +279,9 @@ def register(app: typer.Typer) -> None:
         feature_types = [t.strip() for t in features.split(",") if t.strip()]
         if is_genbank_path(inp):  # --features means nothing for FASTA or JSON lines
             check_feature_types(feature_types)
+        if question is None and task in ("auto", "none") and not str(inp).lower().endswith(".jsonl"):
+            raise DnaHlmError(f"{inp}: FASTA and GenBank/EMBL records carry no question: pass --question "
+                              "'What does this gene encode?' or --task T (its question)")
 
         def make(t: Optional[str], idx: Optional[str]) -> Answerer:
             return task_answerer(t, idx, data, mode=mode.value, model_dir=str(model) if model else None,
@@ -292,3 +305,5 @@ def register(app: typer.Typer) -> None:
                            feature_types=feature_types)
         typer.echo(f"{out}: {counts['answered']} answered, {counts['errors']} errors, {counts['skipped']} skipped "
                    f"(already answered), {counts['rows']} rows in {inp}")
+        if counts["errors"] and not counts["answered"] and not counts["skipped"]:
+            raise DnaHlmError(f"every row of {inp} failed: see the `error` field of the rows in {out}")
