@@ -36,7 +36,8 @@ query, validation F1 fell from 0.346 to 0.332 (7 of the 8 queries that changed g
 the top 5 hits on the product lowered validation F1 with every candidate design tried (0.285 ->
 0.270, 0.323 -> 0.322, 0.180 -> 0.166), so there is none.
 
-Each ``Document`` is :func:`~dnahlm_rag.retriever.hit_to_document`'s (segment metadata, ``seq``)
+A second copy of a feature already shown (:func:`same_feature_key`) is skipped, so the ``k``
+neighbours are ``k`` features. Each ``Document`` is :func:`~dnahlm_rag.retriever.hit_to_document`'s (segment metadata, ``seq``)
 with ``score`` (rrf: the fused score, higher first; protein-first: ``level_score``, protein hits
 first), ``rank``, and:
 
@@ -323,9 +324,16 @@ class FusedRetriever(BaseRetriever):
             ranked = sorted(entries.values(), key=lambda e: (-e["score"], e["level"] != "protein"))
         else:  # protein-first: the levels' scores are in different units; never compared
             ranked = sorted(entries.values(), key=lambda e: (e["level"] != "protein", -e["score"]))
-        docs = []
-        for r, e in enumerate(ranked[:k]):  # only the k shown become Documents (the slow part)
-            doc = hit_to_document(Hit(e["hit"].doc, float(e["score"]), r))
+        docs: list[Document] = []
+        seen: set[tuple[str, str]] = set()
+        for e in ranked:  # only the k shown become Documents (the slow part)
+            if len(docs) == k:
+                break
+            key = same_feature_key(e["hit"].doc)
+            if key in seen:  # the same feature read from a second copy of its record (EMBL and GenBank)
+                continue
+            seen.add(key)
+            doc = hit_to_document(Hit(e["hit"].doc, float(e["score"]), len(docs)))
             m = doc.metadata
             m.update(level=e["level"], levels=e["levels"], level_score=float(e["level_score"]))
             if e.get("cosine") is not None:  # re-scored: level_score is -log10 E
@@ -339,6 +347,14 @@ class FusedRetriever(BaseRetriever):
                          orf_partial=bool(orf.partial5 or orf.partial3), orf_aa=orf.codons)
             docs.append(doc)
         return docs
+
+
+def same_feature_key(row: dict[str, Any]) -> tuple[str, str]:
+    """Rows of the same feature share this key: the id without the ``#n`` that ``data build`` adds
+    to a repeated id (the same record from two files, such as an EMBL and a GenBank copy), and
+    the sequence (a repeated id with another sequence, a joined location with the same span, is
+    another feature)."""
+    return re.sub(r"#\d+$", "", str(row.get("id"))), str(row.get("seq") or row.get("protein") or "")
 
 
 #: A protein-level hit counts as significant when ``evalue_db`` <= this. Measured through the

@@ -362,3 +362,17 @@ def test_evalue_db_scales_by_the_index_and_chance_hits_get_a_note(fused) -> None
     assert note and note.startswith("no significant protein hit: the best, E = ") and "guess" in note
     # DNA-level neighbours (no E-value) say nothing either way
     assert significance_note([Document(page_content="", metadata={"level": "dna", "score": 0.2})]) is None
+
+
+def test_a_second_copy_of_a_feature_is_not_shown_twice(fused) -> None:
+    from dnahlm_rag.fused_retriever import same_feature_key
+    from dnahlm_rag.index import Hit
+
+    row = {"id": "U01317.1:CDS:62186-63610:+", "seq": "ATGGTG", "organism": "Homo sapiens", "type": "CDS"}
+    copy = {**row, "id": row["id"] + "#2", "organism": "Homo sapiens (human)"}  # the EMBL copy of the record
+    other = {**row, "id": row["id"] + "#3", "seq": "ATGAAA"}  # same span, another feature (a joined location)
+    assert same_feature_key(row) == same_feature_key(copy) != same_feature_key(other)
+    third = {**row, "id": "X:CDS:0-6:+", "seq": "ATGCCC"}
+    docs = fused._fuse([], [Hit(row, 0.9, 0), Hit(copy, 0.9, 1), Hit(other, 0.8, 2), Hit(third, 0.7, 3)], k=3)
+    assert [d.metadata["id"] for d in docs] == [row["id"], other["id"], third["id"]]
+    assert [d.metadata["rank"] for d in docs] == [0, 1, 2]
