@@ -705,17 +705,22 @@ def test_a_truncated_checkpoint_and_a_tiny_temperature_are_handled(work, tmp_pat
     assert res.exit_code == 0, res.output  # was: probability tensor contains inf or nan
 
 
-def test_a_genbank_feature_that_cannot_be_read_is_a_row_of_its_own(tmp_path) -> None:
+def _feature_rows(tmp_path, feats: str) -> list:
+    """Batch input rows of a one-record GenBank file with these feature lines."""
     from data_fixtures import genbank_record
 
     from dnahlm_rag.answer import read_inputs
 
+    gb = tmp_path / "f.gbk"
+    gb.write_text(genbank_record(features=feats))
+    return read_inputs(gb)
+
+
+def test_a_genbank_feature_that_cannot_be_read_is_a_row_of_its_own(tmp_path) -> None:
     feats = ('     CDS             1..18\n                     /product="ok"\n'
              '     CDS             40..900\n                     /product="past the end"\n'
              '     CDS             J00194.1:1..30\n                     /product="elsewhere"\n')
-    gb = tmp_path / "f.gbk"
-    gb.write_text(genbank_record(features=feats))
-    got = read_inputs(gb)
+    got = _feature_rows(tmp_path, feats)
     assert sorted(r.error is None for r in got) == [False, False, True]  # one CDS read, two error rows
     errs = " | ".join(r.error for r in got if r.error)
     assert "lies outside the record's 60 bases" in errs and "points into another record" in errs
@@ -787,16 +792,10 @@ def test_jsonl_rows_may_carry_their_genetic_code(tmp_path) -> None:
 def test_genes_across_the_origin_keep_apart_in_batch_ids(tmp_path) -> None:
     """Two CDS joined across the origin of a circular record span the whole record: their batch
     ids list the parts in the order written (``a-b,c-d``), so they do not collide."""
-    from data_fixtures import genbank_record
-
-    from dnahlm_rag.answer import read_inputs
-
     feats = ('     CDS             join(50..60,1..9)\n                     /product="first"\n'
              '     CDS             join(40..60,1..3)\n                     /product="second"\n'
              '     CDS             4..12\n                     /product="plain"\n')
-    gb = tmp_path / "circ.gbk"
-    gb.write_text(genbank_record(features=feats))
-    rows = read_inputs(gb)
+    rows = _feature_rows(tmp_path, feats)
     assert [r.id for r in rows] == ["TEST0001.1:CDS:49-60,0-9:+", "TEST0001.1:CDS:39-60,0-3:+", "TEST0001.1:CDS:3-12:+"]
     assert not any(r.error for r in rows) and [len(r.seq) for r in rows] == [20, 24, 9]
 
