@@ -266,8 +266,8 @@ def register(app: typer.Typer) -> None:
         probs: Annotated[bool, typer.Option("--probs", help="Closed-label tasks: add every label's probability to each row (`label_probs`; one more forward pass per batch).")] = False,
     ) -> None:
         """Answer every record of IN into OUT (JSON lines); bad rows get an error and the batch goes on."""
-        from ..answer import (AnswerConfig, Answerer, RoutedAnswerer, check_batch_paths, check_feature_types,
-                              is_genbank_path, run_batch, task_question_and_labels)
+        from ..answer import (FASTA_SUFFIXES, AnswerConfig, Answerer, RoutedAnswerer, check_batch_paths,
+                              check_feature_types, is_genbank_path, run_batch, task_question_and_labels)
         from ..chain import ChainConfig
         from ..errors import DnaHlmError
         from ..orfs import check_table
@@ -279,7 +279,7 @@ def register(app: typer.Typer) -> None:
         feature_types = [t.strip() for t in features.split(",") if t.strip()]
         if is_genbank_path(inp):  # --features means nothing for FASTA or JSON lines
             check_feature_types(feature_types)
-        if question is None and task in ("auto", "none") and not str(inp).lower().endswith(".jsonl"):
+        if question is None and task in ("auto", "none") and (is_genbank_path(inp) or inp.suffix.lower() in FASTA_SUFFIXES):
             raise DnaHlmError(f"{inp}: FASTA and GenBank/EMBL records carry no question: pass --question "
                               "'What does this gene encode?' or --task T (its question)")
 
