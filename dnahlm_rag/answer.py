@@ -240,8 +240,9 @@ class Answerer:
         if self.novelty is not None:
             for it, o in zip(items, outs):
                 note = self.novelty.note(o.get("neighbours") or [], len(it["seq"]))
-                if note:
-                    o.setdefault("provenance", []).append(note)
+                for line in (note, self.novelty.length_note(len(it["seq"]))):
+                    if line:
+                        o.setdefault("provenance", []).append(line)
         self._note_cut_prompts(outs)
         for it, o in zip(items, outs):
             note = self._genetic_code_note(it.get("genetic_code") or self.config.genetic_code)

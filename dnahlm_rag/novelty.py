@@ -27,6 +27,10 @@ QUANTILE = 0.05  # flag queries whose best neighbour is below this quantile of t
 MIN_PER_LEVEL = 20
 SHORT = 0.8  # a query shorter than this share of the valid rows' median length is compared at its length
 LENGTH_STEP = 1.25  # queries within this factor of length share one length-matched calibration
+# closed tasks about one kind of sequence: a query over LONGER times their longest valid row is said
+# to be of another kind (a 954-base gene asked which amino acid it carries as a tRNA)
+LENGTH_TASKS = frozenset({"splice", "promoter", "trna_aa", "genus_16s", "feature_type"})
+LONGER = 2.0
 HINTS = {"genus_16s": " (a genus not among the task's labels?)",
          "product": " (a protein with no homolog among them?)"}
 
@@ -70,14 +74,27 @@ class NoveltyCheck:
     retriever: Any = field(default=None, repr=False, compare=False)
     by_length: dict[int, dict[str, float]] = field(default_factory=dict, repr=False)  # length bin -> thresholds
     median_length: float = 0.0  # of the valid rows, bases (0: no valid rows kept)
+    length_range: tuple[int, int] = (0, 0)  # shortest and longest valid row, bases
 
     @classmethod
     def fit(cls, task: str, retriever: Any, valid_seqs: Sequence[str], quantile: float = QUANTILE,
             min_per_level: int = MIN_PER_LEVEL) -> NoveltyCheck:
         """Thresholds from ``retriever``'s best neighbour of each valid sequence (normalised DNA)."""
         th, counts = level_thresholds(retriever, valid_seqs, quantile, min_per_level)
-        median = float(np.median([len(s) for s in valid_seqs])) if valid_seqs else 0.0
-        return cls(task, th, counts, quantile, list(valid_seqs), retriever, median_length=median)
+        lengths = [len(s) for s in valid_seqs]
+        median = float(np.median(lengths)) if lengths else 0.0
+        return cls(task, th, counts, quantile, list(valid_seqs), retriever, median_length=median,
+                   length_range=(min(lengths), max(lengths)) if lengths else (0, 0))
+
+    def length_note(self, length: int) -> str | None:
+        """A provenance line when a query of ``length`` bases is over :data:`LONGER` times the
+        task's longest validation sequence, for a task about one kind of sequence
+        (:data:`LENGTH_TASKS`), else None."""
+        lo, hi = self.length_range
+        if self.task not in LENGTH_TASKS or not hi or length <= LONGER * hi:
+            return None
+        return (f"the sequence has {length} bases; the {self.task} task's validation sequences have {lo}-{hi}: it may "
+                "not be the kind of sequence this task is about, so its labels may not apply")
 
     def thresholds_for(self, length: int | None) -> dict[str, float]:
         """The thresholds for a query of ``length`` bases (None: full length)."""

@@ -62,3 +62,16 @@ def test_short_queries_are_compared_with_valid_rows_cut_to_their_length() -> Non
     assert "cut to the query's length" in check.note(_docs("dna", 0.0), 300)
     assert len(check.by_length) == 1 and check.note(short, 310) is None and len(check.by_length) == 1  # same bin
     assert check.note(_docs("dna", 0.3), 1200) is not None and len(check.by_length) == 1  # long: no calibration
+
+
+def test_a_query_far_longer_than_the_tasks_sequences_is_said_to_be_of_another_kind() -> None:
+    valid = ["A" * 70, "C" * 85, "G" * 95]
+    table = {s: ("dna", 0.9) for s in valid}
+    check = NoveltyCheck.fit("trna_aa", FakeRetriever(table), valid)
+    assert check.length_range == (70, 95)
+    assert check.length_note(190) is None and check.length_note(60) is None  # within twice the longest
+    note = check.length_note(954)
+    assert note and "954 bases" in note and "70-95" in note and "may not be the kind of sequence" in note
+    # an open task (product: genes of any length) and an unfitted check say nothing
+    assert NoveltyCheck.fit("product", FakeRetriever(table), valid).length_note(954) is None
+    assert NoveltyCheck("trna_aa").length_note(954) is None
