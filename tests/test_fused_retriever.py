@@ -376,3 +376,17 @@ def test_a_second_copy_of_a_feature_is_not_shown_twice(fused) -> None:
     docs = fused._fuse([], [Hit(row, 0.9, 0), Hit(copy, 0.9, 1), Hit(other, 0.8, 2), Hit(third, 0.7, 3)], k=3)
     assert [d.metadata["id"] for d in docs] == [row["id"], other["id"], third["id"]]
     assert [d.metadata["rank"] for d in docs] == [0, 1, 2]
+
+
+def test_low_complexity_orfs_are_said_to_find_compositional_hits(fused) -> None:
+    from dnahlm_rag.fused_retriever import LOW_SHARE, low_complexity_share
+
+    assert low_complexity_share("K" * 100) == 1.0 and low_complexity_share("MKT") == 0.0
+    assert low_complexity_share("MKTAYIAKQRQISFVKSHFSRQ" * 5) == 0.0
+    # 30 residues of poly-K after 60 varied ones: windows of 7+ K fall under 2.2 bits, so the 30 K and the 5 before them
+    assert abs(low_complexity_share("ACDEFGHIKLMNPQRSTVWY" * 3 + "K" * 30) - 35 / 90) < 1e-9
+    lines = fused.provenance("A" * 300)  # poly-A: poly-Lys in every frame
+    assert any(x.startswith("the best ORF is of low complexity (100%") for x in lines)
+    rng = random.Random(5)
+    assert not any("low complexity" in x for x in fused.provenance(random_cds(rng, 80)))
+    assert 0 < LOW_SHARE < 1
