@@ -33,6 +33,14 @@ app = typer.Typer(
     name="dnahlm",
     help="Ask natural-language questions about DNA: data, tokenizer, GPT-2 pretraining, "
     "instruction tuning, retrieval (RAG), batch answering and evaluation.",
+    epilog=(
+        "What it answers (with `ask`, `batch`): what a coding sequence encodes; splice donor, acceptor or neither "
+        "(60-nt primate windows); E. coli promoter or not; the amino acid a tRNA gene carries; CDS, tRNA, rRNA or "
+        "intergenic; the genus of a 16S rRNA gene (one of 40); the next bases of a DNA window. Other questions get the "
+        "nearest annotated segments' description. The task is read from the question's wording (--task chooses it).\n\n"
+        "Examples: dnahlm ask \"What does this gene encode?\" --fasta gene.fa  |  dnahlm ask \"Is this a splice donor?\" "
+        "--seq CAGGTAAGT...  |  dnahlm batch genome.gbk --question \"What does this gene encode?\" --out answers.jsonl  |  "
+        "dnahlm eval (the evaluation report). Set-up: `make demo` (README.md)."),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,

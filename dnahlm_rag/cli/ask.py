@@ -213,8 +213,10 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"{out['yes_no'].capitalize()}: {out['answer']}" if out.get("yes_no") else out["answer"])
         if out.get("label_probs"):
             shown = list(out["label_probs"].items())[:3]
+            n_labels = len(out["label_probs"])
             typer.echo("label probabilities: " + ", ".join(f"{lab} {p:.2f}" for lab, p in shown)
-                       + (f" (and {len(out['label_probs']) - 3} more)" if len(out["label_probs"]) > 3 else ""))
+                       + (f" (and {n_labels - 3} more; the answer is always one of the task's {n_labels} labels, "
+                          f"listed in {data / 'tasks' / str(chosen) / 'task.json'})" if n_labels > 3 else ""))
         if out.get("mix") == 1.0 and out.get("neighbours"):  # at weight 1 the mixture is the neighbours' vote
             typer.echo(f"(mixing weight 1.00: the answer{' and its probabilities are' if out.get('label_probs') else ' is'} "
                        f"the vote of the {len(out['neighbours'])} neighbours' answers; --mix 0: the model alone)", err=True)
