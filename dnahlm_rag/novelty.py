@@ -93,7 +93,8 @@ class NoveltyCheck:
         lo, hi = self.length_range
         if self.task not in LENGTH_TASKS or not hi or length <= LONGER * hi:
             return None
-        return (f"the sequence has {length} bases; the {self.task} task's validation sequences have {lo}-{hi}: it may "
+        span = f"{lo}" if lo == hi else f"{lo}-{hi}"
+        return (f"the sequence has {length} bases; the {self.task} task's validation sequences have {span}: it may "
                 "not be the kind of sequence this task is about, so its labels may not apply")
 
     def thresholds_for(self, length: int | None) -> dict[str, float]:

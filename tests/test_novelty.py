@@ -75,3 +75,5 @@ def test_a_query_far_longer_than_the_tasks_sequences_is_said_to_be_of_another_ki
     # an open task (product: genes of any length) and an unfitted check say nothing
     assert NoveltyCheck.fit("product", FakeRetriever(table), valid).length_note(954) is None
     assert NoveltyCheck("trna_aa").length_note(954) is None
+    same = NoveltyCheck.fit("splice", FakeRetriever({"A" * 60: ("dna", 0.9)}), ["A" * 60])
+    assert "validation sequences have 60:" in (same.length_note(1200) or "")
