@@ -234,6 +234,8 @@ def test_ask_with_a_task_snaps_to_its_labels_and_uses_its_finder(work) -> None:
     assert abs(sum(map(float, probs.values())) - 1) < 0.02 and next(iter(probs)) == lines[0]
     shown = [x for x in lines if x.strip().startswith("train")]
     assert len(shown) == 2  # the task's train rows, found by its finder (no feature_type index is needed)
+    assert any(x.startswith("neighbours (id, organism, label, ") for x in lines)  # rows with labels, not products
+    assert all(x.split("\t")[2] in {"CDS", "tRNA", "rRNA", "intergenic"} for x in shown)
     res = runner.invoke(app, ["ask", "Q?", "--seq", "ACGT", "--model", model, "--task", "nosuch", "--data", str(root / "data")])
     assert res.exit_code == 2 and res.output.startswith("error: ")
 

@@ -168,7 +168,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Answer QUESTION about one sequence; print the answer, then the neighbours it was built from.
 
-        The task is read from the question's wording unless --task is given (the line `task: ...` says which and why); closed tasks also print their labels' probabilities, and a query unlike its task's known sequences gets a warning in the provenance. The sequence comes from --seq, --fasta, or is pasted into the question itself.
+        The task is read from the question's wording unless --task is given (the line `task: ...` says which and why); closed tasks also print their labels' probabilities, and a yes/no question about one label ("Is this a splice donor?") is answered Yes or No first. The provenance says how the answer was reached and when to doubt it: a query unlike its task's known sequences, protein hits no better than chance (E > 0.01 over the whole index), a low-complexity reading frame. The sequence comes from --seq, --fasta, or is pasted into the question itself.
+
+        Example: dnahlm ask "What does this gene encode?" --fasta gene.fa
         """  # noqa: E501 - one paragraph per line: the help renders line breaks as they are
         from ..answer import read_single_fasta, similarity_text
         from ..chain import ChainConfig
@@ -229,10 +231,13 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"  {line}")
         if out["neighbours"]:
             fused = any("level" in d.metadata for d in out["neighbours"])
-            typer.echo("\nneighbours (id, organism, type, product, " + ("level, " if fused else "") + "similarity):")
+            labelled = not any(d.metadata.get("product") or d.metadata.get("type") for d in out["neighbours"])
+            what = "id, organism, label, " if labelled else "id, organism, type, product, "  # a task's train rows: labels
+            typer.echo("\nneighbours (" + what + ("level, " if fused else "") + "similarity):")
             for d in out["neighbours"]:
                 m = d.metadata
-                cols = [m.get("id"), m.get("organism"), m.get("type"), m.get("product") or m.get("label")]
+                cols = [m.get("id"), m.get("organism"), m.get("label")] if labelled else \
+                    [m.get("id"), m.get("organism"), m.get("type"), m.get("product") or m.get("label")]
                 if fused:
                     cols.append(level_column(m))
                 typer.echo("  " + "\t".join(str(c) if c else "-" for c in cols) + "\t" + similarity_text(m))
