@@ -109,10 +109,9 @@ def neighbour_summary(doc: Any) -> dict[str, Any]:
     m = doc.metadata
     out = {"id": m.get("id"), "organism": m.get("organism"), "type": m.get("type"),
            "product": m.get("product"), "label": m.get("label"), "score": round(float(m.get("score", 0.0)), 4)}
-    if m.get("evalue") is not None:  # a re-scored protein hit (dnahlm_rag.fused_retriever)
-        out["evalue"] = float(f"{m['evalue']:.2e}")
-    if m.get("evalue_db") is not None:
-        out["evalue_db"] = float(f"{m['evalue_db']:.2e}")
+    if m.get("evalue") is not None:  # a re-scored protein hit: E over the whole index (as shown), and the pair's
+        out["evalue"] = float(f"{m.get('evalue_db', m['evalue']):.2e}")
+        out["evalue_pair"] = float(f"{m['evalue']:.2e}")
     out["level"] = m.get("level", "dna")
     if m.get("query_start") is not None:  # the query ORF that found a protein hit (0-based half-open, strand, frame)
         out["query_orf"] = {"start": m["query_start"], "end": m.get("query_end"), "strand": m.get("query_strand"),
@@ -237,6 +236,8 @@ class Answerer:
                 note = significance_note(o.get("neighbours") or [])
                 if note:
                     o.setdefault("provenance", []).append(note)
+                if any(d.metadata.get("evalue_db") is not None for d in o.get("neighbours") or []):
+                    o["significant_protein_hit"] = note is None
         if self.novelty is not None:
             for it, o in zip(items, outs):
                 note = self.novelty.note(o.get("neighbours") or [], len(it["seq"]))
@@ -352,19 +353,32 @@ class Answerer:
 
 
 _YES_NO_START = re.compile(r"^\s*(is|are|does|do|could|can|might|would|will|was|has|should)\b", re.IGNORECASE)
+_NEGATION = re.compile(r"\bnot\b|n't\b|\bnever\b", re.IGNORECASE)
+#: Other names of labels a question may use: the amino acids' full names (trna_aa's labels are
+#: three-letter codes: "Is this a leucine tRNA?" names Leu).
+LABEL_NAMES = {"alanine": "Ala", "arginine": "Arg", "asparagine": "Asn", "aspartate": "Asp", "aspartic acid": "Asp",
+               "cysteine": "Cys", "glutamine": "Gln", "glutamate": "Glu", "glutamic acid": "Glu", "glycine": "Gly",
+               "histidine": "His", "isoleucine": "Ile", "leucine": "Leu", "lysine": "Lys", "methionine": "Met",
+               "phenylalanine": "Phe", "proline": "Pro", "serine": "Ser", "threonine": "Thr", "tryptophan": "Trp",
+               "tyrosine": "Tyr", "valine": "Val", "selenocysteine": "Sec", "pyrrolysine": "Pyl"}
 
 
 def yes_no(question: str, answer: Any, labels: Sequence[str] | None) -> str | None:
     """``"yes"`` or ``"no"`` when ``question`` asks yes or no about exactly one of a closed task's
     ``labels`` ("Is this a splice donor?": starts with is/are/does/do/could/can/... and names one
-    label as a whole word, case aside): whether ``answer`` is that label. Else None (an open
-    question, or one naming several labels: "donor or acceptor?")."""
-    if not labels or not isinstance(question, str) or not _YES_NO_START.match(question):
+    label as a whole word, case aside, or by another name of :data:`LABEL_NAMES`): whether
+    ``answer`` is that label. Else None: an open question, one naming several labels ("donor or
+    acceptor?"), or a negated one ("Is this not a donor?", which a plain yes would answer wrongly)."""
+    if not labels or not isinstance(question, str) or not _YES_NO_START.match(question) or _NEGATION.search(question):
         return None
-    named = [lab for lab in labels if re.search(rf"(?<![\w-]){re.escape(lab)}(?![\w-])", question, re.IGNORECASE)]
+
+    def says(word: str) -> bool:
+        return re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", question, re.IGNORECASE) is not None
+
+    named = {lab for lab in labels if says(lab)} | {lab for name, lab in LABEL_NAMES.items() if lab in labels and says(name)}
     if len(named) != 1:
         return None
-    return "yes" if str(answer) == named[0] else "no"
+    return "yes" if str(answer) == next(iter(named)) else "no"
 
 
 def sequence_facts(seq: str) -> str:
@@ -754,6 +768,8 @@ def run_batch(answerer: Answerer | RoutedAnswerer, in_path: str | Path, out_path
                         row["label_probs"] = o["label_probs"]
                     if o.get("yes_no"):
                         row["yes_no"] = o["yes_no"]
+                    if "significant_protein_hit" in o:
+                        row["significant_protein_hit"] = o["significant_protein_hit"]
                     if o.get("truncated"):
                         row["truncated"] = True
                     row["provenance"] = o.get("provenance") or []

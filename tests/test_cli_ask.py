@@ -414,7 +414,10 @@ def test_batch_uses_the_fused_retriever(protein_work, tmp_path) -> None:
     assert len(got) == 5 and not any(g["error"] for g in got)
     cds_rows = [i for i, r in enumerate(rows[:4]) if r["type"] == "CDS"]
     assert got[cds_rows[0]]["neighbours"][0]["id"] == rows[cds_rows[0]]["id"]
-    assert got[cds_rows[0]]["neighbours"][0]["evalue"] < 1e-20  # a protein hit carries its E-value
+    top = got[cds_rows[0]]["neighbours"][0]
+    assert top["evalue"] < 1e-20 and top["level"] == "protein"  # a protein hit carries its E-value
+    assert top["evalue"] >= top["evalue_pair"]  # over the whole index, and the pair's
+    assert got[cds_rows[0]]["significant_protein_hit"] is True and "significant_protein_hit" not in got[-1]
 
 
 def test_batch_rows_sharing_an_id_each_get_their_own_row_also_after_resume(work, tmp_path) -> None:
@@ -813,6 +816,12 @@ def test_yes_no_and_sequence_facts() -> None:
     assert yes_no("Is this a promoter?", "non-promoter", ["promoter", "non-promoter"]) == "no"
     assert yes_no("Is this a promoter?", "promoter", ["promoter", "non-promoter"]) == "yes"
     assert yes_no("Is this a tRNA?", "tRNA", None) is None
+    assert yes_no("Is this not a splice donor?", "donor", labels) is None  # negated: a plain yes would mislead
+    assert yes_no("Isn't this an acceptor?", "donor", labels) is None
+    aa = ["Ala", "Gly", "Leu", "Asp"]
+    assert yes_no("Is this a leucine tRNA?", "Leu", aa) == "yes" and yes_no("Does it carry glycine?", "Ala", aa) == "no"
+    assert yes_no("Is this tRNA for aspartic acid?", "Asp", aa) == "yes"
+    assert yes_no("Is this Leu or glycine?", "Leu", aa) is None  # two labels named
     assert sequence_facts("GGCCAATT") == "sequence: 8 bases, GC 50.0%"
     assert sequence_facts("GGNNAT") == "sequence: 6 bases, GC 50.0% (2 ambiguous bases not counted)"
     assert sequence_facts("NNN") == "sequence: 3 bases, none of them A/C/G/T"
@@ -871,3 +880,15 @@ def test_answers_as_long_as_the_token_limit_are_marked(work) -> None:
     a._note_long_answers(outs)
     assert outs[0]["truncated"] is True and "limit of 5 tokens" in outs[0]["provenance"][0]
     assert "truncated" not in outs[1] and "truncated" not in outs[2]
+
+
+def test_ask_marks_an_answer_from_chance_protein_hits_on_its_own_line(protein_work) -> None:
+    import random
+
+    from rag_fixtures import random_cds
+
+    res = _ask_p(protein_work, "--seq", random_cds(random.Random(11), 80), "-k", "2")
+    assert res.exit_code == 0, res.output
+    first = res.output.strip().splitlines()[0]
+    assert first.endswith("(a guess: no significant protein hit, see the provenance)")
+    assert "no significant protein hit: the best, E = " in res.output

@@ -207,12 +207,15 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps({
                 "question": question, "task": chosen, "route": how, "mode": mode.value, "answer": out["answer"],
                 "yes_no": out.get("yes_no"), "truncated": bool(out.get("truncated")),
+                "significant_protein_hit": out.get("significant_protein_hit"),
                 "label_probs": out.get("label_probs"), "mix": out.get("mix"), "provenance": out.get("provenance", []),
                 "seq_len": out["seq_len"], "shown_len": out["shown_len"],
                 "neighbours": [neighbour_summary(d) for d in out["neighbours"]],
             }, ensure_ascii=False))
             return
-        typer.echo(f"{out['yes_no'].capitalize()}: {out['answer']}" if out.get("yes_no") else out["answer"])
+        typer.echo((f"{out['yes_no'].capitalize()}: {out['answer']}" if out.get("yes_no") else str(out["answer"]))
+                   + ("  (a guess: no significant protein hit, see the provenance)"
+                      if out.get("significant_protein_hit") is False else ""))
         if out.get("label_probs"):
             shown = list(out["label_probs"].items())[:3]
             n_labels = len(out["label_probs"])
