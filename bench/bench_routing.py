@@ -74,7 +74,6 @@ def main() -> None:
           f"route one question: {one * 1000:.1f} ms (mean of {len(qs)})")
 
 
-
 def one_file(args: argparse.Namespace, path: Path | None, emb: TextEmbedder) -> tuple[TaskRouter, list[dict]]:
     """Tables of one question file (valid and test splits); returns the shipped router and the rows."""
     rows = read_questions(path)

@@ -47,7 +47,7 @@ from .llm import DnaHlmLLM
 from .model_folder import default_model_dir
 from .fused_retriever import make_retriever
 from .orfs import DEFAULT_TABLE, check_table
-from .seq import normalize_dna, pasted_ignored_note, rna_note, sequence_in_text
+from .seq import gc_content, normalize_dna, pasted_ignored_note, rna_note, sequence_in_text
 
 if TYPE_CHECKING:
     from .task_router import TaskRouter
@@ -110,7 +110,7 @@ def neighbour_summary(doc: Any) -> dict[str, Any]:
     out = {"id": m.get("id"), "organism": m.get("organism"), "type": m.get("type"),
            "product": m.get("product"), "label": m.get("label"), "score": round(float(m.get("score", 0.0)), 4)}
     if m.get("evalue") is not None:  # a re-scored protein hit: E over the whole index (as shown), and the pair's
-        out["evalue"] = float(f"{m.get('evalue_db', m['evalue']):.2e}")
+        out["evalue"] = float(f"{shown_evalue(m):.2e}")
         out["evalue_pair"] = float(f"{m['evalue']:.2e}")
     out["level"] = m.get("level", "dna")
     if m.get("query_start") is not None:  # the query ORF that found a protein hit (0-based half-open, strand, frame)
@@ -119,11 +119,16 @@ def neighbour_summary(doc: Any) -> dict[str, Any]:
     return out
 
 
+def shown_evalue(meta: dict[str, Any]) -> float | None:
+    """The E-value a neighbour is shown and reported with: over the whole protein index
+    (``evalue_db``, as BLAST reports it), else the pair's (``evalue``); None for a DNA hit."""
+    return meta.get("evalue_db", meta.get("evalue"))
+
+
 def similarity_text(meta: dict[str, Any]) -> str:
-    """How a neighbour's similarity is shown: ``E=3.2e-41`` for a re-scored protein hit (the
-    E-value over the whole protein index, ``evalue_db``, as BLAST reports it; a finder's hit
-    without one: the pair's), else the cosine at the level that matched, to 3 decimals."""
-    e = meta.get("evalue_db", meta.get("evalue"))
+    """How a neighbour's similarity is shown: ``E=3.2e-41`` for a re-scored protein hit
+    (:func:`shown_evalue`), else the cosine at the level that matched, to 3 decimals."""
+    e = shown_evalue(meta)
     if e is not None:
         return f"E={e:.1e}"
     return f"{meta.get('level_score', meta.get('score', 0.0)):.3f}"
@@ -385,9 +390,9 @@ def sequence_facts(seq: str) -> str:
     """One line of facts computed from a normalised sequence: its length and GC content (over
     A/C/G/T; ambiguous bases left out), with the count of other bases when there are any."""
     acgt = sum(seq.count(b) for b in "ACGT")
-    gc = 100.0 * (seq.count("G") + seq.count("C")) / acgt if acgt else float("nan")
     other = len(seq) - acgt
-    return (f"sequence: {len(seq)} bases, GC {gc:.1f}%" + (f" ({other} ambiguous bases not counted)" if other else "")
+    return (f"sequence: {len(seq)} bases, GC {100.0 * gc_content(seq):.1f}%"
+            + (f" ({other} ambiguous bases not counted)" if other else "")
             if acgt else f"sequence: {len(seq)} bases, none of them A/C/G/T")
 
 
