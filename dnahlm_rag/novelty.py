@@ -74,17 +74,20 @@ class NoveltyCheck:
     retriever: Any = field(default=None, repr=False, compare=False)
     by_length: dict[int, dict[str, float]] = field(default_factory=dict, repr=False)  # length bin -> thresholds
     median_length: float = 0.0  # of the valid rows, bases (0: no valid rows kept)
-    length_range: tuple[int, int] = (0, 0)  # shortest and longest valid row, bases
 
     @classmethod
     def fit(cls, task: str, retriever: Any, valid_seqs: Sequence[str], quantile: float = QUANTILE,
             min_per_level: int = MIN_PER_LEVEL) -> NoveltyCheck:
         """Thresholds from ``retriever``'s best neighbour of each valid sequence (normalised DNA)."""
         th, counts = level_thresholds(retriever, valid_seqs, quantile, min_per_level)
-        lengths = [len(s) for s in valid_seqs]
-        median = float(np.median(lengths)) if lengths else 0.0
-        return cls(task, th, counts, quantile, list(valid_seqs), retriever, median_length=median,
-                   length_range=(min(lengths), max(lengths)) if lengths else (0, 0))
+        median = float(np.median([len(s) for s in valid_seqs])) if valid_seqs else 0.0
+        return cls(task, th, counts, quantile, list(valid_seqs), retriever, median_length=median)
+
+    @property
+    def length_range(self) -> tuple[int, int]:
+        """Shortest and longest valid row kept, bases ((0, 0) without any)."""
+        lengths = [len(s) for s in self.valid]
+        return (min(lengths), max(lengths)) if lengths else (0, 0)
 
     def length_note(self, length: int) -> str | None:
         """A provenance line when a query of ``length`` bases is over :data:`LONGER` times the
