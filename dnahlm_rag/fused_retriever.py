@@ -189,6 +189,9 @@ class FusedRetriever(BaseRetriever):
 
     _scorer: DiagonalScorer | None = PrivateAttr(default=None)
     _positions: dict[str, int] = PrivateAttr(default_factory=dict)
+    # the last retrieve_many call's query analyses, by (sequence, code, min_codons, max_orfs): an answer's provenance,
+    # made right after its retrieval, reads them instead of finding the same ORFs again
+    _last_analyses: dict[tuple[str, int, int, int], QueryOrfs] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _load(self) -> "FusedRetriever":
@@ -220,7 +223,10 @@ class FusedRetriever(BaseRetriever):
     def analyse(self, seq: str, table: int | None = None) -> QueryOrfs:
         """ORFs of a normalised query with this retriever's settings (``table``: the query's own
         genetic code, else the retriever's)."""
-        return analyse_query(seq, table=table or self.table, min_codons=self.min_codons, max_orfs=self.max_orfs)
+        code = table or self.table
+        found = self._last_analyses.get((seq, code, self.min_codons, self.max_orfs))
+        return found if found is not None else \
+            analyse_query(seq, table=code, min_codons=self.min_codons, max_orfs=self.max_orfs)
 
     def provenance(self, query: str, table: int | None = None) -> list[str]:
         """Provenance lines for a query (levels searched, fusion, ORF problems)."""
@@ -276,7 +282,9 @@ class FusedRetriever(BaseRetriever):
         ``tables``: each query's genetic code (None: the retriever's ``table``)."""
         k = k or self.k
         depth = max(k, self.depth, self.rerank)
-        analyses = [self.analyse(s, t) for s, t in zip(seqs, tables or [None] * len(seqs))]
+        codes = [t or self.table for t in tables or [None] * len(seqs)]
+        analyses = [self.analyse(s, t) for s, t in zip(seqs, codes)]
+        self._last_analyses = {(s, c, self.min_codons, self.max_orfs): a for s, c, a in zip(seqs, codes, analyses)}
         flat = [(qi, o) for qi, a in enumerate(analyses) for o in a.orfs]
         assert self.protein_index is not None
         prot: list[dict[str, tuple[Hit, Orf]]] = [{} for _ in seqs]

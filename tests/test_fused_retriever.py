@@ -390,3 +390,15 @@ def test_low_complexity_orfs_are_said_to_find_compositional_hits(fused) -> None:
     rng = random.Random(5)
     assert not any("low complexity" in x for x in fused.provenance(random_cds(rng, 80)))
     assert 0 < LOW_SHARE < 1
+
+
+def test_provenance_reuses_the_orfs_its_retrieval_found(fused) -> None:
+    rng = random.Random(9)
+    seqs = [random_cds(rng, 70), random_cds(rng, 50)]
+    assert fused.retrieve_many([]) == []  # keeps no analyses
+    fresh = [fused.provenance(s) for s in seqs]  # ORFs found anew
+    fused.retrieve_many(seqs)
+    assert fused.analyse(seqs[0]) is fused.analyse(seqs[0])  # the retrieval's own analysis, not a new one
+    assert [fused.provenance(s) for s in seqs] == fresh  # the same lines either way
+    fused.retrieve_many([seqs[1]])  # only the last call's analyses are kept
+    assert fused.analyse(seqs[0]) is not fused.analyse(seqs[0])
