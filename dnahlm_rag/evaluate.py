@@ -38,8 +38,8 @@ model has seen no phrasing). A task
 held out of tuning altogether (``train = false``, e.g. ``promoter``) is a **zero-shot task**:
 its ``seen`` cell uses its first phrasing and every cell of it is flagged zero-shot.
 
-Items: at most ``max_items`` per task, a seeded sample of the test split, the same items for
-every system (so systems compare pairwise: McNemar; for open tasks also a paired permutation test of
+Items: at most ``max_items`` per task, a seeded sample of the test split (``split = "valid"``
+for comparing designs without the test split), the same items for every system (so systems compare pairwise: McNemar; for open tasks also a paired permutation test of
 token F1). Metrics: accuracy, macro-F1, MCC with 95%
 bootstrap intervals; retrieval recall@k (a neighbour carries the gold label).
 
@@ -74,6 +74,8 @@ MODES = ("majority", "knn", "blast", "base-plain", "sft-plain", "sft-rag", "sft-
 LM_MODES = ("base-plain", "sft-plain", "sft-rag", "sft-rag-mix")
 RAG_MODES = ("sft-rag", "sft-rag-mix")
 PHRASINGS = ("seen", "held-out")
+#: Splits ``dnahlm eval --split`` takes: test (the reported figures) or valid (choosing designs).
+SPLITS = ("test", "valid")
 DEFAULT_TASKS = ("splice", "promoter", "trna_aa", "feature_type", "genus_16s", "product")
 CELL_FORMAT = 1
 
@@ -86,7 +88,8 @@ class EvalConfig:
     modes: list[str] = field(default_factory=lambda: list(MODES))
     ks: list[int] = field(default_factory=lambda: [1, 3, 5])
     phrasings: list[str] = field(default_factory=lambda: list(PHRASINGS))
-    max_items: int = 200  # per task (seeded sample of test; 0 = all)
+    max_items: int = 200  # per task (seeded sample of the split; 0 = all)
+    split: str = "test"  # "valid" to compare designs without touching the test split
     seed: int = 0
     n_boot: int = 1000
     batch_size: int = 16
@@ -506,6 +509,8 @@ def run_eval(data_dir: str | Path, out_dir: str | Path, cfg: EvalConfig = EvalCo
     if bad or not cfg.tasks:
         raise DnaHlmError(f"eval: unknown phrasing or k {', '.join(bad)} (phrasings: {', '.join(PHRASINGS)}; k >= 1)"
                           if bad else "eval: no tasks")
+    if cfg.split not in SPLITS:
+        raise DnaHlmError(f"eval: unknown split {cfg.split!r} (splits: {', '.join(SPLITS)})")
     if not cfg.modes:
         raise DnaHlmError(f"eval: no systems (--modes: {', '.join(MODES)})")
     unknown = [m for m in cfg.modes if m not in MODES]
@@ -535,7 +540,7 @@ def run_eval(data_dir: str | Path, out_dir: str | Path, cfg: EvalConfig = EvalCo
     results: dict[str, Any] = {"config": asdict(cfg), "data": str(data), "models": {k: str(v) if v else None for k, v in models.items()},
                                "data_policies": data_manifest.get("policies", {}), "skipped": skipped, "tasks": {}}
     for name in tqdm(cfg.tasks, desc="eval tasks", unit="task", disable=not progress):
-        tc = load_task(data, name, cfg)
+        tc = load_task(data, name, cfg, cfg.split)
         cells = plan_cells(tc, cfg, have_blast)
         done: dict[str, dict[str, Any]] = {}
         for cell in tqdm(cells, desc=f"{name} cells", unit="cell", disable=not progress, leave=False):
@@ -665,11 +670,18 @@ def _ci(c: dict[str, Any], key: str) -> str:
     return f"{_pct(v)} ({_pct(ci[0])}-{_pct(ci[1])})" if ci else _pct(v)
 
 
+def _split_words(split: str) -> str:
+    """How the report names the evaluated split (valid runs are for choosing designs, not for reporting)."""
+    if split == "test":
+        return "test split"
+    return f"**{split} split** (a run for choosing designs: its figures are not the held-out results)"
+
+
 def render_report(res: dict[str, Any]) -> str:
     cfg = res["config"]
     L = ["# Evaluation report", "",
          f"Data: `{res['data']}`; base model: `{res['models'].get('base')}`; instruction-tuned model: `{res['models'].get('sft')}`.",
-         f"Items: test split, at most {cfg['max_items'] or 'all'} per task (seeded sample, seed {cfg['seed']}), the same items "
+         f"Items: {_split_words(cfg.get('split', 'test'))}, at most {cfg['max_items'] or 'all'} per task (seeded sample, seed {cfg['seed']}), the same items "
          f"for every system. 95% intervals: percentile bootstrap over items ({cfg['n_boot']} resamples). "
          "Paired tests: McNemar (exact binomial under 25 discordant items, else chi-square with continuity correction); "
          "for open tasks also a paired sign-flip permutation test of per-item token F1, which decides their goals.",

@@ -199,3 +199,21 @@ def test_damaged_cell_is_recomputed_and_bad_out_or_mode_fail_before_any_work(set
         run_eval(data, blocker / "sub", cfg, progress=False)
     with pytest.raises(DnaHlmError, match="unknown mode 'bogus'"):
         run_eval(data, out, _cfg(root, model, tasks=["nope"], modes=["majority", "bogus"]), progress=False)
+
+
+def test_valid_split_is_evaluated_on_its_own_items_and_said_so(setup, tmp_path):
+    """``--split valid`` compares designs without the test split: other items, and the report says which."""
+    from dnahlm_rag.errors import DnaHlmError
+    from dnahlm_rag.instruct import read_split
+
+    root, data, model = setup
+    cfg = _cfg(root, model, tasks=["gc"], modes=["majority", "knn"], routing=False, max_items=0)
+    test = run_eval(data, tmp_path / "t", cfg, progress=False)["tasks"]["gc"]
+    valid = run_eval(data, tmp_path / "v", _cfg(root, model, tasks=["gc"], modes=["majority", "knn"], routing=False,
+                                                 max_items=0, split="valid"), progress=False)["tasks"]["gc"]
+    assert valid["cells"]["gc__majority"]["n"] == len(read_split(data, "gc", "valid"))
+    assert test["cells"]["gc__majority"]["n"] == len(read_split(data, "gc", "test"))
+    assert "**valid split**" in (tmp_path / "v" / "report.md").read_text()
+    assert "**valid split**" not in (tmp_path / "t" / "report.md").read_text()
+    with pytest.raises(DnaHlmError, match="unknown split 'train'"):
+        run_eval(data, tmp_path / "x", _cfg(root, model, split="train"), progress=False)

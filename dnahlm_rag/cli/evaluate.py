@@ -20,7 +20,8 @@ def eval_cmd(
     phrasings: Annotated[str, typer.Option(help="Prompt phrasings: seen (used in tuning) and/or held-out.")] = "seen,held-out",
     data: Annotated[Path, typer.Option(help="Dataset folder from `dnahlm data build`.")] = Path("data"),
     out: Annotated[Path, typer.Option(help="Report folder (finished cells in OUT/cells are reused).")] = Path("reports/eval"),
-    max_items: Annotated[int, typer.Option("--max-items", min=0, help="Test items per task (seeded sample; 0 = all).")] = 200,
+    max_items: Annotated[int, typer.Option("--max-items", min=0, help="Items per task (seeded sample of the split; 0 = all).")] = 200,
+    split: Annotated[str, typer.Option(help="Split the items come from: test (the reported results) or valid (to compare designs without looking at test; the mixing weights were fitted on valid).")] = "test",
     base_model: Annotated[Path, typer.Option("--base-model", help="Pretrained model folder (base-plain).")] = Path("runs/pretrain/cpu/final"),
     sft_model: Annotated[Path, typer.Option("--sft-model", help="Instruction-tuned model folder (sft-plain, sft-rag).")] = Path("runs/sft/cpu/final"),
     prompts_dir: Annotated[str, typer.Option("--prompts-dir", help="Task phrasings folder (default prompts/tasks).")] = "",
@@ -42,7 +43,7 @@ def eval_cmd(
     except ValueError:
         raise typer.BadParameter(f"--ks must be integers, got {ks!r}") from None
     cfg = EvalConfig(tasks=_split(tasks), modes=_split(modes), ks=k_list, phrasings=_split(phrasings),
-                     max_items=max_items, seed=seed, n_boot=n_boot, batch_size=batch_size,
+                     max_items=max_items, split=split, seed=seed, n_boot=n_boot, batch_size=batch_size,
                      generate_closed=not no_generate, threads=threads, base_model=str(base_model),
                      sft_model=str(sft_model), prompts_dir=prompts_dir)
     res = run_eval(data, out, cfg, progress=not quiet)
