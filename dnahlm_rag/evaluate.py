@@ -77,7 +77,7 @@ PHRASINGS = ("seen", "held-out")
 #: Splits ``dnahlm eval --split`` takes: test (the reported figures) or valid (choosing designs).
 SPLITS = ("test", "valid")
 DEFAULT_TASKS = ("splice", "promoter", "trna_aa", "feature_type", "genus_16s", "product")
-CELL_FORMAT = 1
+CELL_FORMAT = 2  # 2: held-out cells ask in every held-out phrasing in turn (1: the first only)
 
 
 @dataclass
@@ -256,24 +256,37 @@ def blast_top_hit(tc: TaskContext, work: Path, threads: int = 0) -> tuple[list[s
 
 @dataclass
 class PhrasingChoice:
-    id: str
-    text: Any  # instruct.Phrasing
+    """The phrasing(s) of a cell; with several, item ``i`` is asked in ``texts[i % len(texts)]``."""
+
+    id: str  # the phrasings' ids joined by "+"
+    texts: tuple[Any, ...]  # instruct.Phrasing
     zero_shot: str | None  # "task" | "phrasing" | None
+
+    def for_item(self, i: int) -> Any:
+        return self.texts[i % len(self.texts)]
+
+
+def _choice(picks: Sequence[Any], zero_shot: str | None) -> PhrasingChoice | None:
+    return PhrasingChoice("+".join(p.id for p in picks), tuple(picks), zero_shot) if picks else None
 
 
 def choose_phrasing(tc: TaskContext, which: str, prompts_dir: str) -> PhrasingChoice | None:
-    """The phrasing a ``seen``/``held-out`` cell uses, or None when the task has none of that kind."""
+    """The phrasing(s) a ``seen``/``held-out`` cell uses, or None when the task has none of that kind.
+
+    ``seen``: the task's first tuning phrasing (``task`` = its own question, what ``ask --task``
+    sends). ``held-out``: every phrasing held out of tuning, taken in turn item by item, so the
+    unseen-wording figure does not hang on one wording (one at a time they differed by up to 40
+    points of accuracy on the valid split, docs/sft.md). A task held out of tuning altogether: its
+    first phrasing is ``seen``, the others ``held-out``.
+    """
     from .instruct import load_task_prompts
 
     tp = load_task_prompts(tc.name, prompts_dir or None)
     if not tp.train:  # the whole task is held out of tuning
-        pick = tp.phrasings[0] if which == "seen" else (tp.phrasings[1] if len(tp.phrasings) > 1 else None)
-        return PhrasingChoice(pick.id, pick, "task") if pick else None
+        return _choice(tp.phrasings[:1] if which == "seen" else tp.phrasings[1:], "task")
     if which == "seen":
-        p = tp.train_phrasings[0]
-        return PhrasingChoice(p.id, p, None)
-    held = [p for p in tp.phrasings if p.held_out]
-    return PhrasingChoice(held[0].id, held[0], "phrasing") if held else None
+        return _choice(tp.train_phrasings[:1], None)
+    return _choice([p for p in tp.phrasings if p.held_out], "phrasing")
 
 
 def render_prompts(tc: TaskContext, k: int, ph: PhrasingChoice, lm: Any, style: Any, reserve: int) -> list[str]:
@@ -282,9 +295,9 @@ def render_prompts(tc: TaskContext, k: int, ph: PhrasingChoice, lm: Any, style: 
 
     renderer = PromptRenderer(lm.tokenizer, lm.context, style)
     prompts = []
-    for r, hs in zip(tc.items, tc.neighbours):
+    for i, (r, hs) in enumerate(zip(tc.items, tc.neighbours)):
         ex = [{"seq": tc.train[h]["seq"], "answer": str(tc.train[h]["label"])} for h in hs[:k]] if k else None
-        instr = ph.text.render(tc.question, tc.labels, len(r["seq"]))
+        instr = ph.for_item(i).render(tc.question, tc.labels, len(r["seq"]))
         prompts.append(renderer.render(instr, r["seq"], ex, reserve=reserve))
     return prompts
 
@@ -405,7 +418,8 @@ def _model_identity(model_dir: Path) -> str:
     return sha256_file(w)[:16] if w.is_file() else "none"
 
 
-def cell_key(tc: TaskContext, cell: Cell, cfg: EvalConfig, model_id: str | None, lam: float = 0.0) -> str:
+def cell_key(tc: TaskContext, cell: Cell, cfg: EvalConfig, model_id: str | None, lam: float = 0.0,
+             ph: PhrasingChoice | None = None) -> str:
     parts = {"format": CELL_FORMAT, "cell": cell.name, "items": tc.items_sha, "model": model_id, "seed": cfg.seed,
              **({"mix_lambda": lam, "mix_format": MIX_FORMAT} if lam else {}),
              **({"neighbours": tc.neighbour_level} if tc.neighbour_level != "kmer" else {}),
@@ -413,6 +427,8 @@ def cell_key(tc: TaskContext, cell: Cell, cfg: EvalConfig, model_id: str | None,
              "neighbour_rows": sha256_text(json.dumps(tc.neighbours))[:16],
              "n_boot": cfg.n_boot, "ks_max": max(cfg.ks) if cfg.ks else 1, "generate_closed": cfg.generate_closed,
              "open_max_new_tokens": cfg.open_max_new_tokens, "prompts_dir": cfg.prompts_dir,
+             # the wordings themselves: an edited phrasing recomputes the cells that ask in it
+             **({"phrasings": [[p.id, p.text] for p in ph.texts]} if ph is not None else {}),
              "train_sha": sha256_text("\n".join(f"{r['id']}\t{r['label']}" for r in tc.train))[:16]}
     return sha256_text(json.dumps(parts, sort_keys=True))[:24]
 
@@ -439,7 +455,7 @@ def run_cell(tc: TaskContext, cell: Cell, cfg: EvalConfig, out: Path, models: di
             return None
         lam = table.lam_for(tc.name)
     model_id = _model_identity(model_dir) if model_dir else None
-    key = cell_key(tc, cell, cfg, model_id, lam)
+    key = cell_key(tc, cell, cfg, model_id, lam, ph)
     path = out / "cells" / f"{cell.name}.json"
     if path.is_file():
         try:

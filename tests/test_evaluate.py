@@ -217,3 +217,36 @@ def test_valid_split_is_evaluated_on_its_own_items_and_said_so(setup, tmp_path):
     assert "**valid split**" not in (tmp_path / "t" / "report.md").read_text()
     with pytest.raises(DnaHlmError, match="unknown split 'train'"):
         run_eval(data, tmp_path / "x", _cfg(root, model, split="train"), progress=False)
+
+
+def test_held_out_cells_ask_in_every_held_out_phrasing_and_edited_wordings_recompute(setup, tmp_path):
+    """One held-out wording per cell made the unseen-wording figure hang on that wording; and the
+    cell key did not see the wording's text, so an edited phrasing reused stale cells."""
+    import shutil
+
+    from dnahlm_rag.evaluate import cell_key, choose_phrasing, load_task, render_prompts
+
+    root, data, model = setup
+    prompts = tmp_path / "prompts"
+    shutil.copytree(root / "task_prompts", prompts)
+    gc = prompts / "gc.toml"
+    gc.write_text(gc.read_text() + '\n[[phrasings]]\nid = "second"\ntext = "Base composition class?"\nheld_out = true\n')
+    cfg = _cfg(root, model, tasks=["gc"], prompts_dir=str(prompts))
+    tc = load_task(data, "gc", cfg)
+    held = choose_phrasing(tc, "held-out", str(prompts))
+    assert [p.id for p in held.texts] == ["unseen", "second"]
+    assert held.zero_shot == "phrasing" and "+" in held.id
+    seen = choose_phrasing(tc, "seen", str(prompts))
+    assert len(seen.texts) == 1 and seen.texts[0].text == "{question}"
+    from dnahlm_rag.generator import load_checkpoint
+    from dnahlm_rag.instruct import PromptStyle
+
+    lm = load_checkpoint(model, num_threads=1)
+    out = render_prompts(tc, 0, held, lm, PromptStyle(), 4)
+    assert "GC or AT rich?" in out[0] and "Base composition class?" in out[1] and "GC or AT rich?" in out[2]
+    half = choose_phrasing(load_task(data, "half", cfg), "held-out", str(prompts))  # zero-shot task: every other phrasing
+    assert half.zero_shot == "task" and len(half.texts) >= 1
+    cell = Cell("gc", "sft-plain", 0, "held-out")
+    key = cell_key(tc, cell, cfg, "m", 0.0, held)
+    gc.write_text(gc.read_text().replace("Base composition class?", "Which base composition class?"))
+    assert cell_key(tc, cell, cfg, "m", 0.0, choose_phrasing(tc, "held-out", str(prompts))) != key
