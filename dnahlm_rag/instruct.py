@@ -62,6 +62,8 @@ TASK_PROMPTS_DIR = PROMPTS_DIR / "tasks"
 PHRASING_FIELDS = frozenset({"question", "labels", "length"})
 ANSWER_KINDS = ("labels", "text")
 MODES = ("plain", "rag")
+#: The phrasing id every task file has for the task's own question (``text = "{question}"``).
+QUESTION_PHRASING = "task"
 
 
 # --------------------------------------------------------------------------------------------
@@ -417,6 +419,9 @@ class InstructRecipe:
     max_repeats: int = 3  # a small task's rows are rendered up to this many times (other phrasing/mode)
     valid_per_task: int = 100  # validation records per task (from its valid split)
     rag_share: float = 0.5  # share of records that carry retrieved neighbours
+    # share of records asked in the task's own question (phrasing ``task``, what ``ask --task`` and the
+    # evaluation's seen cells send); 0: every tuning phrasing equally likely
+    question_share: float = 0.0
     k: int = 4  # neighbours retrieved for a rag record
     seed: int = 0
     prompts_dir: str = ""  # task phrasings folder ("" = prompts/tasks)
@@ -430,8 +435,9 @@ class InstructRecipe:
 
 def load_instruct_recipe(name_or_path: str | Path) -> InstructRecipe:
     r = load_recipe(InstructRecipe, "instruct", name_or_path)
-    if not 0.0 <= r.rag_share <= 1.0:
-        raise RecipeError(f"recipe key 'rag_share': expected 0..1, got {r.rag_share}")
+    for key in ("rag_share", "question_share"):
+        if not 0.0 <= getattr(r, key) <= 1.0:
+            raise RecipeError(f"recipe key {key!r}: expected 0..1, got {getattr(r, key)}")
     for key in ("max_per_task", "max_repeats", "k"):
         if getattr(r, key) < 1:
             raise RecipeError(f"recipe key {key!r}: must be >= 1")
@@ -462,7 +468,11 @@ def _records_for(task: TaskData, tp: TaskPrompts, rows: list[dict[str, Any]], n:
     for ri in picks:
         r = rows[ri]
         seen = used.setdefault(ri, set())
-        ph = rng.choice([p for p in phrasings if p.id not in seen] or phrasings)  # a repeat gets new wording
+        fresh = [p for p in phrasings if p.id not in seen] or phrasings  # a repeat gets new wording
+        if recipe.question_share > 0 and len(fresh) > 1 and any(p.id == QUESTION_PHRASING for p in fresh):
+            own = rng.random() < recipe.question_share
+            fresh = [p for p in fresh if (p.id == QUESTION_PHRASING) == own]
+        ph = rng.choice(fresh)
         seen.add(ph.id)
         mode = "rag" if (neighbours is not None and rng.random() < recipe.rag_share) else "plain"
         recs.append({"task": task.name, "id": str(r["id"]), "split": split, "phrasing": ph.id, "mode": mode,

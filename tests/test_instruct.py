@@ -202,3 +202,24 @@ def test_a_task_description_that_is_no_utf8_json_is_a_one_line_error(tmp_path) -
     (d / "task.json").write_text('["a list"]')
     with pytest.raises(DnaHlmError, match="is not a task description"):
         read_task(tmp_path, "splice")
+
+
+def test_question_share_sets_how_often_the_task_question_is_the_instruction(tmp_path):
+    """With many tuning phrasings the task's own question (what ``ask --task`` and the seen cells
+    send) became rare; ``question_share`` keeps it at a set share. Out of range is a one-line error."""
+    from dnahlm_rag.errors import RecipeError
+
+    data = make_task_data(tmp_path)
+    share = {}
+    for q in (0.0, 0.6):
+        recipe = InstructRecipe(tasks=["gc"], max_per_task=400, max_repeats=1, valid_per_task=0, rag_share=0.0,
+                                question_share=q, prompts_dir=str(tmp_path / "task_prompts"))
+        build_instruct(data, tmp_path / f"i{q}", recipe, progress=False)
+        _, train, _ = read_instruct(tmp_path / f"i{q}")
+        share[q] = sum(r["phrasing"] == "task" for r in train) / len(train)
+    assert 0.2 < share[0.0] < 0.45  # uniform over the fixture's 3 tuning phrasings
+    assert share[0.6] > share[0.0] + 0.1
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "bad"\nquestion_share = 1.5\n')
+    with pytest.raises(RecipeError, match="question_share"):
+        load_instruct_recipe(bad)
