@@ -34,6 +34,8 @@ from .errors import DnaHlmError
 ROUTING_DIR = Path(__file__).resolve().parent.parent / "prompts" / "routing"
 GENERIC = "generic"  # the bank's label of wordings that route to no task
 BLIND_QUESTIONS = ROUTING_DIR / "questions_blind.jsonl"  # questions by a writer who never saw the bank (README.md there)
+#: Where the wordings' vectors are cached, beside the data folder (``cache/`` of the project root).
+CACHE_DIR = Path("cache") / "router"
 THRESHOLD = 0.5  # cosine below which no task is chosen (valid split: 0.45 / 0.5 / 0.55 -> 0.934 / 0.951 / 0.934)
 
 
@@ -120,9 +122,37 @@ class TaskRouter:
         if embedder is None:
             from .embed.text import TextEmbedder
 
-            embedder = TextEmbedder()
-        self.embedder = embedder
-        self._vectors = embedder.embed(self.wordings)
+            self.embedder: Any = TextEmbedder()
+            self._vectors = self._cached_vectors(Path(data_dir).absolute().parent / CACHE_DIR)
+        else:  # an embedder given by the caller (tests, a benchmark's own model): nothing is cached
+            self.embedder = embedder
+            self._vectors = embedder.embed(self.wordings)
+
+    def _cached_vectors(self, cache_dir: Path) -> np.ndarray:
+        """The wordings' vectors from ``cache_dir`` when an earlier run stored the same wordings
+        embedded by the same text model; else embedded now and stored (atomically; a folder that
+        cannot be written just means no cache). Embedding the 178 wordings takes 3-6 s of each
+        ``ask`` on 2 cores; a cached file loads in milliseconds. The file name holds a hash of the
+        wordings and the embedder's name, version and settings; a file of the wrong shape or
+        type, or an unreadable one, is embedded again."""
+        from .atomic import atomic_file, sha256_text
+
+        key = sha256_text(json.dumps({"embedder": [self.embedder.name, self.embedder.version, self.embedder.params],
+                                      "wordings": self.wordings}, sort_keys=True))[:24]
+        path = cache_dir / f"router-{key}.npy"
+        try:
+            vectors = np.load(path, allow_pickle=False)
+            if vectors.shape == (len(self.wordings), self.embedder.dim) and vectors.dtype == np.float32:
+                return vectors
+        except (OSError, ValueError, EOFError):
+            pass  # absent or damaged: embed again
+        vectors = np.asarray(self.embedder.embed(self.wordings), dtype=np.float32)
+        try:
+            with atomic_file(path, "wb") as f:
+                np.save(f, vectors, allow_pickle=False)
+        except (OSError, DnaHlmError):
+            pass  # a read-only checkout: no cache, same answers
+        return vectors
 
     def without(self, texts: Sequence[str]) -> TaskRouter:
         """A copy whose bank leaves out the wordings in ``texts`` (to route them as unseen wordings)."""

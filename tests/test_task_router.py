@@ -116,3 +116,27 @@ def test_without_leaves_wordings_out_of_a_copy(router) -> None:
     assert w not in smaller.wordings and len(smaller.wordings) == len(router.wordings) - 1
     assert len(smaller.labels) == len(smaller.wordings) == len(smaller._vectors)
     assert smaller.route(w).similarity < 0.99 and w in router.wordings  # the original is untouched
+
+
+def test_wording_vectors_are_cached_beside_the_data_and_checked(router, tmp_path) -> None:
+    """Embedding every wording took 3-6 s of each `ask`: the vectors are stored in cache/router/
+    beside the data folder, reused for the same wordings and text model, re-embedded when damaged."""
+    import numpy as np
+
+    data = tmp_path / "data"
+    write_tasks(data)
+    first = TaskRouter(data)
+    files = list((tmp_path / "cache" / "router").glob("router-*.npy"))
+    assert len(files) == 1 and np.array_equal(np.load(files[0]), first._vectors)
+    assert np.allclose(first._vectors, router._vectors, atol=1e-6)  # the same bank as the fixture's
+    files[0].write_bytes(b"not an array")
+    again = TaskRouter(data)  # damaged: embedded again, and stored again
+    assert np.allclose(again._vectors, first._vectors, atol=1e-6)
+    assert np.array_equal(np.load(files[0]), again._vectors)
+    q = "Is this a splice donor?"
+    assert again.route(q) == first.route(q)
+    blocked = tmp_path / "x"
+    write_tasks(blocked / "data")
+    (blocked / "cache").write_text("a file where the cache folder would go")  # no cache can be written
+    assert TaskRouter(blocked / "data").route(q) == first.route(q)
+    assert (blocked / "cache").is_file()
