@@ -17,7 +17,7 @@ def eval_cmd(
     tasks: Annotated[str, typer.Option(help="Comma-separated tasks.")] = "splice,promoter,trna_aa,feature_type,genus_16s,product",
     modes: Annotated[str, typer.Option(help="Comma-separated systems: majority, knn, blast, base-plain, sft-plain, sft-rag, sft-rag-mix (needs `dnahlm mix fit`).")] = "majority,knn,blast,base-plain,sft-plain,sft-rag,sft-rag-mix",
     ks: Annotated[str, typer.Option(help="Neighbour counts for knn and sft-rag.")] = "1,3,5",
-    phrasings: Annotated[str, typer.Option(help="Prompt phrasings: seen (used in tuning) and/or held-out.")] = "seen,held-out",
+    phrasings: Annotated[str, typer.Option(help="Prompt phrasings: seen (the task's own question, used in tuning) and/or held-out (the phrasings held out of tuning, in turn item by item).")] = "seen,held-out",
     data: Annotated[Path, typer.Option(help="Dataset folder from `dnahlm data build`.")] = Path("data"),
     out: Annotated[Path, typer.Option(help="Report folder (finished cells in OUT/cells are reused).")] = Path("reports/eval"),
     max_items: Annotated[int, typer.Option("--max-items", min=0, help="Items per task (seeded sample of the split; 0 = all).")] = 200,
