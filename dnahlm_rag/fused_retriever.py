@@ -383,11 +383,10 @@ def low_complexity_share(protein: str) -> float:
     counts = np.lib.stride_tricks.sliding_window_view(onehot, LOW_WINDOW, axis=0).sum(axis=2)  # window x letter
     p = counts / LOW_WINDOW
     bits = -(np.where(p > 0, p * np.log2(np.where(p > 0, p, 1.0)), 0.0)).sum(axis=1)
-    low = np.zeros(n + 1, dtype=np.int64)
-    for start in np.flatnonzero(bits < LOW_BITS):  # mark each low window's residues (difference array)
-        low[start] += 1
-        low[start + LOW_WINDOW] -= 1
-    return float((np.cumsum(low)[:n] > 0).mean())
+    # residue i lies in a low window when one starts in [i - LOW_WINDOW + 1, i]: a full convolution
+    # of the low window starts (n - LOW_WINDOW + 1 of them) with a window of ones has n entries
+    covered = np.convolve((bits < LOW_BITS).astype(np.int64), np.ones(LOW_WINDOW, dtype=np.int64))
+    return float((covered > 0).mean())
 
 
 def same_feature_key(row: dict[str, Any]) -> tuple[str, str]:
