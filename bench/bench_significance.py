@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dnahlm_rag.fused_retriever import SIGNIFICANT_E, FusedRetriever  # noqa: E402
+from dnahlm_rag.fused_retriever import SIGNIFICANT_E, FusedRetriever, protein_evalues  # noqa: E402
 from dnahlm_rag.index import SegmentIndex, read_jsonl  # noqa: E402
 
 CUTS = (1e-5, 1e-3, 1e-2, 0.1, 1.0, 10.0)
@@ -65,7 +65,7 @@ def main() -> None:
     for name, seqs in sets.items():
         best = []
         for docs in retriever.retrieve_many(seqs):
-            ev = [d.metadata["evalue_db"] for d in docs if d.metadata.get("evalue_db") is not None]
+            ev = protein_evalues(docs)
             best.append(min(ev) if ev else float("inf"))
         b = np.array(best)
         print(f"| {name} | {len(b)} | " + " | ".join(f"{np.mean(b <= c):.1%}" for c in CUTS) + " |", flush=True)

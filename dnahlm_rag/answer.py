@@ -235,13 +235,13 @@ class Answerer:
                 if lines:
                     o["provenance"] = lines + o.get("provenance", [])
         if self.config.mode == "rag":
-            from .fused_retriever import significance_note
+            from .fused_retriever import protein_evalues, significance_note
 
             for o in outs:
                 note = significance_note(o.get("neighbours") or [])
                 if note:
                     o.setdefault("provenance", []).append(note)
-                if any(d.metadata.get("evalue_db") is not None for d in o.get("neighbours") or []):
+                if protein_evalues(o.get("neighbours") or []):
                     o["significant_protein_hit"] = note is None
         if self.novelty is not None:
             for it, o in zip(items, outs):

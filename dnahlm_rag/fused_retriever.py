@@ -404,12 +404,17 @@ def same_feature_key(row: dict[str, Any]) -> tuple[str, str]:
 SIGNIFICANT_E = 0.01
 
 
+def protein_evalues(docs: Sequence[Document]) -> list[float]:
+    """The ``evalue_db`` of each neighbour that has one: the re-scored protein-level hits (this
+    retriever and :class:`~dnahlm_rag.task_retriever.TaskRetriever` set it on those only)."""
+    return [float(d.metadata["evalue_db"]) for d in docs if d.metadata.get("evalue_db") is not None]
+
+
 def significance_note(docs: Sequence[Document]) -> str | None:
     """A provenance line when a query's protein-level neighbours are no better than chance: the
     best ``evalue_db`` among ``docs`` is above :data:`SIGNIFICANT_E`. None when it is below, or
     when no neighbour is a protein hit with an E-value (a DNA-level or non-coding answer)."""
-    evalues = [float(d.metadata["evalue_db"]) for d in docs
-               if d.metadata.get("level") == "protein" and d.metadata.get("evalue_db") is not None]
+    evalues = protein_evalues(docs)
     if not evalues or min(evalues) <= SIGNIFICANT_E:
         return None
     return (f"no significant protein hit: the best, E = {min(evalues):.2g} (hits this good expected by chance in a "

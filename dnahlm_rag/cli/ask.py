@@ -244,9 +244,9 @@ def register(app: typer.Typer) -> None:
                 if fused:
                     cols.append(level_column(m))
                 typer.echo("  " + "\t".join(str(c) if c else "-" for c in cols) + "\t" + similarity_text(m))
-            if any(d.metadata.get("evalue_db") is not None for d in out["neighbours"]):
-                from ..fused_retriever import SIGNIFICANT_E
+            from ..fused_retriever import SIGNIFICANT_E, protein_evalues
 
+            if protein_evalues(out["neighbours"]):
                 typer.echo("  (E: protein hits this good expected by chance in a search of the whole protein index; "
                            f"significant at <= {SIGNIFICANT_E:g}. Other hits: cosine.)")
 
