@@ -44,6 +44,7 @@ STAGE = "sft"
 FORMAT_VERSION = 1
 IGNORE = -100
 WINDOW_BATCHES = 64  # batches per length-sorting window
+LOSS_PER = ("token", "record")
 
 
 @dataclass
@@ -67,6 +68,10 @@ class SFTTrainConfig:
     eval_records: int = 128  # valid records per periodic validation (the final one uses all)
     log_every: int = 1
     checkpoint_every: int = 100
+    # How a batch's response tokens are weighted: "token" (each target token counts once, so a
+    # record with a 9-token product name outweighs a 1-token label 9 to 1) or "record" (each
+    # record's mean over its own targets, so every record counts once whatever its length).
+    loss_per: str = "token"
 
 
 @dataclass
@@ -89,6 +94,8 @@ class SFTRecipe:
 def load_sft_recipe(name_or_path: str | Path) -> SFTRecipe:
     r = load_recipe(SFTRecipe, "sft", name_or_path)
     check_train_section(r.train)
+    if r.train.loss_per not in LOSS_PER:
+        raise RecipeError(f"recipe key 'train.loss_per': must be one of {', '.join(LOSS_PER)}, not {r.train.loss_per!r}")
     if r.data.max_response_tokens < 2:
         raise RecipeError("recipe key 'data.max_response_tokens': must be >= 2")
     return r
@@ -139,8 +146,13 @@ def collate(items: list[Encoded], pad_id: int) -> tuple[Any, Any, Any]:
     return x, m, y
 
 
-def response_loss_sum(model: Any, x: Any, m: Any, y: Any) -> tuple[Any, int]:
-    """Sum of ``-ln P`` over the response targets of a batch (float32), and their count."""
+def response_loss_sum(model: Any, x: Any, m: Any, y: Any, per: str = "token") -> tuple[Any, int]:
+    """Sum of ``-ln P`` over the response targets of a batch (float32), and their count.
+
+    ``per="record"``: the sum over records of each record's mean ``-ln P`` over its own targets,
+    and the number of records with a target (the training weight of ``loss_per = "record"``).
+    """
+    import torch
     import torch.nn.functional as F
 
     # The LM head runs only where there is a target (the response, ~5% of the tokens): it is the
@@ -149,7 +161,14 @@ def response_loss_sum(model: Any, x: Any, m: Any, y: Any) -> tuple[Any, int]:
     tgt = y[:, 1:]
     sel = tgt != IGNORE  # (B, T-1)
     logits = model.lm_head(h[:, :-1][sel])  # (N, V)
-    return F.cross_entropy(logits.float(), tgt[sel], reduction="sum"), int(sel.sum())
+    if per == "token":
+        return F.cross_entropy(logits.float(), tgt[sel], reduction="sum"), int(sel.sum())
+    nll = F.cross_entropy(logits.float(), tgt[sel], reduction="none")  # (N,), row-major over (B, T-1)
+    counts = sel.sum(dim=1)  # (B,)
+    rec = torch.repeat_interleave(torch.arange(len(counts), device=nll.device), counts)
+    per_rec = torch.zeros(len(counts), dtype=nll.dtype, device=nll.device).index_add_(0, rec, nll)
+    has = counts > 0
+    return (per_rec[has] / counts[has]).sum(), int(has.sum())
 
 
 def batch_order(lengths: np.ndarray, n_batches: int, batch_size: int, seed: int) -> list[np.ndarray]:
@@ -341,18 +360,22 @@ def sft(recipe: SFTRecipe, base_dir: str | Path, instruct_dir: str | Path, out_d
             for g in opt.param_groups:
                 g["lr"] = lr
             micro = [collate([train_items[i] for i in batches[step * t.grad_accum + a]], pad) for a in range(t.grad_accum)]
+            if t.loss_per == "record":  # records with a target (the logged loss is then per record)
+                n_weight = sum(int((y[:, 1:] != IGNORE).any(dim=1).sum()) for _, _, y in micro)
+            else:
+                n_weight = sum(int((y[:, 1:] != IGNORE).sum()) for _, _, y in micro)
             n_targets = sum(int((y[:, 1:] != IGNORE).sum()) for _, _, y in micro)
             n_tokens = sum(int(m.sum()) for _, m, _ in micro)
             loss_sum = 0.0
             for x, m, y in micro:
                 with autocast():
-                    s, _ = response_loss_sum(model, x.to(device), m.to(device), y.to(device))
-                (s / max(n_targets, 1)).backward()
+                    s, _ = response_loss_sum(model, x.to(device), m.to(device), y.to(device), t.loss_per)
+                (s / max(n_weight, 1)).backward()
                 loss_sum += float(s.detach())
             gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip) if t.grad_clip > 0 else torch.tensor(0.0)
             opt.step()
             opt.zero_grad(set_to_none=True)
-            loss_val = loss_sum / max(n_targets, 1)
+            loss_val = loss_sum / max(n_weight, 1)
             if not math.isfinite(loss_val):
                 raise DnaHlmError(f"tuning diverged at step {step + 1} (loss {loss_val}); lower train.lr in the recipe")
             dt = time.perf_counter() - t0

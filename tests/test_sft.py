@@ -8,7 +8,7 @@ import pytest
 from dnahlm_rag.checkpoint import FINAL_FILES
 from dnahlm_rag.errors import DnaHlmError
 from dnahlm_rag.instruct import InstructRecipe, PromptRenderer, PromptStyle, build_instruct, read_instruct
-from dnahlm_rag.sft import IGNORE, batch_order, collate, encode_record, load_sft_recipe, sft
+from dnahlm_rag.sft import IGNORE, batch_order, collate, encode_record, load_sft_recipe, response_loss_sum, sft
 from dnahlm_rag.recipes import list_recipes
 
 from sft_fixtures import make_base_model, make_task_data
@@ -63,6 +63,42 @@ def test_prompt_masked_and_eos_appended(setup):
     x, m, y = collate([e, encode_record(rec, renderer, tok, 256)], tok.pad_token_id)
     assert x.shape == y.shape == m.shape and int(m[1].sum()) < x.shape[1]
     assert (x[1][m[1] == 0] == tok.pad_token_id).all() and (y[1][m[1] == 0] == IGNORE).all()
+
+
+def test_record_loss_weights_each_record_once(setup, tmp_path):
+    import torch
+    import torch.nn.functional as F
+
+    from transformers import GPT2LMHeadModel
+
+    from dnahlm_rag.tokenizer import load_tokenizer
+
+    root, _, base = setup
+    tok = load_tokenizer(base, check_manifest=False)
+    model = GPT2LMHeadModel.from_pretrained(str(base))
+    _, train, _ = read_instruct(root / "instruct")
+    renderer = PromptRenderer(tok, 256, PromptStyle())
+    recs = [dict(train[0], output="A"), dict(train[1], output="a much longer answer with many tokens in it")]
+    x, m, y = collate([encode_record(r, renderer, tok, 256) for r in recs], tok.pad_token_id)
+    with torch.no_grad():
+        s_tok, n_tok = response_loss_sum(model, x, m, y)
+        s_rec, n_rec = response_loss_sum(model, x, m, y, "record")
+        logits = model(input_ids=x, attention_mask=m).logits[:, :-1]
+    means = []
+    for i in range(2):  # reference: each record's own mean over its targets
+        sel = y[i, 1:] != IGNORE
+        means.append(float(F.cross_entropy(logits[i][sel].float(), y[i, 1:][sel], reduction="mean")))
+    assert n_rec == 2 and n_tok == int((y[:, 1:] != IGNORE).sum()) > 4
+    assert float(s_rec) == pytest.approx(sum(means), rel=1e-5)
+    assert float(s_tok) / n_tok != pytest.approx(float(s_rec) / n_rec, rel=1e-3)
+    # the recipe key is checked, and a run with it tunes and logs
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "bad"\n[train]\nloss_per = "word"\n')
+    with pytest.raises(DnaHlmError, match="train.loss_per"):
+        load_sft_recipe(bad)
+    res = sft(tiny(max_steps=3, eval_every=0, loss_per="record"), base, root / "instruct", tmp_path / "rec",
+              threads=1, progress=False)
+    assert res.finished
 
 
 def test_batch_order_is_a_function_of_the_seed():
