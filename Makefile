@@ -38,7 +38,7 @@ system-deps:
 # ---- the demo: each stage is a file target, so a second `make demo` redoes only what is missing.
 # Released weights (models/released/, `dnahlm release`) are used when `dnahlm release check` passes
 # against the data just built: same data, files intact. Otherwise (or with USE_RELEASED=0) the
-# tokenizer and the cpu recipes train here, about 20 minutes more.
+# tokenizer and the cpu recipes train here, about 25 minutes more.
 DNAHLM := $(BIN)/dnahlm
 THREADS ?= 2
 USE_RELEASED ?= auto
