@@ -360,11 +360,11 @@ def sft(recipe: SFTRecipe, base_dir: str | Path, instruct_dir: str | Path, out_d
             for g in opt.param_groups:
                 g["lr"] = lr
             micro = [collate([train_items[i] for i in batches[step * t.grad_accum + a]], pad) for a in range(t.grad_accum)]
-            if t.loss_per == "record":  # records with a target (the logged loss is then per record)
-                n_weight = sum(int((y[:, 1:] != IGNORE).any(dim=1).sum()) for _, _, y in micro)
-            else:
-                n_weight = sum(int((y[:, 1:] != IGNORE).sum()) for _, _, y in micro)
-            n_targets = sum(int((y[:, 1:] != IGNORE).sum()) for _, _, y in micro)
+            targets = [y[:, 1:] != IGNORE for _, _, y in micro]  # (B, T-1) each
+            n_targets = sum(int(tg.sum()) for tg in targets)
+            # the step's loss is divided by what it sums over: tokens, or records with a target
+            # (the logged loss is then per record)
+            n_weight = n_targets if t.loss_per == "token" else sum(int(tg.any(dim=1).sum()) for tg in targets)
             n_tokens = sum(int(m.sum()) for _, m, _ in micro)
             loss_sum = 0.0
             for x, m, y in micro:
