@@ -97,12 +97,13 @@ PROMPT_FILES := $(wildcard prompts/tasks/*.toml prompts/*.txt)
 runs/instruct-rag/manifest.json: data/manifest.json $(NEIGHBOUR_CODE) $(PROMPT_FILES)
 	$(DNAHLM) instruct build --recipe rag-heavy --out runs/instruct-rag
 
-# A killed run resumes; a run tuned on older prompts (or an older base) is moved to runs/sft/cpu-rag.old
-# and tuning starts again, since resuming it would be refused.
-runs/sft/cpu-rag/final/config.json: runs/pretrain/cpu/final/config.json runs/instruct-rag/manifest.json
+# A killed run resumes; a run tuned on older prompts, an older base or an older recipe is moved to
+# runs/sft/cpu-rag.old and tuning starts again, since resuming it would be refused.
+SFT_INPUTS := runs/pretrain/cpu/final/config.json runs/instruct-rag/manifest.json recipes/sft/cpu-rag.toml
+runs/sft/cpu-rag/final/config.json: $(SFT_INPUTS)
 	@ck=runs/sft/cpu-rag/checkpoint/state.json; \
-	if [ -f $$ck ] && { [ runs/instruct-rag/manifest.json -nt $$ck ] || [ runs/pretrain/cpu/final/config.json -nt $$ck ]; }; then \
-	  echo "== the tuning data or base model changed since runs/sft/cpu-rag: moved to runs/sft/cpu-rag.old, tuning again"; \
+	if [ -f $$ck ] && for f in $(SFT_INPUTS); do [ $$f -nt $$ck ] && break; done; then \
+	  echo "== the tuning data, base model or recipe changed since runs/sft/cpu-rag: moved to runs/sft/cpu-rag.old, tuning again"; \
 	  rm -rf runs/sft/cpu-rag.old && mv runs/sft/cpu-rag runs/sft/cpu-rag.old; fi
 	$(DNAHLM) sft --recipe cpu-rag --instruct runs/instruct-rag --out runs/sft/cpu-rag --threads $(THREADS) \
 	  $$(test -d runs/sft/cpu-rag/checkpoint && echo --resume)
