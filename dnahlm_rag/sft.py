@@ -217,8 +217,16 @@ def validate(model: Any, items: list[Encoded], pad_id: int, device: Any, precisi
     return {"val_loss": total / max(n, 1), "val_tokens": n}
 
 
-def plot_sft(log_path: Path, png_path: Path) -> None:
-    """``loss.png``: training and validation loss (nats per response token)."""
+def plot_sft(log_path: Path, png_path: Path, loss_per: str = "token", smooth: int = 50) -> None:
+    """``loss.png``: training loss per step (faint) with its running mean over ``smooth`` steps,
+    and the periodic validation loss, all in nats.
+
+    The validation loss is always per response token. The training loss is in the unit the step
+    was weighted by: per response token (``loss_per="token"``), or the mean over the batch's
+    records of each record's own per-token mean (``"record"``), which weighs short answers (a
+    one-token label) as much as long ones and so is not on the validation curve's scale; the
+    legend says which.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -227,12 +235,17 @@ def plot_sft(log_path: Path, png_path: Path) -> None:
     rows = read_log(log_path)
     train = [(r["step"], r["loss"]) for r in rows if "loss" in r]
     val = [(r["step"], r["val_loss"]) for r in rows if "val_loss" in r]
+    unit = "mean of per-record means" if loss_per == "record" else "per response token"
     fig, ax = plt.subplots(figsize=(6.5, 3.6))
     if train:
-        ax.plot(*zip(*train), lw=0.8, label="train")
+        steps, loss = (np.asarray(a, dtype=float) for a in zip(*train))
+        ax.plot(steps, loss, lw=0.5, alpha=0.3, color="C0")
+        w = max(1, min(smooth, len(loss)))
+        run = np.convolve(loss, np.ones(w) / w, mode="valid")  # running mean, ends at each step
+        ax.plot(steps[w - 1:], run, lw=1.4, color="C0", label=f"train, {unit} ({w}-step running mean)")
     if val:
-        ax.plot(*zip(*val), marker="o", ms=3, label="valid")
-    ax.set(title="instruction tuning", xlabel="step", ylabel="nats / response token")
+        ax.plot(*zip(*val), marker="o", ms=3, color="C1", label="valid, per response token")
+    ax.set(title="instruction tuning", xlabel="step", ylabel="loss (nats)")
     ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
     write_png(fig, png_path)
@@ -399,7 +412,7 @@ def sft(recipe: SFTRecipe, base_dir: str | Path, instruct_dir: str | Path, out_d
             if is_last or stopping or (t.checkpoint_every and done % t.checkpoint_every == 0):
                 save_checkpoint(ckpt_dir, model, opt, checkpoint_state(done, elapsed_before + time.perf_counter() - t_run))
                 if time.perf_counter() - last_plot > 120:
-                    plot_sft(log_path, out / "loss.png")
+                    plot_sft(log_path, out / "loss.png", t.loss_per)
                     last_plot = time.perf_counter()
             if stopping and not is_last:
                 break
@@ -437,7 +450,7 @@ def sft(recipe: SFTRecipe, base_dir: str | Path, instruct_dir: str | Path, out_d
                 "held_out_tasks": imanifest.get("held_out_tasks"), "step": last_step,
                 "metrics": {k: metrics[k] for k in ("val_loss", "final_train_loss")}}
         save_final(final_dir, model, base, meta)
-        plot_sft(log_path, out / "loss.png")
+        plot_sft(log_path, out / "loss.png", t.loss_per)
         write_manifest(out, STAGE, FORMAT_VERSION, recipe_name=recipe.name, recipe=recipe_dict, base=base_id,
                        instruct_dir=str(instruct_dir), instruct_manifest_sha256=instruct_sha,
                        tokenizer_sha256=tok_sha, prompt_style=to_dict(style), steps=last_step, metrics=metrics)

@@ -8,7 +8,7 @@ import pytest
 from dnahlm_rag.checkpoint import FINAL_FILES
 from dnahlm_rag.errors import DnaHlmError
 from dnahlm_rag.instruct import InstructRecipe, PromptRenderer, PromptStyle, build_instruct, read_instruct
-from dnahlm_rag.sft import IGNORE, batch_order, collate, encode_record, load_sft_recipe, response_loss_sum, sft
+from dnahlm_rag.sft import IGNORE, batch_order, collate, encode_record, load_sft_recipe, plot_sft, response_loss_sum, sft
 from dnahlm_rag.recipes import list_recipes
 
 from sft_fixtures import make_base_model, make_task_data
@@ -109,6 +109,22 @@ def test_batch_order_is_a_function_of_the_seed():
     assert all((x == y).all() for x, y in zip(a, b)) and len(a) == 30
     first = np.concatenate(a[:13])  # one epoch: 12 full batches and one of 4
     assert len(first) == 100 and len(set(first.tolist())) == 100
+
+
+@pytest.mark.parametrize("per, unit", [("record", "per-record means"), ("token", "per response token")])
+def test_loss_plot_names_the_train_unit(tmp_path, monkeypatch, per, unit):
+    import matplotlib.axes
+
+    log = tmp_path / "log.jsonl"
+    rows = [{"step": i + 1, "loss": 3.0 / (i + 1)} for i in range(7)] + [{"step": 5, "periodic": True, "val_loss": 1.0}]
+    log.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    labels: list[str] = []
+    real = matplotlib.axes.Axes.legend
+    monkeypatch.setattr(matplotlib.axes.Axes, "legend",
+                        lambda ax, *a, **kw: labels.extend(ax.get_legend_handles_labels()[1]) or real(ax, *a, **kw))
+    plot_sft(log, tmp_path / "loss.png", per, smooth=50)  # fewer rows than the window: a 7-step mean
+    assert (tmp_path / "loss.png").stat().st_size > 1000
+    assert any(unit in s and "7-step" in s for s in labels) and "valid, per response token" in labels
 
 
 def test_tiny_sft_learns_and_saves_prompt_style(setup, tmp_path):
