@@ -42,6 +42,7 @@ system-deps:
 DNAHLM := $(BIN)/dnahlm
 THREADS ?= 2
 USE_RELEASED ?= auto
+DATA_RECIPE ?= default
 # Sized so `make demo` stays near 20 minutes on 2 cores with released weights; `make demo EVAL_KS=1,3,5`
 # adds the neighbour-count sweep (about 1.5 min more), KMER_WINDOWS=1000 narrows the next-k-mer intervals.
 EVAL_ITEMS ?= 100
@@ -65,6 +66,9 @@ INDEXED_TASKS := splice promoter trna_aa genus_16s
 TASK_INDEXES := $(foreach t,$(INDEXED_TASKS),indexes/$(t)/manifest.json)
 
 demo: venv system-deps data/manifest.json
+	@built=$$($(BIN)/python -c "import json; print(json.load(open('data/manifest.json'))['recipe_name'])"); \
+	if [ "$$built" != "$(DATA_RECIPE)" ]; then \
+	  echo "error: data/ was built with the data recipe '$$built', not DATA_RECIPE=$(DATA_RECIPE): use another workspace (a fresh clone), or remove data/, runs/, indexes/ and reports/ first"; exit 2; fi
 	@use=$(USE_RELEASED); \
 	if [ "$$use" = auto ]; then \
 	  if $(DNAHLM) release check --soft; then use=1; else use=0; echo "== training the tokenizer and the cpu recipes here"; fi; \
@@ -79,9 +83,11 @@ demo-run: $(SFT_MODEL)/config.json $(SFT_MODEL)/retrieval_mix.json indexes/segme
 	$(DNAHLM) bench next-kmer --model $(BASE_MODEL) --n $(KMER_WINDOWS) --out reports/bench --threads $(THREADS)
 	@echo "== done: reports/eval/report.md (evaluation), reports/examples.md (answers), reports/bench/ (next-k-mer)"
 
+# DATA_RECIPE=other-organisms holds out other test species (recipes/data/); `demo` refuses a data/
+# built with another recipe (everything downstream was made from it).
 data/manifest.json: | $(STAMP)
-	$(DNAHLM) data fetch
-	$(DNAHLM) data build
+	$(DNAHLM) data fetch --recipe $(DATA_RECIPE)
+	$(DNAHLM) data build --recipe $(DATA_RECIPE)
 
 runs/tokenizer/manifest.json: data/manifest.json
 	$(DNAHLM) tokenizer train
