@@ -112,14 +112,36 @@ def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
         raise RecipeError(f"{cls.__name__}: {e}") from None
 
 
-def load_recipe(cls: type[T], kind: str, name_or_path: str | Path) -> T:
-    """Load ``recipes/<kind>/<name>.toml`` (or a path) into dataclass ``cls``."""
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``over`` laid on top: tables merge key by key, any other value replaces."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _read_recipe(kind: str, name_or_path: str | Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The TOML of a recipe, with ``extends = "NAME"`` (another recipe of the same kind) resolved:
+    the named recipe's keys, then this file's on top (tables merged key by key)."""
     path = recipe_path(kind, name_or_path)
+    if path.resolve() in seen:
+        raise RecipeError(f"{path}: 'extends' loops back to {path.name}")
     try:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e:
         raise RecipeError(f"{path}: not valid TOML: {e}") from None
-    return from_dict(cls, data)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise RecipeError(f"{path}: recipe key 'extends' must be the name of a {kind} recipe, not {parent!r}")
+    return _merged(_read_recipe(kind, parent, (*seen, path.resolve())), data)
+
+
+def load_recipe(cls: type[T], kind: str, name_or_path: str | Path) -> T:
+    """Load ``recipes/<kind>/<name>.toml`` (or a path) into dataclass ``cls``; a recipe with
+    ``extends = "NAME"`` starts from that recipe of the same kind and overrides what it sets."""
+    return from_dict(cls, _read_recipe(kind, name_or_path))
 
 
 def to_dict(obj: Any) -> dict[str, Any]:

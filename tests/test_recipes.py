@@ -71,3 +71,28 @@ def test_missing_required_key_and_folder_path_are_named(tmp_path):
         from_dict(Named, {"steps": 2})
     with pytest.raises(RecipeError, match="is a folder, not a .toml file"):
         load_recipe(Named, "pretrain", tmp_path)
+
+
+def test_extends_overrides_key_by_key_and_refuses_loops(tmp_path):
+    base = tmp_path / "base.toml"
+    base.write_text('steps = 7\nname = "base"\n[optim]\nlr = 0.01\nbetas = [0.8, 0.9]\n')
+    child = tmp_path / "child.toml"
+    child.write_text(f'extends = "{base}"\nname = "child"\n[optim]\nlr = 0.5\n')
+    r = load_recipe(Demo, "pretrain", child)
+    assert (r.steps, r.name, r.optim.lr, r.optim.betas) == (7, "child", 0.5, [0.8, 0.9])
+    base.write_text(f'extends = "{child}"\nsteps = 7\n')
+    with pytest.raises(RecipeError, match="'extends' loops back"):
+        load_recipe(Demo, "pretrain", child)
+    child.write_text("extends = 3\n")
+    with pytest.raises(RecipeError, match="recipe key 'extends' must be the name"):
+        load_recipe(Demo, "pretrain", child)
+
+
+def test_other_organisms_data_recipe_is_default_but_for_the_held_out_species():
+    from dnahlm_rag.data.recipe import load_data_recipe
+    from dnahlm_rag.recipes import to_dict
+
+    d, o = to_dict(load_data_recipe("default")), to_dict(load_data_recipe("other-organisms"))
+    assert o["organisms"]["test"] == ["Roseobacter denitrificans", "Methanothermobacter thermautotrophicus"]
+    assert {k for k in d if d[k] != o[k]} == {"name", "organisms"}
+    assert {k for k in d["organisms"] if d["organisms"][k] != o["organisms"][k]} == {"test"}
