@@ -66,7 +66,7 @@ INDEXED_TASKS := splice promoter trna_aa genus_16s
 TASK_INDEXES := $(foreach t,$(INDEXED_TASKS),indexes/$(t)/manifest.json)
 
 demo: venv system-deps data/manifest.json
-	@built=$$($(BIN)/python -c "import json; print(json.load(open('data/manifest.json'))['recipe_name'])"); \
+	@built=$$($(BIN)/python -c "import json; print(json.load(open('data/manifest.json'))['recipe_name'])" 2>/dev/null || echo '(unreadable: data/manifest.json)'); \
 	if [ "$$built" != "$(DATA_RECIPE)" ]; then \
 	  echo "error: data/ was built with the data recipe '$$built', not DATA_RECIPE=$(DATA_RECIPE): use another workspace (a fresh clone), or remove data/, runs/, indexes/ and reports/ first"; exit 2; fi
 	@use=$(USE_RELEASED); \
