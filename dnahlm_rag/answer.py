@@ -274,14 +274,12 @@ class Answerer:
         return outs
 
     def _note_long_answers(self, outs: list[dict[str, Any]]) -> None:
-        """``truncated`` (True) and a provenance line on an open answer as long as ``max_new_tokens``
-        (counted by re-encoding its text): generation stopped at the limit, not at end of text, so
-        the answer may be cut."""
+        """``truncated`` (True) and a provenance line on an open answer whose generation stopped
+        at ``max_new_tokens`` (``finish_reason == "length"``), not at end of text or a stop
+        string: the answer may be cut."""
         limit = self.config.max_new_tokens
-        texts = [o.get("answer") if isinstance(o.get("answer"), str) else "" for o in outs]
-        lengths = [len(ids) for ids in self.llm.loaded.tokenizer(texts, add_special_tokens=False)["input_ids"]]
-        for o, n in zip(outs, lengths):
-            if n >= limit - 1:  # re-encoding can merge one token pair the model generated apart
+        for o in outs:
+            if o.get("finish_reason") == "length":
                 o["truncated"] = True
                 o.setdefault("provenance", []).append(
                     f"the answer reached the limit of {limit} tokens and may be cut short (--max-new-tokens)")

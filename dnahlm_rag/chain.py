@@ -2,7 +2,8 @@
 
 Both are LangChain runnables over one input dict ``{"question": str, "seq": str}`` (``seq``
 already normalised) and return the input plus ``neighbours`` (retrieved ``Document``s, best
-first; empty for plain), ``prompt`` and ``answer``. They share one :class:`~dnahlm_rag.llm.DnaHlmLLM`.
+first; empty for plain), ``prompt``, ``answer`` and ``finish_reason`` (why generation ended:
+``"eos"``, ``"stop"`` or ``"length"``, the last meaning ``max_new_tokens`` was reached). They share one :class:`~dnahlm_rag.llm.DnaHlmLLM`.
 
 Prompt building (documented in ``prompts/README.md``): the query sequence is cut to its first
 ``query_seq_chars`` bases, each neighbour's to ``example_seq_chars``; neighbours are listed from
@@ -94,6 +95,11 @@ def _assign(key: str, fn_many: Any, name: str) -> _Sequential:
     return _Sequential(lambda xs: [{**x, key: v} for x, v in zip(xs, fn_many(xs))], name)
 
 
+def _merge(fn_many: Any, name: str) -> _Sequential:
+    """The input dicts updated with the dict ``fn_many`` computes for each (whole batch at once)."""
+    return _Sequential(lambda xs: [{**x, **v} for x, v in zip(xs, fn_many(xs))], name)
+
+
 def neighbour_answer(doc: Document) -> str:
     """What a neighbour answers: its task label when it has one, else the part of its description
     that carries over to a similar sequence (:func:`~dnahlm_rag.data.genbank.transferable`: not
@@ -147,11 +153,12 @@ def build_chains(llm: DnaHlmLLM, retriever: SegmentRetriever | None, config: Cha
         tables = {"tables": [x.get("genetic_code") for x in xs]} if isinstance(retriever, FusedRetriever) else {}
         return retriever.retrieve_many([x["seq"] for x in xs], [x.get("question") for x in xs], k=cfg.k, **tables)
 
-    def generate_many(xs: list[dict], **mixing: Any) -> list[str]:
+    def generate_many(xs: list[dict], **mixing: Any) -> list[dict[str, str]]:
         res = llm.generate([x["prompt"] for x in xs], stop=cfg.stop, **mixing)
-        return [parser.parse(g[0].text) for g in res.generations]
+        return [{"answer": parser.parse(g[0].text), "finish_reason": (g[0].generation_info or {})["finish_reason"]}
+                for g in res.generations]
 
-    def generate_mixed(xs: list[dict]) -> list[str]:
+    def generate_mixed(xs: list[dict]) -> list[dict[str, str]]:
         return generate_many(xs, mix=cfg.mix,
                              neighbour_answers=[[neighbour_answer(d) for d in x["neighbours"]] for x in xs])
 
@@ -159,13 +166,13 @@ def build_chains(llm: DnaHlmLLM, retriever: SegmentRetriever | None, config: Cha
         "plain": (
             _assign("neighbours", lambda xs: [[] for _ in xs], "no_context")
             | _assign("prompt", lambda xs: [builder.render_plain(x["question"], x["seq"]) for x in xs], "plain_prompt")
-            | _assign("answer", generate_many, "generate")
+            | _merge(generate_many, "generate")
         )
     }
     if retriever is not None:
-        answer_step = (_assign("answer", generate_mixed, "generate_mixed")
+        answer_step = (_merge(generate_mixed, "generate_mixed")
                        | _assign("mix", lambda xs: [cfg.mix] * len(xs), "mix_weight")) if cfg.mix > 0 \
-            else _assign("answer", generate_many, "generate")
+            else _merge(generate_many, "generate")
         chains["rag"] = (
             _assign("neighbours", retrieve_many, "retrieve")
             | _assign("prompt", lambda xs: [builder.render_rag(x["question"], x["seq"], x["neighbours"]) for x in xs],

@@ -10,6 +10,8 @@ default; with ``temperature > 0`` each prompt samples from its own ``torch.Gener
 share its batch. A prompt longer than the context minus ``max_new_tokens`` is cut on the *left*
 (its beginning is dropped), so the instruction's end and the response marker are always kept.
 Completions never include the prompt; they end before the first stop string or at eos.
+:func:`complete` also says why each ended (:data:`FINISH_REASONS`): ``"eos"``, ``"stop"`` (a
+stop string) or ``"length"`` (``max_new_tokens`` generated: the answer may be cut short).
 
 Retrieval mixing: with ``priors`` (one :class:`~dnahlm_rag.retrieval_mix.NeighbourPrior` or None per
 prompt) and ``mix > 0``, each step decodes from ``w * p_nb + (1 - w) * p_lm``, ``w`` the posterior
@@ -112,7 +114,26 @@ def _cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
     return (text[:cut], True) if cut >= 0 else (text, False)
 
 
-def generate(
+#: Why a completion ended: the model's end of text, a stop string, or the ``max_new_tokens`` limit.
+FINISH_REASONS = ("eos", "stop", "length")
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One completion: its text (never the prompt, cut before any stop string) and why it ended
+    (one of :data:`FINISH_REASONS`)."""
+
+    text: str
+    finish_reason: str
+
+
+def generate(lm: LoadedModel, prompts: Sequence[str], **kwargs: Any) -> list[str]:
+    """Complete each prompt; returns the completions' texts only (never the prompt), in input
+    order. Keyword arguments as :func:`complete`."""
+    return [c.text for c in complete(lm, prompts, **kwargs)]
+
+
+def complete(
     lm: LoadedModel,
     prompts: Sequence[str],
     *,
@@ -125,8 +146,8 @@ def generate(
     prepend_bos: bool = True,
     priors: Sequence[Any] | None = None,
     mix: float = 0.0,
-) -> list[str]:
-    """Complete each prompt; returns the completions only (never the prompt), in input order."""
+) -> list[Completion]:
+    """Complete each prompt; returns a :class:`Completion` per prompt, in input order."""
     if priors is not None and len(priors) != len(prompts):
         raise DnaHlmError(f"{len(priors)} neighbour priors for {len(prompts)} prompts")
     from .retrieval_mix import effective_weight
@@ -134,21 +155,21 @@ def generate(
     mix = effective_weight(mix)
     ids = prompt_ids(lm, prompts, max_new_tokens, prepend_bos)
     order = sorted(range(len(prompts)), key=lambda i: len(ids[i]))  # similar lengths share a batch
-    out: list[str] = [""] * len(prompts)
+    out: list[Completion] = [Completion("", "eos")] * len(prompts)
     for a in range(0, len(order), batch_size):
         idx = order[a : a + batch_size]
         seeds = [(seed * 1_000_003 + zlib.crc32(prompts[i].encode())) & 0x7FFFFFFF for i in idx]
         pri = [priors[i] for i in idx] if priors is not None and mix > 0 else None
-        texts = _generate_batch(lm, [ids[i] for i in idx], max_new_tokens, list(stop or []),
+        done = _generate_batch(lm, [ids[i] for i in idx], max_new_tokens, list(stop or []),
                                 temperature, top_k, seeds, pri, mix)
-        for i, t in zip(idx, texts):
-            out[i] = t
+        for i, c in zip(idx, done):
+            out[i] = c
     return out
 
 
 def _generate_batch(lm: LoadedModel, batch: list[list[int]], max_new_tokens: int, stop: list[str],
                     temperature: float, top_k: int, seeds: list[int], priors: list[Any] | None = None,
-                    mix: float = 0.0) -> list[str]:
+                    mix: float = 0.0) -> list[Completion]:
     import torch
 
     from .retrieval_mix import posterior_weight
@@ -166,6 +187,7 @@ def _generate_batch(lm: LoadedModel, batch: list[list[int]], max_new_tokens: int
     eos = tok.eos_token_id
     new: list[list[int]] = [[] for _ in range(B)]
     done = [False] * B
+    reason = ["length"] * B  # until eos or a stop string ends the row
     lm_logp = [0.0] * B  # log P_lm of each row's answer so far (nats), for the mixing's posterior weight
     with torch.inference_mode():
         # logits of the last position only: the LM head over every prompt position was half the
@@ -203,11 +225,11 @@ def _generate_batch(lm: LoadedModel, batch: list[list[int]], max_new_tokens: int
                 if priors is not None:
                     lm_logp[r] += math.log(max(float(lm_probs[r, t]), 1e-300))
                 if t == eos:
-                    done[r] = True
+                    done[r], reason[r] = True, "eos"
                     continue
                 new[r].append(t)
                 if stop and _cut_at_stop(tok.decode(new[r], skip_special_tokens=True), stop)[1]:
-                    done[r] = True
+                    done[r], reason[r] = True, "stop"
             if all(done):
                 break
             nxt = torch.where(torch.tensor(done), torch.tensor(lm.pad_id), nxt).to(dev)
@@ -215,4 +237,5 @@ def _generate_batch(lm: LoadedModel, batch: list[list[int]], max_new_tokens: int
             pos = pos[:, -1:] + 1
             res = model(input_ids=nxt[:, None], attention_mask=attn, position_ids=pos,
                         past_key_values=res.past_key_values, use_cache=True)
-    return [_cut_at_stop(tok.decode(x, skip_special_tokens=True), stop)[0] for x in new]
+    return [Completion(_cut_at_stop(tok.decode(x, skip_special_tokens=True), stop)[0], why)
+            for x, why in zip(new, reason)]

@@ -4,7 +4,9 @@
 samples, seeded per prompt (``seed`` + the prompt's text), so the same seed gives the same output
 whatever the batch. Prompts longer than ``context - max_new_tokens`` tokens are cut on the left,
 so the response marker at the end survives. Stop sequences cut the completion before the first
-one. ``batch``/``generate`` over many prompts run as padded batches of ``batch_size``.
+one. ``batch``/``generate`` over many prompts run as padded batches of ``batch_size``; each
+``Generation`` of ``generate`` carries ``generation_info={"finish_reason": "eos" | "stop" | "length"}``
+(``"length"``: generation stopped at ``max_new_tokens``, so the text may be cut short).
 
 Retrieval mixing (:mod:`dnahlm_rag.retrieval_mix`): ``generate(prompts, neighbour_answers=[[...], ...],
 mix=lam)`` decodes each prompt from ``lam * p_nb + (1 - lam) * p_lm``, where ``p_nb`` follows that
@@ -63,12 +65,12 @@ class DnaHlmLLM(LLM):
                 "max_new_tokens": self.max_new_tokens, "temperature": self.temperature,
                 "top_k": self.top_k, "seed": self.seed, "prepend_bos": self.prepend_bos}
 
-    def _complete(self, prompts: list[str], stop: list[str] | None, **kwargs: Any) -> list[str]:
+    def _complete(self, prompts: list[str], stop: list[str] | None, **kwargs: Any) -> list[generator.Completion]:
         from .retrieval_mix import NeighbourPrior
 
         answers = kwargs.get("neighbour_answers")
         priors = [NeighbourPrior.from_answers(self.loaded.tokenizer, a) for a in answers] if answers is not None else None
-        return generator.generate(
+        return generator.complete(
             self.loaded, prompts,
             max_new_tokens=int(kwargs.get("max_new_tokens", self.max_new_tokens)),
             stop=stop, temperature=float(kwargs.get("temperature", self.temperature)),
@@ -79,9 +81,10 @@ class DnaHlmLLM(LLM):
 
     def _call(self, prompt: str, stop: list[str] | None = None,
               run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> str:
-        return self._complete([prompt], stop, **kwargs)[0]
+        return self._complete([prompt], stop, **kwargs)[0].text
 
     def _generate(self, prompts: list[str], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> LLMResult:
-        texts = self._complete(list(prompts), stop, **kwargs)
-        return LLMResult(generations=[[Generation(text=t)] for t in texts])
+        done = self._complete(list(prompts), stop, **kwargs)
+        return LLMResult(generations=[[Generation(text=c.text, generation_info={"finish_reason": c.finish_reason})]
+                                      for c in done])

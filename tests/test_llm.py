@@ -54,6 +54,37 @@ def test_greedy_batch_equals_one_by_one() -> None:
     assert llm.batch(prompts) == [llm.invoke(p) for p in prompts]
 
 
+def test_finish_reason_says_why_each_completion_ended() -> None:
+    """"length" when max_new_tokens tokens were generated, "stop" at a stop string, "eos" at end
+    of text; LangChain's generate carries it in generation_info."""
+    from types import SimpleNamespace
+
+    from dnahlm_rag.generator import LoadedModel, complete
+
+    lm = load_checkpoint(MODEL)
+    c = complete(lm, [PROMPT], max_new_tokens=3)[0]
+    assert c.finish_reason == "length" or (c.finish_reason == "eos" and len(lm.tokenizer(c.text)["input_ids"]) < 3)
+    full = complete(lm, [PROMPT], max_new_tokens=12, temperature=1.0, seed=1)[0].text
+    cut = complete(lm, [PROMPT], max_new_tokens=12, temperature=1.0, seed=1, stop=[full[2:4]])[0]
+    assert cut.finish_reason == "stop" and cut.text == full[: full.find(full[2:4])]
+
+    eos, word = lm.tokenizer.eos_token_id, lm.tokenizer("A", add_special_tokens=False)["input_ids"][0]
+
+    class TwoTokensThenEos(torch.nn.Module):  # says "A", "A", then end of text
+        def forward(self, input_ids, past_key_values=None, **kw):
+            step = 0 if past_key_values is None else past_key_values + 1
+            logits = torch.zeros(input_ids.shape[0], 1, len(lm.tokenizer))
+            logits[:, -1, word if step < 2 else eos] = 1.0
+            return SimpleNamespace(logits=logits, past_key_values=step)
+
+    fake = LoadedModel(model=TwoTokensThenEos(), tokenizer=lm.tokenizer, device="cpu", context=lm.context)
+    assert complete(fake, ["x"], max_new_tokens=8)[0] == complete(fake, ["x"], max_new_tokens=8)[0]
+    assert complete(fake, ["x"], max_new_tokens=8)[0].finish_reason == "eos"
+    assert complete(fake, ["x"], max_new_tokens=2)[0].finish_reason == "length"
+    res = _llm().generate([PROMPT])
+    assert res.generations[0][0].generation_info["finish_reason"] in ("eos", "stop", "length")
+
+
 def test_long_prompt_is_left_truncated_keeping_the_response_marker() -> None:
     llm = _llm()
     lm = llm.loaded
