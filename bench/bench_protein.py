@@ -38,7 +38,9 @@ Methods, all over the same train CDS:
   re-scored by :class:`~dnahlm_rag.protein_rerank.DiagonalScorer`; the variants without it set
   ``rerank=0``). Every variant is first scored on the
   validation organisms; the one with the best validation product F1 is marked "chosen on valid"
-  in the test table (the test figures play no part in the choice).
+  in the test table (the test figures play no part in the choice), and the one with
+  ``FusedRetriever``'s default settings, what ``ask`` and ``batch`` run, "shipped"
+  (:func:`shipped_variant`; the two differ when a later run's validation figures move).
 
 Metrics, per method:
 
@@ -53,7 +55,7 @@ Metrics, per method:
   "hypothetical", "uncharacterized"/"uncharacterised" or "unknown function"; queries with such a
   product are left out of F1 (nothing to name) but count for "found".
 * F1>=0.5: share of those queries named correctly in the issue's sense.
-* Below the table: the retriever variant chosen on valid against blastx, paired over the same
+* Below the table: the shipped retriever variant (and the one chosen on valid, when another) against blastx, paired over the same
   informative test queries (mean F1 difference, queries that differ, and a paired sign-flip
   permutation test, :func:`dnahlm_rag.metrics.paired_permutation`).
 * F1, no threshold: product F1 when every returned hit counts (BLAST: e-value < 10), i.e. the
@@ -428,6 +430,16 @@ FUSED_VARIANTS: dict[str, dict] = {
 }
 
 
+def shipped_variant() -> str | None:
+    """The :data:`FUSED_VARIANTS` entry whose settings are :class:`FusedRetriever`'s defaults
+    (what ``ask`` and ``batch`` run), or None when none is."""
+    d = {k: FusedRetriever.model_fields[k].default for k in ("fusion", "rrf_c", "rerank")}
+    for name, v in FUSED_VARIANTS.items():
+        if v.get("dna", True) and v.get("protein", True) and {k: v.get(k, d[k]) for k in d} == d:
+            return name
+    return None
+
+
 def load_fused_indexes(args, segments: Path) -> tuple[SegmentIndex | None, SegmentIndex, float]:
     """(DNA index or None, protein index, protein index build seconds: 0 when it was on disk)."""
     dna = SegmentIndex.load(args.dna_index) if (args.dna_index / "manifest.json").is_file() else None
@@ -497,7 +509,8 @@ def run_fused(args, segments: Path, valid: list[Cds], test: list[Cds]) -> tuple[
     out = []
     for name, r in made.items():
         hits, ms, cpu = fused_hits(r, dna, test, pool, products)
-        note = f"score >= {taus[name]:.4f}" + ("; chosen on valid" if name == chosen else "")
+        note = f"score >= {taus[name]:.4f}" + ("; shipped" if name == shipped_variant() else "") \
+            + ("; chosen on valid" if name == chosen else "")
         out.append(score(f"retriever:{name}", test, fake, hits, lambda s, t=taus[name]: s >= t, ms, cpu, build, note))
         print(out[-1])
     return out, val_lines
@@ -675,11 +688,15 @@ def main() -> None:
             f"{args.threads} thread(s) for every method, {os.cpu_count()}-core CPU ({cpu}). "
             f"Ours searches the best {args.orfs} ORF(s) per query.")
     chosen = next((r for r in results if r.note.endswith("chosen on valid")), None)
-    if blastx and chosen:
-        t = paired_permutation(chosen.per_query, blastx.per_query)
-        meta += (f" Chosen retriever ({chosen.method}) against blastx, paired over the {len(chosen.per_query)} "
-                 f"informative queries: product F1 {chosen.f1:.3f} vs {blastx.f1:.3f} ({t['mean_difference']:+.3f}), "
-                 f"{t['differing']} queries differ, {t['method']} p = {t['p_value']:.3g}.")
+    shipped = next((r for r in results if "; shipped" in r.note), None)
+    compared = [("Shipped retriever", shipped)] + ([("Retriever chosen on valid", chosen)] if chosen is not shipped else [])
+    for who, r in compared:
+        if blastx and r:
+            t = paired_permutation(r.per_query, blastx.per_query)
+            meta += (f" {who} ({r.method}) against blastx, paired over the {len(r.per_query)} informative "
+                     f"queries: product F1 {r.f1:.3f} vs {blastx.f1:.3f} ({t['mean_difference']:+.3f}), "
+                     f"{t['differing']} queries differ, {t['method']} p = {t['p_value']:.3g}, "
+                     f"{blastx.cpu_ms / r.cpu_ms:.0f}x blastx's CPU speed.")
     print(meta)
     if val_lines:
         table += ("\n\nRetriever variants on the validation organisms (how the shipped rule was chosen; same "
@@ -689,13 +706,15 @@ def main() -> None:
         cmd = "python bench/bench_protein.py " + " ".join(sys.argv[1:])
         write_section(args.write, f"Test organisms: {', '.join(orgs['test'])}", table, meta, cmd)
     if args.plot and blastx:
-        plot_tradeoff(results, blastx, chosen, args.plot)
+        plot_tradeoff(results, blastx, chosen, args.plot, shipped)
         print(f"plot: {args.plot}")
 
 
-def plot_tradeoff(results: list[Outcome], blastx: Outcome, chosen: Outcome | None, path: Path) -> None:
+def plot_tradeoff(results: list[Outcome], blastx: Outcome, chosen: Outcome | None, path: Path,
+                  shipped: Outcome | None = None) -> None:
     """Test product F1 against CPU speed relative to blastx (log scale), one point per method,
-    with blastx's F1 and the issue's 50x line: what each design trades."""
+    with blastx's F1 and the issue's 50x line: what each design trades. A star marks the shipped
+    retriever (FusedRetriever's defaults), a diamond the variant best on valid when it differs."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -711,15 +730,18 @@ def plot_tradeoff(results: list[Outcome], blastx: Outcome, chosen: Outcome | Non
         ax.scatter([blastx.cpu_ms / r.cpu_ms for r in rows], [r.f1 for r in rows], s=25, color=colors[kind],
                    label=label, zorder=3)
     ours = [r for r in results if r.method.startswith("ours:")]
-    named = [r for r in results if r.method.startswith("blast")] + ([chosen] if chosen else []) + \
+    named = [r for r in results if r.method.startswith("blast")] + [r for r in (shipped, chosen) if r] + \
         ([max(ours, key=lambda r: r.f1)] if ours else [])
-    for r in named:  # a few names only: the rest are in the table
+    for r in [r for i, r in enumerate(named) if all(r is not o for o in named[:i])]:  # a few names; the rest are in the table
         x = blastx.cpu_ms / r.cpu_ms
-        if chosen is not None and r is chosen:
-            ax.scatter(x, r.f1, s=160, color="tab:red", marker="*", zorder=4, label="chosen on valid (shipped)")
+        if r is shipped:
+            ax.scatter(x, r.f1, s=160, color="tab:red", marker="*", zorder=4,
+                       label="shipped (ask's defaults)" + ("; also best on valid" if r is chosen else ""))
+        elif r is chosen:
+            ax.scatter(x, r.f1, s=60, color="tab:red", marker="D", zorder=4, label="best on valid")
         elif r.method.startswith("blast"):
             ax.scatter(x, r.f1, s=30, color=colors["blast"], zorder=4)
-        ax.annotate(r.method, (x, r.f1), fontsize=7, xytext=(5, -10 if r is chosen else 4), textcoords="offset points")
+        ax.annotate(r.method, (x, r.f1), fontsize=7, xytext=(5, -10 if r is shipped else 4), textcoords="offset points")
     ax.axhline(blastx.f1, color="black", lw=0.8, ls=":", label=f"blastx product F1 {blastx.f1:.3f}")
     ax.axvline(50, color="tab:green", lw=0.8, ls="--", label="goal: 50x blastx's speed")
     ax.set_xscale("log")
