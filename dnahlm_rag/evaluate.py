@@ -3,6 +3,9 @@
 Systems (``--modes``):
 
 * ``majority``: the most frequent label of the task's TRAIN split, for every item.
+* ``constant`` (open tasks only): the one answer with the best mean token F1 on the VALID split
+  (:func:`~dnahlm_rag.metrics.best_constant_answer`; on TRAIN when ``split = "valid"``), for every
+  item: how much token F1 a generic answer earns without reading the sequence.
 * ``knn``: the vote of the ``k`` nearest TRAIN items' labels (``k`` in ``ks``; ties go to the
   nearer neighbour), no language model. Neighbours come from
   :func:`~dnahlm_rag.instruct.train_neighbours` fitted on the task's train split (k-mer profiles,
@@ -70,7 +73,7 @@ from .atomic import atomic_file, check_dir_path, sha256_file, sha256_text, write
 from .errors import DnaHlmError
 from .retrieval_mix import MIX_FORMAT
 
-MODES = ("majority", "knn", "blast", "base-plain", "sft-plain", "sft-rag", "sft-rag-mix")
+MODES = ("majority", "constant", "knn", "blast", "base-plain", "sft-plain", "sft-rag", "sft-rag-mix")
 LM_MODES = ("base-plain", "sft-plain", "sft-rag", "sft-rag-mix")
 RAG_MODES = ("sft-rag", "sft-rag-mix")
 PHRASINGS = ("seen", "held-out")
@@ -141,6 +144,8 @@ class TaskContext:
     majority: str
     items_sha: str
     neighbour_level: str = "kmer"  # instruct.task_embedder's name: kmer, protein, coding, site or trna
+    constant: str | None = None  # open tasks: the best constant answer (module doc), None when not fitted
+    constant_fit: str = ""  # the split it was chosen on
 
 
 def load_task(data_dir: Path, name: str, cfg: EvalConfig, split: str = "test") -> TaskContext:
@@ -162,10 +167,17 @@ def load_task(data_dir: Path, name: str, cfg: EvalConfig, split: str = "test") -
     nb = train_neighbours(name, train)
     hits = nb.search([r["seq"] for r in rows], kmax, [str(r["id"]) for r in rows])
     ids_text = "\n".join(f"{r['id']}\t{r['label']}" for r in rows)
+    constant, fit_split = None, "train" if split == "valid" else "valid"
+    if not closed and "constant" in cfg.modes:
+        fit = read_split(data_dir, name, fit_split)
+        if fit:
+            constant = M.best_constant_answer([str(r["label"]) for r in train], [str(r["label"]) for r in fit],
+                                              seed=cfg.seed)[0]
     return TaskContext(name=name, closed=closed, labels=task.labels, question=task.question, spec=task.spec,
                        train=train, items=rows, neighbours=[[h for h, _ in hs] for hs in hits],
                        majority=str(M.majority_label([str(r["label"]) for r in train])),
-                       items_sha=sha256_text(ids_text)[:16], neighbour_level=getattr(nb, "level", "kmer"))
+                       items_sha=sha256_text(ids_text)[:16], neighbour_level=getattr(nb, "level", "kmer"),
+                       constant=constant, constant_fit=fit_split if constant is not None else "")
 
 
 # --------------------------------------------------------------------------------------------
@@ -208,6 +220,9 @@ def run_baseline(tc: TaskContext, cell: Cell, work: Path,
     """Predictions of ``majority`` / ``knn`` / ``blast`` and any extra numbers (``threads``: blastn's)."""
     if cell.mode == "majority":
         return [tc.majority] * len(tc.items), {"label": tc.majority}
+    if cell.mode == "constant":
+        assert tc.constant is not None
+        return [tc.constant] * len(tc.items), {"label": tc.constant, "chosen_on": tc.constant_fit}
     if cell.mode == "knn":
         preds = [M.knn_vote([str(tc.train[h]["label"]) for h in hs], cell.k) for hs in tc.neighbours]
         return [p if p is not None else tc.majority for p in preds], {}
@@ -391,6 +406,9 @@ def plan_cells(tc: TaskContext, cfg: EvalConfig, have_blast: bool) -> list[Cell]
             raise DnaHlmError(f"unknown mode {mode!r}; known: {', '.join(MODES)}")
         if mode == "majority":
             cells.append(Cell(tc.name, mode))
+        elif mode == "constant":
+            if tc.constant is not None:  # open tasks only: a closed task's best constant is a label
+                cells.append(Cell(tc.name, mode))
         elif mode == "knn":
             cells += [Cell(tc.name, mode, k) for k in cfg.ks]
         elif mode == "blast":
@@ -423,6 +441,7 @@ def cell_key(tc: TaskContext, cell: Cell, cfg: EvalConfig, model_id: str | None,
     parts = {"format": CELL_FORMAT, "cell": cell.name, "items": tc.items_sha, "model": model_id, "seed": cfg.seed,
              **({"mix_lambda": lam, "mix_format": MIX_FORMAT} if lam else {}),
              **({"neighbours": tc.neighbour_level} if tc.neighbour_level != "kmer" else {}),
+             **({"constant": tc.constant} if cell.mode == "constant" else {}),
              # the neighbours themselves: a changed neighbour finder (embedder version, weights) recomputes
              "neighbour_rows": sha256_text(json.dumps(tc.neighbours))[:16],
              "n_boot": cfg.n_boot, "ks_max": max(cfg.ks) if cfg.ks else 1, "generate_closed": cfg.generate_closed,
@@ -583,6 +602,7 @@ def run_eval(data_dir: str | Path, out_dir: str | Path, cfg: EvalConfig = EvalCo
             "kind": "classification" if tc.closed else "generation", "n": len(tc.items),
             "test_size": tc.spec.get("counts", {}).get("test"), "split_policy": tc.spec.get("split_policy"),
             "labels": len(tc.labels or []), "majority_label": tc.majority,
+            **({"constant_answer": tc.constant, "constant_chosen_on": tc.constant_fit} if tc.constant is not None else {}),
             "retrieval_recall_at_k": retrieval_recall(tc, cfg.ks),
             "cells": {n: {k: v for k, v in c.items() if k not in ("items", "key", "prompt_style")} for n, c in done.items()},
             "comparisons": comps,
@@ -721,7 +741,9 @@ def render_report(res: dict[str, Any]) -> str:
     for name, t in res["tasks"].items():
         L += ["", f"## {name}", "",
               f"{t['kind']}, {t['labels'] or 'open-text'} labels; n = {t['n']} of {t['test_size']} test items; "
-              f"split: {t['split_policy']}; majority label `{t['majority_label']}`.", ""]
+              f"split: {t['split_policy']}; majority label `{t['majority_label']}`"
+              + (f"; best constant answer on {t['constant_chosen_on']}: `{t['constant_answer']}`"
+                 if t.get("constant_answer") else "") + ".", ""]
         if t["kind"] == "classification":
             L += ["| system | phrasing | n | accuracy % (CI) | macro-F1 % (CI) | MCC (CI) | format-valid % | gen acc % | zero-shot |",
                   "|---|---|---|---|---|---|---|---|---|"]
@@ -832,8 +854,9 @@ def make_plots(res: dict[str, Any], folder: Path) -> list[Path]:
                             fmt=style, capsize=3, label=f"{mode} {ph}".strip())
                 drew = True
         for c in t["cells"].values():
-            if c["mode"] in ("sft-plain", "base-plain", "majority") and c.get("phrasing", "") in ("", "seen"):
-                ax.axhline(c[metric], ls="--", lw=0.8, color={"sft-plain": "tab:orange", "base-plain": "tab:red"}.get(c["mode"], "gray"),
+            if c["mode"] in ("sft-plain", "base-plain", "majority", "constant") and c.get("phrasing", "") in ("", "seen"):
+                ax.axhline(c[metric], ls="--", lw=0.8, color={"sft-plain": "tab:orange", "base-plain": "tab:red",
+                                                              "constant": "tab:purple"}.get(c["mode"], "gray"),
                            label=c["system"])
                 drew = True
         if drew:

@@ -156,6 +156,49 @@ def token_f1_one(pred: str, gold: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+def best_constant_answer(train_labels: Sequence[str], fit_labels: Sequence[str], candidates: int = 200,
+                         max_fit: int = 1000, seed: int = 0) -> tuple[str, float]:
+    """The single answer that scores the highest mean token F1 (:func:`token_f1_one`) on
+    ``fit_labels`` (at most ``max_fit`` of them, a seeded sample), and that F1.
+
+    Candidates: the ``candidates`` most frequent of ``train_labels`` and the ``candidates`` most
+    frequent word unigrams and bigrams of those labels (normalised), in that order; ties go to the
+    earlier candidate. An open task's baseline that shows how much of its token F1 one generic
+    answer ("putative protein") earns without looking at the sequence.
+    """
+    import random
+
+    if not train_labels or not fit_labels:
+        raise ValueError("best_constant_answer needs train and fit labels")
+    fit = list(fit_labels)
+    if len(fit) > max_fit:
+        fit = random.Random(seed).sample(fit, max_fit)
+    grams: Counter[str] = Counter()
+    for lab in train_labels:
+        w = normalize_text(str(lab)).split()
+        grams.update(w)
+        grams.update(" ".join(p) for p in zip(w, w[1:]))
+    cands = list(dict.fromkeys([str(x) for x, _ in Counter(map(str, train_labels)).most_common(candidates)]
+                               + [g for g, _ in grams.most_common(candidates)]))
+    gold = [Counter(normalize_text(str(g)).split()) for g in fit]
+
+    def mean_f1(c: str) -> float:
+        p = Counter(normalize_text(c).split())
+        n_p, tot = sum(p.values()), 0.0
+        for g in gold:
+            same = sum((p & g).values())
+            if same and n_p:
+                pr, rc = same / n_p, same / sum(g.values())
+                tot += 2 * pr * rc / (pr + rc)
+            elif not n_p and not g:
+                tot += 1.0
+        return tot / len(gold)
+
+    scored = [(mean_f1(c), -i, c) for i, c in enumerate(cands)]
+    f1, _, best = max(scored)
+    return best, f1
+
+
 def exact_match(gold: Sequence[str], pred: Sequence[str | None]) -> float:
     """Mean exact match after normalisation (a ``None`` prediction is wrong)."""
     _same_length(gold, pred)

@@ -53,6 +53,11 @@ def test_eval_end_to_end_and_resume(setup, tmp_path):
     # open-text task: token F1 and exact match
     nx = on_disk["tasks"]["nextb"]["cells"]["nextb__sft-plain__seen"]
     assert "token_f1" in nx and "exact_match_ci" in nx
+    # the best constant answer, chosen on valid, for the open task only
+    const = on_disk["tasks"]["nextb"]["cells"]["nextb__constant"]
+    assert const["chosen_on"] == "valid" and const["label"] == on_disk["tasks"]["nextb"]["constant_answer"]
+    assert "gc__constant" not in names and "constant_answer" not in gc
+    assert "best constant answer on valid" in (out / "report.md").read_text()
     kinds = {c["kind"] for c in gc["comparisons"]}
     assert {"rag_vs_plain", "rag_vs_knn", "sft_vs_base"} <= kinds
     assert set(gc["retrieval_recall_at_k"]) == {"1", "3"}

@@ -119,3 +119,18 @@ def test_paired_permutation_golden_and_properties():
     assert mixed["p_value"] == 1.0 and mixed["mean_difference"] == 0.0
     with pytest.raises(ValueError):
         M.paired_permutation([1, 2], [1])
+
+
+def test_best_constant_answer_maximises_mean_token_f1_on_the_fit_labels():
+    train = ["putative protein"] * 2 + ["DNA gyrase subunit A", "DNA gyrase subunit B", "ribosomal protein L2"]
+    fit = ["putative kinase", "putative transporter", "DNA gyrase subunit A", "ribosomal protein S3"]
+    best, f1 = M.best_constant_answer(train, fit)
+    # "putative protein": 0.5 + 0.5 + 0 + 0.4 (P 1/2, R 1/3) over 4 = 0.35; "putative" alone 0.333,
+    # "DNA gyrase subunit A" 0.25, "ribosomal protein L2" 0.167
+    assert (best, f1) == ("putative protein", pytest.approx(0.35))
+    cands = ["DNA gyrase subunit A", "ribosomal protein L2", "protein", "putative", "dna gyrase", "gyrase subunit"]
+    assert all(sum(M.token_f1_one(c, g) for g in fit) / len(fit) < f1 for c in cands)
+    # a word pair can win when no whole label does
+    assert M.best_constant_answer(["a b c d", "x y z w"], ["b c", "b c q"])[0] == "b c"
+    with pytest.raises(ValueError):
+        M.best_constant_answer([], fit)
