@@ -297,7 +297,11 @@ def main() -> None:
         text = path.read_text() if path.exists() else "# Benchmarks\n"
         if START in text and END in text:
             a, rest = text.split(START, 1)
-            text = a + section.rstrip("\n") + rest.split(END, 1)[1]
+            old, after = rest.split(END, 1)
+            if old.count("\n## ") > 1:  # other sections between the markers: writing would delete them
+                raise SystemExit(f"{path}: more than one '## ' section between {START} and {END}; "
+                                 "move the start marker to this bench's own heading and rerun")
+            text = a + section.rstrip("\n") + after
         else:
             text = text.rstrip("\n") + "\n\n" + section
         path.write_text(text)
