@@ -155,7 +155,7 @@ def build_chains(llm: DnaHlmLLM, retriever: SegmentRetriever | None, config: Cha
 
     def generate_many(xs: list[dict], **mixing: Any) -> list[dict[str, str]]:
         res = llm.generate([x["prompt"] for x in xs], stop=cfg.stop, **mixing)
-        return [{"answer": parser.parse(g[0].text), "finish_reason": (g[0].generation_info or {})["finish_reason"]}
+        return [{"answer": parser.parse(g[0].text), "finish_reason": (g[0].generation_info or {}).get("finish_reason")}
                 for g in res.generations]
 
     def generate_mixed(xs: list[dict]) -> list[dict[str, str]]:

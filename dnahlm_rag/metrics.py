@@ -182,7 +182,7 @@ def best_constant_answer(train_labels: Sequence[str], fit_labels: Sequence[str],
                                + [g for g, _ in grams.most_common(candidates)]))
     gold = [Counter(normalize_text(str(g)).split()) for g in fit]
 
-    def mean_f1(c: str) -> float:
+    def mean_f1(c: str) -> float:  # token_f1_one over ``fit``, with the gold bags normalised once
         p = Counter(normalize_text(c).split())
         n_p, tot = sum(p.values()), 0.0
         for g in gold:
