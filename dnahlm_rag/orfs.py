@@ -189,6 +189,50 @@ def translate_cds(seq: str, table: int = DEFAULT_TABLE) -> str:
     return aa.tobytes().decode()
 
 
+def longest_open_stretch(seq: str, table: int = DEFAULT_TABLE) -> int:
+    """Codons in the longest stop-free stretch of any of the six frames of upper-case DNA
+    (start codons not required, stretches may run off either end; ambiguous codons count as open)."""
+    code = _code(table)
+    best = 0
+    for s in (seq, reverse_complement(seq)):
+        for frame in range(3):
+            idx = codon_indices(s, frame)
+            bounds = np.concatenate(([-1], np.flatnonzero(code.stop[idx]), [idx.size]))
+            if bounds.size > 1:
+                best = max(best, int((np.diff(bounds) - 1).max()))
+    return best
+
+
+def open_frame_evalue(seq: str, table: int = DEFAULT_TABLE) -> float:
+    """How many stop-free stretches as long as the query's longest (:func:`longest_open_stretch`)
+    a random sequence of the same length and base composition would hold, over its six frames.
+
+    Bases are drawn independently with the query's A/C/G/T frequencies; a codon is a stop of
+    ``table`` with probability ``p`` (on the reverse strand: codons whose reverse complement is a
+    stop). A frame of ``M`` codons holds about ``(1 + (M - n) p) (1 - p)^n`` maximal stretches of at
+    least ``n`` codons (one may start at the frame's first codon, one after each stop); the sum over
+    the six frames is the expected count (at most a few for any query). Small values (well under 1)
+    say the open frame is longer than chance explains: a protein-coding gene, or a shadow of one.
+    """
+    n = longest_open_stretch(seq, table)
+    acgt = [seq.count(b) for b in "ACGT"]
+    tot = sum(acgt)
+    if n == 0 or tot == 0:
+        return float("inf") if n == 0 else 6.0
+    f = dict(zip("ACGT", (c / tot for c in acgt)))
+    comp = {"A": "T", "C": "G", "G": "C", "T": "A"}
+    stops = [c for c, is_stop in zip(_CODONS, _code(table).stop[:64]) if is_stop]
+    p_fwd = sum(f[c[0]] * f[c[1]] * f[c[2]] for c in stops)
+    p_rev = sum(f[comp[c[2]]] * f[comp[c[1]]] * f[comp[c[0]]] for c in stops)
+    e = 0.0
+    for p in (p_fwd, p_rev):
+        for frame in range(3):
+            m = max(0, (len(seq) - frame) // 3)
+            if m >= n:
+                e += (1.0 + (m - n) * p) * (1.0 - p) ** n
+    return e
+
+
 @dataclass(frozen=True)
 class Orf:
     """One open reading frame; coordinates on the query's forward strand (see module docstring)."""

@@ -102,6 +102,23 @@ def test_a_window_close_to_an_rrna_row_is_not_called_coding_by_chance_orfs() -> 
     assert on.search_levels([member], k=3)[0][0] == "protein"
 
 
+def test_random_dna_with_chance_protein_hits_is_not_called_coding() -> None:
+    """Random sequence reaches a weak protein-evidence bar by chance; its open frames are no longer
+    than chance explains, so the open-frame check sends it to the non-coding rows."""
+    rows, _ = feature_rows()
+    rng = random.Random(4)
+    weak_on, weak_off = CodingNeighbours(rows, min_evidence=-50.0), CodingNeighbours(rows, min_evidence=-50.0, max_open_e=None)
+    queries = [random_dna(rng, 450) for _ in range(20)]
+    assert weak_on.max_open_e == 0.3 and weak_off.max_open_e is None
+    off = [level for level, _ in weak_off.search_levels(queries, k=3)]
+    on = [level for level, _ in weak_on.search_levels(queries, k=3)]
+    assert off.count("protein") >= 15  # any ORF passes a bar of -50
+    assert on.count("protein") <= 6 and on.count("protein") < off.count("protein")
+    # a real gene of the family stays coding with the check on
+    gene = back_translate(rng, "".join(rng.choice(AA) for _ in range(150)))
+    assert weak_on.search_levels([gene], k=3)[0][0] == "protein"
+
+
 def test_never_the_query_itself_and_train_queries_use_exclusion() -> None:
     rows, _ = feature_rows()
     nb = CodingNeighbours(rows)

@@ -1,6 +1,7 @@
 """ORF finding: both strands, coordinates, genetic codes, partial ORFs, ambiguity, no ORF."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from dnahlm_rag.errors import InvalidSequenceError
@@ -133,3 +134,35 @@ def test_bad_input():
         check_table(7)
     with pytest.raises(OrfError):
         find_orfs(GENE, min_codons=0)
+
+
+def test_longest_open_stretch_is_the_longest_stop_free_run_of_six_translated_frames():
+    import random
+
+    from dnahlm_rag.orfs import longest_open_stretch
+
+    r = random.Random(3)
+    for table in (11, 4):
+        for _ in range(30):
+            seq = "".join(r.choice("ACGT") for _ in range(r.randint(0, 200)))
+            runs = [len(x) for st in (seq, reverse_complement(seq)) for f in range(3)
+                    for x in translate(st, table, f).split("*")]
+            assert longest_open_stretch(seq, table) == max(runs, default=0)
+    assert longest_open_stretch("GCC" * 40) == 40  # no frame of either strand has a stop
+
+
+def test_open_frame_evalue_is_calibrated_on_random_sequence():
+    """Over random sequences the expected count behaves as an E-value: P(E <= x) is about x (at most
+    it) for small x; a real gene's full-length frame is far below chance; a short window is not."""
+    import random
+
+    from dnahlm_rag.orfs import open_frame_evalue
+
+    r = random.Random(5)
+    e = np.array([open_frame_evalue("".join(r.choice("ACGT") for _ in range(450))) for _ in range(500)])
+    assert np.mean(e <= 0.1) < 0.15 and np.mean(e <= 0.01) < 0.03
+    assert np.mean(e <= 1.0) > 0.3  # not a test that never passes
+    gene = "ATG" + "".join(r.choice(["GCT", "AAA", "GGC", "CTG", "GAA", "ATC", "CGT"]) for _ in range(200)) + "TAA"
+    assert open_frame_evalue(gene) < 1e-3
+    assert open_frame_evalue(gene[:60]) > 0.5  # 20 open codons: chance explains them
+    assert open_frame_evalue("NNNNNN") == float("inf") or open_frame_evalue("NNNNNN") >= 1
