@@ -14,7 +14,8 @@ Systems (``--modes``):
   base-by-base agreement weighted by label information, :mod:`dnahlm_rag.embed.site`; for tRNA
   genes (``trna_aa``), the anticodon and the amino acid it decodes, :mod:`dnahlm_rag.embed.trna`;
   for windows of several feature types (``feature_type``), CDS windows only on protein-level
-  evidence, else the nearest non-coding windows, :mod:`dnahlm_rag.coding_neighbours`):
+  evidence in an open frame longer than chance, else the nearest non-coding windows,
+  :mod:`dnahlm_rag.coding_neighbours`):
   the very neighbours the RAG prompts show.
 * ``blast``: the label of the best ``blastn`` hit (bit score) in a database made from the TRAIN
   split (``makeblastdb``; ``blastn-short`` for queries under 100 nt); an item without a hit gets
@@ -723,7 +724,7 @@ def render_report(res: dict[str, Any]) -> str:
          "for open tasks also a paired sign-flip permutation test of per-item token F1, which decides their goals.",
          "Closed tasks: LM answers by label scoring (most likely label); `format-valid` is the share of greedy free generations "
          "that parse to an allowed label, `gen acc` their accuracy. Open tasks (product): greedy generation, exact match "
-         "(accuracy column) and token F1. RAG and kNN use the same k nearest TRAIN items (k-mer profiles; product: translated proteins re-ranked by homology; splice: base-by-base around the junction, site embedder; trna_aa: anticodon first, tRNA embedder; feature_type: CDS only on protein-level evidence, else the nearest non-coding windows). "
+         "(accuracy column) and token F1. RAG and kNN use the same k nearest TRAIN items (k-mer profiles; product: translated proteins re-ranked by homology; splice: base-by-base around the junction, site embedder; trna_aa: anticodon first, tRNA embedder; feature_type: CDS only on protein-level evidence in an open frame longer than chance, else the nearest non-coding windows). "
          "`sft-rag-mix`: the RAG prompt, with the model's answer distribution mixed with the neighbours' answers "
          "(weight fitted on the VALID split, shown per cell as lambda; kNN-LM style, see dnahlm_rag/retrieval_mix.py).",
          f"Wall time of this run: {res.get('seconds')} s; {res.get('cells_reused')} of {res.get('cells_total')} cells reused "
