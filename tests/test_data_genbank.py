@@ -83,6 +83,15 @@ def test_protein_letters_make_a_record_malformed(tmp_path):
     assert problems.total == 1 and "not DNA" in problems.items[0]["reason"]
 
 
+def test_record_without_a_readable_sequence_says_so_in_file_terms(tmp_path):
+    path = write(tmp_path / "noseq.gbk", "LOCUS       X   100 bp  DNA\nFEATURES   \nORIGIN\n  1 acgtzz\n//\n")
+    problems = Problems(echo=0)
+    assert list(iter_records(path, problems)) == []
+    assert problems.total == 1
+    reason = problems.items[0]["reason"]
+    assert "ORIGIN/SQ section" in reason and "Error" not in reason  # no Biopython class name
+
+
 def test_utf16_file_is_a_one_line_error_and_a_bom_utf8_file_reads(tmp_path):
     import pytest
 

@@ -187,6 +187,14 @@ def features_of(rec: SeqRecord, seq: str, problems: Problems | None = None, file
     return out
 
 
+def _parse_failure(e: Exception) -> str:
+    """A one-line reason for a record Biopython could not read, in the words of the file format
+    rather than of Biopython's classes where the class says more than its message."""
+    if type(e).__name__ == "UndefinedSequenceError":
+        return "no sequence could be read (the ORIGIN/SQ section is missing, empty or malformed)"
+    return f"{type(e).__name__}: {e}"
+
+
 def iter_records(path: str | Path, problems: Problems, fmt: str | None = None,
                  organism: str | None = None) -> Iterator[Record]:
     """Parse ``path`` record by record; report and skip malformed ones. Streaming: one record in memory."""
@@ -200,7 +208,7 @@ def iter_records(path: str | Path, problems: Problems, fmt: str | None = None,
                 rec = SeqIO.read(io.StringIO(text), fmt)
             raw = str(rec.seq)
         except Exception as e:  # Biopython raises ValueError/UndefinedSequenceError/... on bad records
-            problems.report(path, label, f"{type(e).__name__}: {e}")
+            problems.report(path, label, _parse_failure(e))
             continue
         if rec.annotations.get("molecule_type", "").lower() == "protein":
             problems.report(path, label, "protein record (GenPept), not DNA")
