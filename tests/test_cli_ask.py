@@ -50,6 +50,7 @@ def test_ask_all_n_retrieves_nothing_and_says_so(work) -> None:
     assert res.exit_code == 0, res.output
     assert "no unambiguous base (A/C/G/T)" in res.output and "mixed in at weight" not in res.output
     assert "neighbours (id" not in res.output  # no neighbour list at all
+    assert "(a guess: the sequence has no A/C/G/T, see the provenance)" in res.output
 
 
 def test_ask_plain_from_fasta(work, tmp_path) -> None:

@@ -213,9 +213,10 @@ def register(app: typer.Typer) -> None:
                 "neighbours": [neighbour_summary(d) for d in out["neighbours"]],
             }, ensure_ascii=False))
             return
+        guess = ("no significant protein hit" if out.get("significant_protein_hit") is False
+                 else "the sequence has no A/C/G/T" if not any(b in raw.upper() for b in "ACGT") else "")
         typer.echo((f"{out['yes_no'].capitalize()}: {out['answer']}" if out.get("yes_no") else str(out["answer"]))
-                   + ("  (a guess: no significant protein hit, see the provenance)"
-                      if out.get("significant_protein_hit") is False else ""))
+                   + (f"  (a guess: {guess}, see the provenance)" if guess else ""))
         if out.get("label_probs"):
             shown = list(out["label_probs"].items())[:3]
             n_labels = len(out["label_probs"])
