@@ -29,23 +29,19 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from math import comb
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from dnahlm_rag.metrics import binom_two_sided  # noqa: E402
 from dnahlm_rag.retrieval_mix import GRID, NeighbourPrior, best_label, choose_lambda, mix_label_probs  # noqa: E402
 
 
 def mcnemar_exact(b: int, c: int) -> float:
-    """Two-sided exact McNemar p for ``b`` and ``c`` discordant items."""
-    n = b + c
-    if n == 0:
-        return 1.0
-    tail = sum(comb(n, i) for i in range(min(b, c) + 1)) / 2 ** n
-    return min(1.0, 2 * tail)
+    """Two-sided exact McNemar p for ``b`` and ``c`` discordant items (the evaluation's binomial test)."""
+    return binom_two_sided(b, b + c)
 
 
 def correctness(data: Path, lm, style, task: str, max_items: int, k: int) -> np.ndarray:
