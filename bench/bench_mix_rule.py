@@ -36,7 +36,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dnahlm_rag.metrics import binom_two_sided  # noqa: E402
-from dnahlm_rag.retrieval_mix import GRID, NeighbourPrior, best_label, choose_lambda, mix_label_probs  # noqa: E402
+from dnahlm_rag.retrieval_mix import GRID, NeighbourPrior, choose_lambda, closed_correctness  # noqa: E402
 
 
 def mcnemar_exact(b: int, c: int) -> float:
@@ -56,9 +56,7 @@ def correctness(data: Path, lm, style, task: str, max_items: int, k: int) -> np.
     prompts = render_prompts(tc, k, ph, lm, style, answer_budget(tc, lm, 24))
     scored = label_scores(lm, prompts, tc, style, 16, True, f"{task} score")
     priors = [NeighbourPrior.from_answers(lm.tokenizer, a) for a in neighbour_answers(tc, k)]
-    gold = [str(r["label"]) for r in tc.items]
-    return np.array([[best_label(mix_label_probs(s, pr, lam)) == g for lam in GRID]
-                     for s, pr, g in zip(scored, priors, gold)])
+    return closed_correctness(scored, priors, [str(r["label"]) for r in tc.items])
 
 
 def pick(rule: str, ok: np.ndarray) -> int:

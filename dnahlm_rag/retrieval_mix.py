@@ -208,6 +208,17 @@ class MixTable:
         return t
 
 
+def closed_correctness(scored: Sequence[Any], priors: Sequence[NeighbourPrior], gold: Sequence[str]) -> Any:
+    """Is each closed-task item answered right at each weight of :data:`GRID`: an (items,
+    len(GRID)) boolean array, from the items' label scores (``evaluate.label_scores``), their
+    neighbours' answers as priors, and their gold labels. ``fit_mix`` averages its columns;
+    ``bench/bench_mix_rule.py`` cross-validates on its rows."""
+    import numpy as np
+
+    return np.array([[best_label(mix_label_probs(s, pr, lam)) == g for lam in GRID]
+                     for s, pr, g in zip(scored, priors, gold)], dtype=bool).reshape(len(gold), len(GRID))
+
+
 @dataclass
 class FitConfig:
     """What ``dnahlm mix fit`` measures: RAG prompts with ``k`` neighbours on valid items."""
@@ -263,15 +274,13 @@ def fit_mix(data_dir: str | Path, model_dir: str | Path, cfg: FitConfig = FitCon
         gold = [str(r["label"]) for r in tc.items]
         n_items[name] = len(gold)
         curve: dict[float, float] = {}
+        priors = [NeighbourPrior.from_answers(lm.tokenizer, a) for a in nb]
         if tc.closed:
             scored = label_scores(lm, prompts, tc, style, cfg.batch_size, progress, f"{name} score")
-            priors = [NeighbourPrior.from_answers(lm.tokenizer, a) for a in nb]
-            for lam in GRID:
-                preds = [best_label(mix_label_probs(s, pr, lam)) for s, pr in zip(scored, priors)]
-                curve[lam] = float(np.mean([p == g for p, g in zip(preds, gold)]))
+            ok = closed_correctness(scored, priors, gold)
+            curve = {lam: float(ok[:, i].mean()) for i, lam in enumerate(GRID)}
             closed_curves.append(curve)
         else:
-            priors = [NeighbourPrior.from_answers(lm.tokenizer, a) for a in nb]
             for lam in tqdm(OPEN_GRID, desc=f"{name} generate", disable=not progress, leave=False):
                 gens = generate(lm, prompts, max_new_tokens=max_new, stop=list(style.stop), temperature=0.0,
                                 seed=cfg.seed, batch_size=cfg.batch_size, prepend_bos=style.prepend_bos,

@@ -8,8 +8,8 @@ import pytest
 
 from dnahlm_rag.errors import DnaHlmError
 from dnahlm_rag.scoring import LabelScore
-from dnahlm_rag.retrieval_mix import (MIX_FILE, FitConfig, MixTable, NeighbourPrior, best_label, choose_lambda, fit_mix,
-                                      mix_label_probs)
+from dnahlm_rag.retrieval_mix import (GRID, MIX_FILE, FitConfig, MixTable, NeighbourPrior, best_label, choose_lambda,
+                                      closed_correctness, fit_mix, mix_label_probs)
 from sft_fixtures import make_base_model, make_task_data
 
 
@@ -47,6 +47,19 @@ def test_mix_label_probs_ends():
     assert best_label(mix_label_probs(_score({"b": 0.2, "c": 0.8}, ids), none, 1.0)) == "c"
     with pytest.raises(DnaHlmError, match=r"\[0, 1\]"):
         mix_label_probs(sc, votes, 1.5)
+
+
+def test_closed_correctness_rows_are_items_columns_are_weights():
+    """The model favours "a", the neighbours "c": right at one end of GRID, wrong at the other."""
+    ids = {"a": 10, "b": 11, "c": 12}
+    scored = [_score({"a": 0.7, "b": 0.2, "c": 0.1}, ids)] * 2
+    priors = [NeighbourPrior([[12, 0], [12, 0]])] * 2
+    ok = closed_correctness(scored, priors, ["a", "c"])
+    assert ok.shape == (2, len(GRID)) and ok.dtype == bool
+    assert ok[0, 0] and not ok[0, -1]  # gold "a": the model alone is right, the vote is not
+    assert not ok[1, 0] and ok[1, -1]  # gold "c": the other way round
+    assert (ok[0] != ok[1]).all()  # one answer per weight, so exactly one of the two items is right
+    assert closed_correctness([], [], []).shape == (0, len(GRID))
 
 
 def test_multi_token_labels_are_not_charged_per_token():
