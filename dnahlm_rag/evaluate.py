@@ -42,7 +42,7 @@ model has seen no phrasing). A task
 held out of tuning altogether (``train = false``, e.g. ``promoter``) is a **zero-shot task**:
 its ``seen`` cell uses its first phrasing and every cell of it is flagged zero-shot.
 
-Items: at most ``max_items`` per task, a seeded sample of the test split (``split = "valid"``
+Items: at most ``max_items`` per task (``task_items`` sets it per task), a seeded sample of the test split (``split = "valid"``
 for comparing designs without the test split), the same items for every system (so systems compare pairwise: McNemar; for open tasks also a paired permutation test of
 token F1). Metrics: accuracy, macro-F1, MCC with 95%
 bootstrap intervals; retrieval recall@k (a neighbour carries the gold label).
@@ -93,6 +93,7 @@ class EvalConfig:
     ks: list[int] = field(default_factory=lambda: [1, 3, 5])
     phrasings: list[str] = field(default_factory=lambda: list(PHRASINGS))
     max_items: int = 200  # per task (seeded sample of the split; 0 = all)
+    task_items: dict[str, int] = field(default_factory=dict)  # per-task max_items in its place (0 = all)
     split: str = "test"  # "valid" to compare designs without touching the test split
     seed: int = 0
     n_boot: int = 1000
@@ -149,6 +150,11 @@ class TaskContext:
     constant_fit: str = ""  # the split it was chosen on
 
 
+def items_for(cfg: EvalConfig, task: str) -> int:
+    """The most items ``task`` is evaluated on: its ``task_items`` entry, else ``max_items`` (0 = all)."""
+    return cfg.task_items.get(task, cfg.max_items)
+
+
 def load_task(data_dir: Path, name: str, cfg: EvalConfig, split: str = "test") -> TaskContext:
     """The task's items (a seeded sample of ``split``), its train split and each item's train neighbours."""
     from .instruct import read_split, read_task, train_neighbours
@@ -158,8 +164,9 @@ def load_task(data_dir: Path, name: str, cfg: EvalConfig, split: str = "test") -
     rows = read_split(data_dir, name, split)
     if not rows:
         raise DnaHlmError(f"task {name!r} has an empty {split} split")
-    if cfg.max_items and len(rows) > cfg.max_items:
-        keep = sorted(random.Random(cfg.seed).sample(range(len(rows)), cfg.max_items))
+    cap = items_for(cfg, name)
+    if cap and len(rows) > cap:
+        keep = sorted(random.Random(cfg.seed).sample(range(len(rows)), cap))
         rows = [rows[i] for i in keep]
     train = read_split(data_dir, name, "train")
     if not train:
@@ -549,6 +556,11 @@ def run_eval(data_dir: str | Path, out_dir: str | Path, cfg: EvalConfig = EvalCo
         raise DnaHlmError(f"eval: unknown split {cfg.split!r} (splits: {', '.join(SPLITS)})")
     if not cfg.modes:
         raise DnaHlmError(f"eval: no systems (--modes: {', '.join(MODES)})")
+    stray = [t for t in cfg.task_items if t not in cfg.tasks]
+    if stray:
+        raise DnaHlmError(f"eval: --task-items names {stray[0]!r}, which is not among the tasks ({', '.join(cfg.tasks)})")
+    if any(n < 0 for n in cfg.task_items.values()):
+        raise DnaHlmError("eval: --task-items counts must be 0 (all) or more")
     unknown = [m for m in cfg.modes if m not in MODES]
     if unknown:  # before any task is loaded or any cell run
         raise DnaHlmError(f"unknown mode {unknown[0]!r}; known: {', '.join(MODES)}")
@@ -714,11 +726,22 @@ def _split_words(split: str) -> str:
     return f"**{split} split** (a run for choosing designs: its figures are not the held-out results)"
 
 
+def _items_words(cfg: dict[str, Any]) -> str:
+    """How many items each task was given, in words: "at most 100 per task (splice: all)"."""
+    def n(x: int) -> str:
+        return str(x) if x else "all"
+    text = f"at most {n(cfg['max_items'])} per task" if cfg["max_items"] else "all items of every task"
+    extra = cfg.get("task_items") or {}
+    if extra:
+        text += " (" + ", ".join(f"{t}: {n(v)}" for t, v in extra.items()) + ")"
+    return text
+
+
 def render_report(res: dict[str, Any]) -> str:
     cfg = res["config"]
     L = ["# Evaluation report", "",
          f"Data: `{res['data']}`; base model: `{res['models'].get('base')}`; instruction-tuned model: `{res['models'].get('sft')}`.",
-         f"Items: {_split_words(cfg.get('split', 'test'))}, at most {cfg['max_items'] or 'all'} per task (seeded sample, seed {cfg['seed']}), the same items "
+         f"Items: {_split_words(cfg.get('split', 'test'))}, {_items_words(cfg)} (seeded sample, seed {cfg['seed']}), the same items "
          f"for every system. 95% intervals: percentile bootstrap over items ({cfg['n_boot']} resamples). "
          "Paired tests: McNemar (exact binomial under 25 discordant items, else chi-square with continuity correction); "
          "for open tasks also a paired sign-flip permutation test of per-item token F1, which decides their goals.",

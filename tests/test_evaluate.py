@@ -150,7 +150,9 @@ def test_cli_eval(setup, tmp_path):
     for extra, message in ((["--modes", ""], "no systems"), (["--modes", "knn", "--ks", ""], "--ks is empty"),
                            (["--modes", "majority", "--out", str(junk)], "is a file, not a folder"),
                            (["--modes", "majority", "--seed", "-1"], "greater than or equal to 0"),
-                           (["--modes", "majority", "--threads", "-1"], "greater than or equal to 0")):
+                           (["--modes", "majority", "--threads", "-1"], "greater than or equal to 0"),
+                           (["--modes", "majority", "--task-items", "gc"], "TASK=N"),
+                           (["--modes", "majority", "--task-items", "half=0"], "--task-items names 'half'")):
         args = ["eval", "--tasks", "gc", "--data", str(data), "--quiet", "--out", str(tmp_path / "bad")]
         r = CliRunner().invoke(app, args + extra)
         assert r.exit_code == 2 and message in r.output and "Traceback" not in r.output, (extra, r.output)
@@ -222,6 +224,22 @@ def test_valid_split_is_evaluated_on_its_own_items_and_said_so(setup, tmp_path):
     assert "**valid split**" not in (tmp_path / "t" / "report.md").read_text()
     with pytest.raises(DnaHlmError, match="unknown split 'train'"):
         run_eval(data, tmp_path / "x", _cfg(root, model, split="train"), progress=False)
+
+
+def test_task_items_override_max_items_per_task_and_the_report_says_so(setup, tmp_path):
+    """A cheap task can be scored on its whole split while the others keep the sample."""
+    from dnahlm_rag.errors import DnaHlmError
+    from dnahlm_rag.instruct import read_split
+
+    root, data, model = setup
+    cfg = _cfg(root, model, tasks=["gc", "half"], modes=["majority"], routing=False, max_items=5,
+               task_items={"gc": 0})
+    res = run_eval(data, tmp_path / "e", cfg, progress=False)["tasks"]
+    assert res["gc"]["cells"]["gc__majority"]["n"] == len(read_split(data, "gc", "test")) > 5
+    assert res["half"]["cells"]["half__majority"]["n"] == 5
+    assert "at most 5 per task (gc: all)" in (tmp_path / "e" / "report.md").read_text()
+    with pytest.raises(DnaHlmError, match="--task-items names 'nextb'"):
+        run_eval(data, tmp_path / "x", _cfg(root, model, tasks=["gc"], task_items={"nextb": 0}), progress=False)
 
 
 def test_held_out_cells_ask_in_every_held_out_phrasing_and_edited_wordings_recompute(setup, tmp_path):

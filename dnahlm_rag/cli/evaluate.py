@@ -13,6 +13,17 @@ def _split(s: str) -> list[str]:
     return [x.strip() for x in s.split(",") if x.strip()]
 
 
+def _task_items(spec: str) -> dict[str, int]:
+    """``"splice=0,feature_type=300"`` -> ``{"splice": 0, "feature_type": 300}``."""
+    out: dict[str, int] = {}
+    for part in _split(spec):
+        task, sep, n = part.partition("=")
+        if not sep or not task.strip() or not n.strip().isdigit():
+            raise typer.BadParameter(f"--task-items wants TASK=N (N a whole number, 0 = all), got {part!r}")
+        out[task.strip()] = int(n)
+    return out
+
+
 def eval_cmd(
     tasks: Annotated[str, typer.Option(help="Comma-separated tasks.")] = "splice,promoter,trna_aa,feature_type,genus_16s,product",
     modes: Annotated[str, typer.Option(help="Comma-separated systems: majority, constant (open tasks: the best single answer on valid), knn, blast, base-plain, sft-plain, sft-rag, sft-rag-mix (needs `dnahlm mix fit`).")] = "majority,constant,knn,blast,base-plain,sft-plain,sft-rag,sft-rag-mix",
@@ -21,6 +32,7 @@ def eval_cmd(
     data: Annotated[Path, typer.Option(help="Dataset folder from `dnahlm data build`.")] = Path("data"),
     out: Annotated[Path, typer.Option(help="Report folder (finished cells in OUT/cells are reused).")] = Path("reports/eval"),
     max_items: Annotated[int, typer.Option("--max-items", min=0, help="Items per task (seeded sample of the split; 0 = all).")] = 200,
+    task_items: Annotated[str, typer.Option("--task-items", help="Per-task item counts in place of --max-items, as TASK=N, comma-separated (0 = the whole split), e.g. splice=0,feature_type=0.")] = "",
     split: Annotated[str, typer.Option(help="Split the items come from: test (the reported results) or valid (to compare designs without looking at test; the mixing weights were fitted on valid).")] = "test",
     base_model: Annotated[Path, typer.Option("--base-model", help="Pretrained model folder (base-plain).")] = Path("runs/pretrain/cpu/final"),
     sft_model: Annotated[Path, typer.Option("--sft-model", help="Instruction-tuned model folder (sft-plain, sft-rag).")] = Path("runs/sft/cpu/final"),
@@ -43,7 +55,7 @@ def eval_cmd(
     except ValueError:
         raise typer.BadParameter(f"--ks must be integers, got {ks!r}") from None
     cfg = EvalConfig(tasks=_split(tasks), modes=_split(modes), ks=k_list, phrasings=_split(phrasings),
-                     max_items=max_items, split=split, seed=seed, n_boot=n_boot, batch_size=batch_size,
+                     max_items=max_items, task_items=_task_items(task_items), split=split, seed=seed, n_boot=n_boot, batch_size=batch_size,
                      generate_closed=not no_generate, threads=threads, base_model=str(base_model),
                      sft_model=str(sft_model), prompts_dir=prompts_dir)
     res = run_eval(data, out, cfg, progress=not quiet)
