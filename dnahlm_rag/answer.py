@@ -1,28 +1,15 @@
-"""Answering questions about sequences: one (``ask``) or many (``batch``), RAG or plain.
+"""Answering questions about sequences, one (``ask``) or many at once, RAG or plain.
 
 Sequence policy: every sequence is normalised with :func:`dnahlm_rag.seq.normalize_dna` (non-DNA
 characters and empty sequences are one-line errors). Retrieval embeds the *whole* sequence,
 however long (the splice and tRNA embedders read their own window of it); the prompt shows its
 first ``query_seq_chars`` bases (the provenance says so when it is cut), and the model reads at
 most its context (left-truncated prompt). A closed task's answer is always one of its labels
-(:meth:`Answerer._snap_to_labels`).
+(:meth:`Answerer._snap_to_labels`). :class:`RoutedAnswerer` picks each question's task from its
+wording first (:mod:`dnahlm_rag.task_router`).
 
-Batch files: FASTA (``.fa``, ``.fasta``, ``.fna``, ``.fas``), JSON lines (``.jsonl``: ``id``,
-``seq``, optional ``question``, ``label`` and ``genetic_code``; a row without ``seq`` may have its sequence pasted
-into its question, as ``ask`` accepts, :func:`~dnahlm_rag.seq.sequence_in_text`; a row with both is
-answered about its ``seq``, and its provenance says the pasted one was ignored), or GenBank/EMBL
-(one row per CDS, or other chosen feature type, with its annotated product as ``label``). Output is JSON
-lines, one row per input row (a repeated id is an error row of its own), in input order (GenBank:
-features in file order, then a row per malformed record; after ``resume``, the retried rows
-follow the kept ones), appended and flushed row by row: ``id, question,
-mode, task`` (the task answered for, given or routed from the question by
-:class:`RoutedAnswerer`; null: none), ``answer, label`` (the gold label when the input has one),
-``neighbours`` (id, organism, type, product, label, score), ``error`` (null, or the one-line
-reason this row has no answer), with ``label_probs`` on a closed task every label's probability
-when asked for (``AnswerConfig.label_probs``, :meth:`Answerer._add_label_probs`), and
-``provenance`` when there is any (:meth:`Answerer.answer_many`). A bad row never stops the batch.
-With ``resume`` rows already answered (by id) are skipped; rows that had errors are retried; an
-OUT that is no batch output is refused, not rewritten (:func:`check_batch_paths`).
+Reading batch files is :mod:`dnahlm_rag.inputs`; answering them row by row, resumably, is
+:mod:`dnahlm_rag.batch`.
 
 Retrieval mixing: in RAG mode the answer is decoded from the model's distribution mixed with the
 neighbours' answers (:mod:`dnahlm_rag.retrieval_mix`) by ``mix``; ``None`` takes the weight fitted
@@ -34,26 +21,23 @@ from __future__ import annotations
 import json
 import os
 import re
-import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .atomic import atomic_file, check_file_path
 from .chain import ChainConfig, build_chains
 from .errors import DnaHlmError
+from .fused_retriever import make_retriever
+from .inputs import clean_text
 from .llm import DnaHlmLLM
 from .model_folder import default_model_dir
-from .fused_retriever import make_retriever
 from .orfs import DEFAULT_TABLE, check_table
-from .seq import gc_content, normalize_dna, pasted_ignored_note, rna_note, sequence_in_text
+from .seq import gc_content, normalize_dna, rna_note
 
 if TYPE_CHECKING:
     from .task_router import TaskRouter
 
-FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas")
-GENBANK_SUFFIXES = (".gb", ".gbk", ".gbff", ".genbank", ".embl")  # also with .gz
 MODES = ("rag", "plain")
 DEFAULT_QUESTION = "What is this DNA sequence?"
 #: Queries shorter than this (bases) get a provenance line saying the answer is a guess (the
@@ -92,17 +76,6 @@ class AnswerConfig:
     # (dnahlm_rag.novelty), fitted on up to `novelty_items` valid rows of this data folder
     novelty_data: str | None = None
     novelty_items: int = 200
-
-
-@dataclass
-class InputRow:
-    id: str
-    seq: str | None  # raw, not yet normalised
-    question: str | None = None
-    label: Any = None
-    error: str | None = None  # a row that could not even be read
-    notes: list[str] = field(default_factory=list)  # provenance lines about how the row was read
-    genetic_code: int | None = None  # its own code (a GenBank CDS's /transl_table, a JSONL row's genetic_code)
 
 
 def neighbour_summary(doc: Any) -> dict[str, Any]:
@@ -423,372 +396,6 @@ class RoutedAnswerer:
             for i, o in zip(idx, self.answerers[task].answer_many([items[i] for i in idx])):
                 outs[i] = {**o, "task": task}
         return outs
-
-
-# ----------------------------------------------------------------------------------------------
-# Reading inputs
-# ----------------------------------------------------------------------------------------------
-def _lines(text: str) -> list[str]:
-    """Lines split at ``\n`` only (``str.splitlines`` also splits at U+2028, U+0085 and other
-    characters that JSON allows raw inside strings), without a trailing ``\r`` or a leading
-    byte-order mark (concatenated files each bring theirs)."""
-    return [(line[:-1] if line.endswith("\r") else line).lstrip("\ufeff") for line in text.split("\n")]
-
-
-def clean_text(text: str) -> str:
-    """``text`` with lone surrogates (bytes that were not UTF-8, or a JSON ``\\ud800`` escape)
-    replaced by U+FFFD: they cannot be tokenized nor written as UTF-8."""
-    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace") if not text.isascii() else text
-
-
-def _input_file(p: Path) -> Path:
-    """``p``, refused with a one-line error when it is a folder, does not exist, or is no regular
-    file (``/dev/null``, a named pipe, a device: nothing to read, or read only once)."""
-    if p.is_dir():
-        raise DnaHlmError(f"{p} is a folder, not a file")
-    if not p.exists():
-        raise DnaHlmError(f"input file {p} not found")
-    if not p.is_file():
-        kind = "a named pipe (FIFO)" if p.is_fifo() else "a socket" if p.is_socket() else "a device"
-        raise DnaHlmError(f"{p} is not a regular file but {kind}: give a file that holds the input")
-    return p
-
-
-def _read_text(p: Path) -> str:
-    """A text input file: UTF-8 with or without a byte-order mark, bad bytes replaced. A gzipped
-    file, and a UTF-16 or UTF-32 one (a byte-order mark, or NUL bytes in its first 1,000, as
-    Windows Notepad's "Unicode" writes), are one-line errors."""
-    from .data.genbank import wide_encoding
-
-    with open(_input_file(p), "rb") as f:
-        head = f.read(1000)
-    if head.startswith(b"\x1f\x8b"):
-        raise DnaHlmError(f"{p} is gzipped: decompress it first (gzip -d), or name it .gb.gz/.gbk.gz/.embl.gz "
-                          "if it is GenBank/EMBL")
-    wide = wide_encoding(head)
-    if wide or b"\x00" in head:
-        what = f"is {wide} text" if wide else "holds NUL bytes (UTF-16 or UTF-32 text, or not text at all)"
-        raise DnaHlmError(f"{p} {what}: save it as UTF-8 or ASCII (e.g. iconv -f {wide or 'UTF-16'} -t UTF-8)")
-    return p.read_text(encoding="utf-8-sig", errors="replace")
-
-
-def read_fasta_text(text: str, where: str) -> list[tuple[str, str]]:
-    """(id, raw sequence) for each ``>`` record; the id is the header's first word."""
-    recs: list[tuple[str, list[str]]] = []
-    for n, line in enumerate(_lines(text), 1):
-        if line.startswith(">"):
-            recs.append((line[1:].split()[0] if line[1:].split() else f"record{len(recs) + 1}", []))
-        elif line.strip() and not line.startswith(";"):
-            if not recs:
-                raise DnaHlmError(f"{where}:{n}: not FASTA: sequence before the first '>' header")
-            recs[-1][1].append(line)
-    return [(i, "".join(parts)) for i, parts in recs]
-
-
-def read_single_fasta(path: str | Path) -> str:
-    p = Path(path)
-    recs = read_fasta_text(_read_text(p), str(p))
-    if len(recs) != 1:
-        raise DnaHlmError(f"{p} holds {len(recs)} FASTA records; ask takes exactly one (use `dnahlm batch` for many)")
-    return recs[0][1]
-
-
-def is_genbank_path(path: str | Path) -> bool:
-    """Whether a batch input is read as GenBank/EMBL (by its name, ``.gz`` allowed)."""
-    name = Path(path).name.lower()
-    return Path(name.removesuffix(".gz")).suffix in GENBANK_SUFFIXES
-
-
-def check_feature_types(feature_types: Sequence[str]) -> None:
-    """``--features`` must name feature types that records are read with (not ``gene``/``source``)."""
-    from .data.genbank import SKIP_TYPES
-
-    if not feature_types:
-        raise DnaHlmError("--features is empty: give feature types such as CDS or CDS,tRNA,rRNA")
-    skipped = sorted(set(feature_types) & SKIP_TYPES)
-    if skipped:
-        raise DnaHlmError(f"--features {','.join(skipped)}: {' and '.join(sorted(SKIP_TYPES))} features are not read "
-                          "(a gene repeats its CDS or RNA feature's span, a source is the whole record): "
-                          "use CDS, tRNA, rRNA, ncRNA, ...")
-
-
-def genbank_rows(path: Path, feature_types: Sequence[str] = ("CDS",),
-                 genetic_code: int | None = None) -> list[InputRow]:
-    """One row per feature of ``feature_types`` in a GenBank/EMBL file (plain or gzipped): id
-    ``accession:type:start-end:strand`` (0-based half-open on the record), the feature's sequence
-    5'->3', and its annotated product (else gene, else type) as ``label``, to compare answers with.
-    A compound location's id lists its parts (:func:`feature_span`).
-    A malformed record, or one with none of those features, becomes a row with an ``error``. A
-    feature's ``/transl_table`` becomes the row's ``genetic_code`` when ``genetic_code`` is None
-    (no code chosen for the run); a chosen one that differs, or a table Biopython does not know,
-    gets a note."""
-    from .data.genbank import iter_records
-    from .data.problems import Problems
-
-    check_feature_types(feature_types)
-    problems = Problems(echo=0, keep=1 << 62)  # every malformed record becomes an error row
-    rows: list[InputRow] = []
-    for rec in iter_records(path, problems):
-        feats = [f for f in rec.features if f.type in feature_types]
-        skipped = [(t, loc, why) for t, loc, why in rec.skipped if t in feature_types]
-        for t, loc, why in skipped:  # a feature that cannot be read is a row of its own, with the reason
-            rows.append(InputRow(f"{rec.accession}:{t}:{loc}", None, error=f"{t} feature at {loc} {why}: skipped"))
-        if not feats and not skipped:
-            rows.append(InputRow(f"{rec.accession}", None, error=f"record {rec.accession} has no "
-                                 f"{'/'.join(feature_types)} feature (give whole sequences as FASTA)"))
-        for f in feats:
-            code, notes = _row_code(f.qualifiers.get("transl_table", ""), genetic_code)
-            rows.append(InputRow(f"{rec.accession}:{f.type}:{feature_span(f)}:{'+' if f.strand >= 0 else '-'}", f.seq,
-                                 None, f.product or f.gene or f.type, notes=notes, genetic_code=code))
-    for item in problems.items:
-        rows.append(InputRow(f"{Path(item['file']).name} record {item['record']}", None,
-                             error=f"malformed record: {item['reason']}"))
-    return rows
-
-
-def feature_span(f: Any) -> str:
-    """A feature's location in a batch row's id: ``start-end`` (0-based half-open on the record),
-    or its parts in the order written, ``3980-5386,0-136``, for a compound location (a joined
-    gene, or one across the origin of a circular genome, whose overall span would be the whole
-    record and the same for every such gene)."""
-    if len(f.parts) > 1:
-        return ",".join(f"{a}-{b}" for a, b, _ in f.parts)
-    return f"{f.start}-{f.end}"
-
-
-def _row_code(given: str, chosen: int | None) -> tuple[int | None, list[str]]:
-    """A row's genetic code (``given``: a GenBank feature's ``/transl_table`` or a JSONL row's
-    ``genetic_code``, maybe empty) when no code was ``chosen`` for the run, and the notes on a
-    conflict or an unknown table."""
-    if not given:
-        return None, []
-    if chosen is not None:
-        return None, [] if given == str(chosen) else [
-            f"the row gives genetic code {given}, but ORFs were read with genetic code {chosen} (--genetic-code)"]
-    try:
-        return check_table(int(given)), []
-    except (ValueError, DnaHlmError):
-        return None, [f"the record's /transl_table={given} is no genetic code Biopython knows: read with {DEFAULT_TABLE}"]
-
-
-def _known_code(code: Any) -> bool:
-    """Whether a JSONL row's ``genetic_code`` is an NCBI table number Biopython knows."""
-    try:
-        return isinstance(code, int) and not isinstance(code, bool) and check_table(code) == code
-    except DnaHlmError:
-        return False
-
-
-def read_inputs(path: str | Path, feature_types: Sequence[str] = ("CDS",),
-                genetic_code: int | None = None) -> list[InputRow]:
-    """Rows of a FASTA, JSONL or GenBank/EMBL batch file (:func:`genbank_rows`, one row per feature
-    of ``feature_types``, with its ``/transl_table`` unless ``genetic_code`` is chosen); unreadable
-    rows carry an ``error``."""
-    p = _input_file(Path(path))
-    rows: list[InputRow] = []
-    if is_genbank_path(p):
-        try:
-            rows = genbank_rows(p, feature_types, genetic_code)
-        except (OSError, EOFError, UnicodeError, zlib.error) as e:  # a corrupt or truncated gzip stream
-            raise DnaHlmError(f"{p}: cannot read it ({type(e).__name__}: {e}); no row was answered") from None
-    elif p.suffix.lower() in FASTA_SUFFIXES:
-        rows = [InputRow(i, s) for i, s in read_fasta_text(_read_text(p), str(p))]
-    elif p.suffix.lower() == ".jsonl":
-        for n, line in enumerate(_lines(_read_text(p)), 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-                if not isinstance(obj, dict):
-                    raise ValueError("not a JSON object")
-            except (json.JSONDecodeError, ValueError, RecursionError) as e:  # RecursionError: nested too deep
-                rows.append(InputRow(f"line{n}", None, error=f"line {n} is not a JSON object ({str(e)[:200]})"))
-                continue
-            rid = clean_text(str(obj.get("id", f"line{n}")))
-            seq, question = obj.get("seq"), obj.get("question")
-            question = clean_text(question) if isinstance(question, str) else question
-            pasted = sequence_in_text(question) if isinstance(question, str) else None
-            notes: list[str] = []
-            if pasted is not None and not isinstance(seq, str):  # a sequence pasted into the question
-                question, seq = pasted
-            elif pasted is not None:  # the row's own 'seq' wins, as --seq does in ask
-                notes.append(pasted_ignored_note(len(pasted[1]), "'seq'"))
-            if question is not None and not isinstance(question, str):
-                rows.append(InputRow(rid, None, None, obj.get("label"), f"line {n}: 'question' is not a string"))
-                continue
-            bad_seq = None if isinstance(seq, str) else \
-                "the row has no 'seq' (a question needs a sequence)" if seq is None else \
-                f"line {n}: 'seq' is a {type(seq).__name__}, not a string"
-            code = obj.get("genetic_code")
-            if code is not None and not _known_code(code):
-                rows.append(InputRow(rid, None, question, obj.get("label"),
-                                     f"line {n}: 'genetic_code' {code!r} is no NCBI genetic code Biopython knows"))
-                continue
-            code, code_notes = _row_code("" if code is None else str(code), genetic_code)
-            rows.append(InputRow(rid, seq if isinstance(seq, str) else None, question, obj.get("label"), bad_seq,
-                                 notes + code_notes, code))
-    else:
-        raise DnaHlmError(f"{p}: unknown input type {p.suffix!r}; expected FASTA ({', '.join(FASTA_SUFFIXES)}), .jsonl "
-                          f"or GenBank/EMBL ({', '.join(GENBANK_SUFFIXES)}, gzipped or not)")
-    if not rows:
-        raise DnaHlmError(f"{p} holds no records")
-    seen: set[str] = set()
-    for r in rows:
-        if r.id in seen and r.error is None:
-            r.error = f"duplicate id {r.id!r} (ids must be unique for --resume)"
-        seen.add(r.id)
-    return rows
-
-
-#: Keys every row of a batch output has (:func:`run_batch`): how ``--resume`` knows OUT is one.
-OUTPUT_KEYS = ("id", "answer", "error")
-
-
-def check_batch_paths(in_path: str | Path, out_path: str | Path, resume: bool, force: bool) -> None:
-    """Refuse, before any work, what would fail late or destroy a file: a missing input, an OUT that
-    is a folder, lies under a file, is the input itself, exists without ``--resume``/``--force``, or
-    is to be resumed but is no batch output; both flags at once."""
-    inp, out = Path(in_path), Path(out_path)
-    if resume and force:
-        raise DnaHlmError("--resume continues OUT and --force starts it over: give one of them")
-    _input_file(inp)
-    check_file_path(out, "--out")
-    if out.exists() and os.path.samefile(out, inp):  # a symlink or a hard link to IN too
-        raise DnaHlmError(f"--out {out} is the input file: answers go to a file of their own")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise DnaHlmError(f"--out {out}: cannot make its folder ({e.strerror or e})") from None
-    if out.exists() and out.stat().st_size > 0 and not (resume or force):
-        raise DnaHlmError(f"{out} exists: pass --resume to continue it or --force to start over")
-    if resume and out.is_file():
-        _output_rows(out)  # refuses a file that is not a batch output, before any work
-
-
-def _output_rows(out_path: Path) -> list[tuple[str, dict[str, Any]]]:
-    """``(line, row)`` of each row of an earlier batch output, without a torn last line (an
-    interrupted write: the file does not end in a newline, and its last line is cut JSON that
-    follows at least one whole row); a file with any other line that is not a batch output row is
-    refused."""
-    text = out_path.read_text(encoding="utf-8", errors="replace")
-    lines = list(enumerate(_lines(text), 1))
-    torn = None if text.endswith("\n") else lines[-1][0]
-    rows: list[tuple[str, dict[str, Any]]] = []
-    for n, line in lines:
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except (json.JSONDecodeError, RecursionError):
-            obj = None
-        if not (isinstance(obj, dict) and all(k in obj for k in OUTPUT_KEYS)):
-            if n == torn and obj is None and rows and line.startswith("{"):
-                continue
-            raise DnaHlmError(f"{out_path}:{n} is not a row of a `dnahlm batch` output: refusing to continue "
-                              "(and rewrite) a file that is not one")
-        rows.append((line, obj))
-    return rows
-
-
-def answered_ids(out_path: Path) -> set[str]:
-    """Ids answered without error in an earlier run; rewrites ``out_path`` keeping only those rows
-    (error rows are retried now; :func:`_output_rows` for what is dropped or refused)."""
-    if not out_path.is_file():
-        return set()
-    keep, ids = [], set()
-    for line, obj in _output_rows(out_path):
-        if obj.get("error") is None and obj["id"] not in ids:
-            ids.add(obj["id"])
-            keep.append(line)
-    with atomic_file(out_path) as f:
-        f.write("".join(x + "\n" for x in keep))
-    return ids
-
-
-def _chunks(xs: list[Any], n: int) -> Iterator[list[Any]]:
-    for i in range(0, len(xs), n):
-        yield xs[i : i + n]
-
-
-def run_batch(answerer: Answerer | RoutedAnswerer, in_path: str | Path, out_path: str | Path, *, question: str | None = None,
-              resume: bool = False, force: bool = False, progress: bool = True,
-              feature_types: Sequence[str] = ("CDS",)) -> dict[str, int]:
-    """Answer every row of ``in_path`` into ``out_path`` (see the module docstring); returns counts.
-    ``feature_types``: the features of a GenBank/EMBL input that become rows."""
-    from tqdm import tqdm
-
-    out = Path(out_path)
-    check_batch_paths(in_path, out, resume, force)
-    rows = read_inputs(in_path, feature_types, answerer.config.genetic_code)
-    done = answered_ids(out) if resume else set()
-    # rows unreadable as input (a duplicate id among them) are written again: their error rows were dropped
-    todo = [r for r in rows if r.id not in done or r.error is not None]
-    counts = {"rows": len(rows), "skipped": len(rows) - len(todo), "answered": 0, "errors": 0}
-    mode = "a" if resume else "w"
-    try:
-        with open(out, mode, encoding="utf-8") as f, tqdm(total=len(todo), disable=not progress, unit="q",
-                                                         desc=f"batch {answerer.config.mode}") as bar:
-            for chunk in _chunks(todo, max(1, answerer.config.batch_size)):
-                results: list[dict[str, Any] | None] = [None] * len(chunk)  # by position: ids may repeat
-                items, where = [], []
-                for j, r in enumerate(chunk):
-                    q = clean_text((r.question or question or "").strip())
-                    if r.error:
-                        results[j] = {"error": r.error}
-                        continue
-                    if not q:
-                        results[j] = {"error": "no question: give one per row or pass --question / --task"}
-                        continue
-                    try:
-                        s = normalize_dna(r.seq or "", what=f"sequence {r.id}")
-                    except DnaHlmError as e:
-                        results[j] = {"error": str(e)}
-                        continue
-                    items.append({"question": q, "seq": s, "genetic_code": r.genetic_code})
-                    where.append(j)
-                if items:
-                    try:
-                        outs = answerer.answer_many(items)
-                    except Exception:  # isolate the failing row(s): answer one by one
-                        outs = []
-                        for it in items:
-                            try:
-                                outs.append(answerer.answer_many([it])[0])
-                            except Exception as e:  # noqa: BLE001 - recorded per row, the batch goes on
-                                outs.append({"error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"})
-                    for j, o in zip(where, outs):
-                        notes = [*chunk[j].notes, rna_note(chunk[j].seq or "")]
-                        if not o.get("error"):
-                            o.setdefault("provenance", []).extend(n for n in notes if n)
-                        results[j] = o
-                for r, o in zip(chunk, results):
-                    assert o is not None
-                    row = {"id": r.id, "question": (r.question or question), "mode": answerer.config.mode,
-                           "task": o.get("task", answerer.config.task), "answer": o.get("answer"), "label": r.label,
-                           "neighbours": [neighbour_summary(d) for d in o.get("neighbours", [])],
-                           "mix": o.get("mix"), "error": o.get("error")}
-                    if "label_probs" in o:
-                        row["label_probs"] = o["label_probs"]
-                    if o.get("yes_no"):
-                        row["yes_no"] = o["yes_no"]
-                    if "significant_protein_hit" in o:
-                        row["significant_protein_hit"] = o["significant_protein_hit"]
-                    if o.get("truncated"):
-                        row["truncated"] = True
-                    row["provenance"] = o.get("provenance") or []
-                    counts["errors" if row["error"] else "answered"] += 1
-                    try:
-                        line = json.dumps(row, ensure_ascii=False)
-                        line.encode("utf-8")
-                    except UnicodeEncodeError:  # a lone surrogate left in an id or label: escape it
-                        line = json.dumps(row)
-                    f.write(line + "\n")
-                    f.flush()
-                    bar.update(1)
-    except OSError as e:  # disk full, ...: the rows flushed so far stay, --resume continues
-        raise DnaHlmError(f"cannot write {out} ({e.strerror or e}); the rows written before stay: "
-                          "free the space and rerun with --resume") from None
-    return counts
 
 
 def task_question_and_labels(data_dir: str | Path, task: str) -> tuple[str, list[str] | None]:

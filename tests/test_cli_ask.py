@@ -137,7 +137,8 @@ def test_ask_json_is_one_parseable_object(work, monkeypatch) -> None:
 def test_routed_task_that_cannot_be_answered_fails_once_and_rows_say_so(work, tmp_path) -> None:
     """A routed task whose Answerer cannot be made (here: any) is tried once per batch; its rows
     carry the error and the routed task; a row whose question is not a string is an error row."""
-    from dnahlm_rag.answer import AnswerConfig, RoutedAnswerer, run_batch
+    from dnahlm_rag.answer import AnswerConfig, RoutedAnswerer
+    from dnahlm_rag.batch import run_batch
     from dnahlm_rag.errors import DnaHlmError
     from dnahlm_rag.task_router import Route
 
@@ -301,7 +302,8 @@ def test_batch_routes_each_row_by_its_question(work, tmp_path, monkeypatch) -> N
 def test_novelty_note_reaches_ask_and_batch_provenance(work, tmp_path) -> None:
     """The check is fitted on the task's valid rows (too few here for a threshold, so none); with a
     threshold no neighbour can reach, every answer carries the note, in ask's output and batch rows."""
-    from dnahlm_rag.answer import AnswerConfig, Answerer, run_batch
+    from dnahlm_rag.answer import AnswerConfig, Answerer
+    from dnahlm_rag.batch import run_batch
 
     root, rows, model = work
     cfg = AnswerConfig(mode="rag", model_dir=model, index_dir=None, data_dir=str(root / "data"), task="feature_type",
@@ -473,7 +475,7 @@ def test_batch_refuses_paths_that_would_lose_work_before_loading_anything(work, 
 
 
 def test_batch_input_encodings_bom_crlf_and_json_line_separators(work, tmp_path) -> None:
-    from dnahlm_rag.answer import read_inputs
+    from dnahlm_rag.inputs import read_inputs
 
     _, rows, _ = work
     seq = rows[0]["seq"][:60]
@@ -494,7 +496,7 @@ def test_unreadable_genbank_is_one_line_and_an_unterminated_record_keeps_the_nex
 
     from data_fixtures import genbank_record
 
-    from dnahlm_rag.answer import read_inputs
+    from dnahlm_rag.inputs import read_inputs
     from dnahlm_rag.errors import DnaHlmError
 
     bad = tmp_path / "corrupt.gbk"
@@ -605,7 +607,7 @@ def test_rna_pasted_into_the_question_says_so_in_ask_and_batch(work, tmp_path) -
 def test_batch_row_with_seq_and_a_pasted_sequence_says_the_pasted_one_is_ignored(work, tmp_path) -> None:
     """As ``ask`` notes for --seq, a batch row answers about its 'seq' and its provenance says the
     sequence pasted into its question was ignored (the same wording)."""
-    from dnahlm_rag.answer import read_inputs
+    from dnahlm_rag.inputs import read_inputs
 
     root, rows, model = work
     jl = tmp_path / "in.jsonl"
@@ -650,7 +652,7 @@ def test_an_input_that_is_no_regular_file_says_so_not_not_found(work, tmp_path) 
 ])
 def test_utf16_and_utf32_input_files_are_one_line_errors(work, tmp_path, encoding, head, message) -> None:
     """A wide-encoded FASTA or JSONL file is named as such, not misread as FASTA without a header."""
-    from dnahlm_rag.answer import read_inputs, read_single_fasta
+    from dnahlm_rag.inputs import read_inputs, read_single_fasta
     from dnahlm_rag.errors import DnaHlmError
 
     fa, jl = tmp_path / "q.fa", tmp_path / "q.jsonl"
@@ -711,27 +713,6 @@ def test_a_truncated_checkpoint_and_a_tiny_temperature_are_handled(work, tmp_pat
     assert res.exit_code == 0, res.output  # was: probability tensor contains inf or nan
 
 
-def _feature_rows(tmp_path, feats: str) -> list:
-    """Batch input rows of a one-record GenBank file with these feature lines."""
-    from data_fixtures import genbank_record
-
-    from dnahlm_rag.answer import read_inputs
-
-    gb = tmp_path / "f.gbk"
-    gb.write_text(genbank_record(features=feats))
-    return read_inputs(gb)
-
-
-def test_a_genbank_feature_that_cannot_be_read_is_a_row_of_its_own(tmp_path) -> None:
-    feats = ('     CDS             1..18\n                     /product="ok"\n'
-             '     CDS             40..900\n                     /product="past the end"\n'
-             '     CDS             J00194.1:1..30\n                     /product="elsewhere"\n')
-    got = _feature_rows(tmp_path, feats)
-    assert sorted(r.error is None for r in got) == [False, False, True]  # one CDS read, two error rows
-    errs = " | ".join(r.error for r in got if r.error)
-    assert "lies outside the record's 60 bases" in errs and "points into another record" in errs
-
-
 def test_a_prompt_longer_than_the_context_says_it_was_cut(work) -> None:
     _, rows, _ = work
     long_q = "Is this a gene? " + "Please consider the biology carefully. " * 120
@@ -756,54 +737,6 @@ def test_genetic_code_is_checked_first_and_said_unused_without_a_protein_level(w
     assert res.exit_code == 0 and "genetic code 2 not used: this index has no protein level" in res.output, res.output
     res = _ask(work, "What is this?", "--seq", rows[0]["seq"][:60], "-k", "1")
     assert "genetic code" not in res.output
-
-
-def test_genbank_transl_table_is_the_rows_code_unless_one_is_chosen(tmp_path) -> None:
-    from data_fixtures import genbank_record
-
-    from dnahlm_rag.answer import read_inputs
-
-    gb = tmp_path / "mito.gbk"
-    gb.write_text(genbank_record(features='     CDS             1..18\n                     /product="cox1"\n'
-                                           '                     /transl_table=2\n'
-                                           '     CDS             20..40\n                     /product="plain"\n'))
-    rows = read_inputs(gb)  # no code chosen: each CDS's own table
-    assert [(r.genetic_code, r.notes) for r in rows] == [(2, []), (None, [])]
-    rows = read_inputs(gb, genetic_code=11)  # a code chosen for the run wins, with a note where they differ
-    assert [r.genetic_code for r in rows] == [None, None] and rows[1].notes == []
-    assert rows[0].notes == ["the row gives genetic code 2, but ORFs were read with genetic code 11 (--genetic-code)"]
-    assert all(not r.notes for r in read_inputs(gb, genetic_code=2))
-    gb.write_text(genbank_record(features='     CDS             1..18\n                     /transl_table=99\n'))
-    assert [(r.genetic_code, r.notes) for r in read_inputs(gb)] == [
-        (None, ["the record's /transl_table=99 is no genetic code Biopython knows: read with 11"])]
-
-
-def test_jsonl_rows_may_carry_their_genetic_code(tmp_path) -> None:
-    from dnahlm_rag.answer import read_inputs
-
-    jl = tmp_path / "in.jsonl"
-    jl.write_text("\n".join(json.dumps(r) for r in [
-        {"id": "mito", "seq": "ATGTGA" * 20, "genetic_code": 2}, {"id": "plain", "seq": "ATGTGA" * 20},
-        {"id": "bad", "seq": "ACGT", "genetic_code": 7}, {"id": "text", "seq": "ACGT", "genetic_code": "2"},
-        {"id": "bool", "seq": "ACGT", "genetic_code": True}]) + "\n")
-    rows = read_inputs(jl)
-    assert [(r.id, r.genetic_code, r.error is None) for r in rows] == [
-        ("mito", 2, True), ("plain", None, True), ("bad", None, False), ("text", None, False), ("bool", None, False)]
-    assert rows[2].error == "line 3: 'genetic_code' 7 is no NCBI genetic code Biopython knows"
-    chosen = read_inputs(jl, genetic_code=4)  # a code chosen for the run wins, with a note where they differ
-    assert chosen[0].genetic_code is None and chosen[0].notes == [
-        "the row gives genetic code 2, but ORFs were read with genetic code 4 (--genetic-code)"]
-
-
-def test_genes_across_the_origin_keep_apart_in_batch_ids(tmp_path) -> None:
-    """Two CDS joined across the origin of a circular record span the whole record: their batch
-    ids list the parts in the order written (``a-b,c-d``), so they do not collide."""
-    feats = ('     CDS             join(50..60,1..9)\n                     /product="first"\n'
-             '     CDS             join(40..60,1..3)\n                     /product="second"\n'
-             '     CDS             4..12\n                     /product="plain"\n')
-    rows = _feature_rows(tmp_path, feats)
-    assert [r.id for r in rows] == ["TEST0001.1:CDS:49-60,0-9:+", "TEST0001.1:CDS:39-60,0-3:+", "TEST0001.1:CDS:3-12:+"]
-    assert not any(r.error for r in rows) and [len(r.seq) for r in rows] == [20, 24, 9]
 
 
 def test_yes_no_and_sequence_facts() -> None:

@@ -172,7 +172,8 @@ def register(app: typer.Typer) -> None:
 
         Example: dnahlm ask "What does this gene encode?" --fasta gene.fa
         """  # noqa: E501 - one paragraph per line: the help renders line breaks as they are
-        from ..answer import read_single_fasta, similarity_text
+        from ..answer import similarity_text
+        from ..inputs import read_single_fasta
         from ..chain import ChainConfig
         from ..errors import DnaHlmError
         from ..orfs import check_table
@@ -277,8 +278,9 @@ def register(app: typer.Typer) -> None:
         probs: Annotated[bool, typer.Option("--probs", help="Closed-label tasks: add every label's probability to each row (`label_probs`; one more forward pass per batch).")] = False,
     ) -> None:
         """Answer every record of IN into OUT (JSON lines); bad rows get an error and the batch goes on."""
-        from ..answer import (FASTA_SUFFIXES, AnswerConfig, Answerer, RoutedAnswerer, check_batch_paths,
-                              check_feature_types, is_genbank_path, run_batch, task_question_and_labels)
+        from ..answer import AnswerConfig, Answerer, RoutedAnswerer, task_question_and_labels
+        from ..batch import check_batch_paths, run_batch
+        from ..inputs import FASTA_SUFFIXES, check_feature_types, is_genbank_path
         from ..chain import ChainConfig
         from ..errors import DnaHlmError
         from ..orfs import check_table
