@@ -134,6 +134,10 @@ class Answerer:
                              temperature=config.temperature, seed=config.seed,
                              batch_size=config.batch_size, num_threads=config.num_threads)
         _ = self.llm.loaded  # fail early on a bad model folder
+        if labels:  # a closed task: reserve what its labels need, as `dnahlm eval` does, not the open limit
+            from .scoring import label_answer_budget
+
+            self.llm.max_new_tokens = min(config.max_new_tokens, label_answer_budget(self.llm.loaded.tokenizer, labels))
         self.retriever = None
         if config.mode == "rag":
             if config.index_dir:
@@ -250,7 +254,7 @@ class Answerer:
         """``truncated`` (True) and a provenance line on an open answer whose generation stopped
         at ``max_new_tokens`` (``finish_reason == "length"``), not at end of text or a stop
         string: the answer may be cut."""
-        limit = self.config.max_new_tokens
+        limit = self.llm.max_new_tokens
         for o in outs:
             if o.get("finish_reason") == "length":
                 o["truncated"] = True
@@ -262,7 +266,7 @@ class Answerer:
         tokens: the generator keeps only its end (:func:`~dnahlm_rag.generator.prompt_ids`), so the
         model did not see its start (the instruction, the first neighbours)."""
         lm = self.llm.loaded
-        budget = lm.context - self.config.max_new_tokens
+        budget = lm.context - self.llm.max_new_tokens
         prompts = [o.get("prompt") for o in outs]
         sized = [(o, p) for o, p in zip(outs, prompts) if isinstance(p, str)]
         if not sized or budget < 1:
@@ -273,7 +277,7 @@ class Answerer:
             if n > budget:
                 o.setdefault("provenance", []).append(
                     f"the prompt has {n} tokens and the model reads {budget} (its {lm.context}-token context less "
-                    f"{self.config.max_new_tokens} for the answer): its first {n - budget} were cut, so the model did "
+                    f"{self.llm.max_new_tokens} for the answer): its first {n - budget} were cut, so the model did "
                     "not see all of the instruction and neighbours (fewer neighbours, -k, or a shorter question help)")
 
     def _snap_to_labels(self, outs: list[dict[str, Any]]) -> None:

@@ -33,6 +33,7 @@ from .data.genbank import transferable
 from .fused_retriever import FusedRetriever
 from .llm import DnaHlmLLM
 from .prompts import PromptTemplate, load_prompt
+from .retrieval_mix import DEFAULT_K
 from .retriever import SegmentRetriever
 
 
@@ -40,7 +41,7 @@ from .retriever import SegmentRetriever
 class ChainConfig:
     """Prompt and decoding settings of the chains."""
 
-    k: int = 4  # neighbours retrieved and shown
+    k: int = DEFAULT_K  # neighbours retrieved and shown (3: the k the evaluation measures)
     rag_prompt: str = "rag"  # prompts/<name>.vN.txt (newest unless .vN given)
     example_prompt: str = "rag_example"
     plain_prompt: str = "plain"

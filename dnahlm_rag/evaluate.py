@@ -71,7 +71,7 @@ import numpy as np
 from . import metrics as M
 from .atomic import atomic_file, check_dir_path, sha256_file, sha256_text, write_json
 from .errors import DnaHlmError
-from .retrieval_mix import MIX_FORMAT
+from .retrieval_mix import DEFAULT_K, MIX_FORMAT
 
 MODES = ("majority", "constant", "knn", "blast", "base-plain", "sft-plain", "sft-rag", "sft-rag-mix")
 LM_MODES = ("base-plain", "sft-plain", "sft-rag", "sft-rag-mix")
@@ -103,7 +103,7 @@ class EvalConfig:
     base_model: str = "runs/pretrain/cpu/final"
     sft_model: str = "runs/sft/cpu/final"
     prompts_dir: str = ""  # task phrasings ("" = prompts/tasks)
-    primary_k: int = 3  # the RAG k the goals are judged on (stated in the report)
+    primary_k: int = DEFAULT_K  # the RAG k the goals are judged on (stated in the report)
     alpha: float = 0.05  # significance level of the goals
     routing: bool = True  # also route the hand-written test questions (prompts/routing/), as `ask` does
 
@@ -332,7 +332,9 @@ def neighbour_answers(tc: TaskContext, k: int) -> list[list[str]]:
 def answer_budget(tc: TaskContext, lm: Any, open_max_new_tokens: int) -> int:
     """Tokens generated per answer: the longest label + 3 on closed tasks."""
     if tc.closed:
-        return max(len(lm.tokenizer(lab, add_special_tokens=False)["input_ids"]) for lab in tc.labels or [""]) + 3
+        from .scoring import label_answer_budget
+
+        return label_answer_budget(lm.tokenizer, tc.labels or [])
     return open_max_new_tokens
 
 

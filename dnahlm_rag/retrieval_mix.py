@@ -46,6 +46,11 @@ from typing import Any
 from .errors import DnaHlmError
 
 MIX_FILE = "retrieval_mix.json"
+#: Neighbours per question unless told otherwise: the k ``mix fit`` fits the weights at, ``dnahlm eval``
+#: judges its goals at, and ``ask`` / ``batch`` / ``examples`` retrieve (so what they answer is what
+#: was measured). On the valid splits the kNN vote at k = 3 is as good as at 4 or better on 3 of 4
+#: closed tasks (docs/results.md, "Neighbour count k"); tuning prompts carry 4 (recipes/instruct).
+DEFAULT_K = 3
 MIX_FORMAT = 4  # 4: answer-level mixture, posterior-weighted decoding (3: per-token, rank-weighted vote;
 #                  2: per-token, uniform vote; 1: label-level scoring, per-token decoding)
 GRID = tuple(round(0.1 * i, 1) for i in range(11))  # lambdas tried on valid (closed tasks)
@@ -224,7 +229,7 @@ class FitConfig:
     """What ``dnahlm mix fit`` measures: RAG prompts with ``k`` neighbours on valid items."""
 
     tasks: list[str] = field(default_factory=lambda: ["splice", "trna_aa", "feature_type", "genus_16s", "product"])
-    k: int = 3
+    k: int = DEFAULT_K
     max_items: int = 200  # valid items per task (seeded sample)
     seed: int = 0
     batch_size: int = 16

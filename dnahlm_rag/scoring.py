@@ -65,6 +65,14 @@ def parse_label(text: str, labels: Sequence[str]) -> str | None:
     return None
 
 
+def label_answer_budget(tokenizer: Any, labels: Sequence[str]) -> int:
+    """Tokens to reserve for a closed task's answer: its longest label's tokens + 3 (end of text and
+    slack). ``dnahlm eval`` generates this many and keeps the rest of the context for the prompt;
+    ``ask`` and ``batch`` do the same, so a closed question gets the same prompt (the same
+    neighbours shown) in both."""
+    return max(len(tokenizer(lab, add_special_tokens=False)["input_ids"]) for lab in labels or [""]) + 3
+
+
 def require_labels(labels: Sequence[str] | None, task: str = "this task") -> list[str]:
     if not labels:
         raise NoLabelsError(f"task {task!r} has no allowed labels (an open-text task): it cannot be scored by "

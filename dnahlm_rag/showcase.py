@@ -17,6 +17,7 @@ from .atomic import atomic_file
 from .chain import ChainConfig
 from .errors import DnaHlmError
 from .instruct import task_embedder
+from .retrieval_mix import DEFAULT_K
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def first_test_item(data_dir: Path, task: str) -> dict[str, Any]:
 
 
 def run_examples(data_dir: str | Path = "data", index_root: str | Path = "indexes", model_dir: str | None = None,
-                 k: int = 4, out: str | Path | None = "reports/examples.md") -> list[dict[str, Any]]:
+                 k: int = DEFAULT_K, out: str | Path | None = "reports/examples.md") -> list[dict[str, Any]]:
     """Answer :data:`EXAMPLES` in RAG mode, each against the index of its task's train split.
 
     Returns one dict per example (task, question, the task ``ask`` would route the question to,

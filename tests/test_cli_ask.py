@@ -8,6 +8,7 @@ import torch
 from typer.testing import CliRunner
 
 from dnahlm_rag.cli.app import app
+from dnahlm_rag.retrieval_mix import DEFAULT_K
 
 from rag_fixtures import cached_tiny_model, make_coding_segments, make_segments, make_task
 
@@ -194,7 +195,7 @@ def test_batch_records_bad_rows_and_resumes(work, tmp_path) -> None:
     assert [g["id"] for g in got] == [x["id"] for x in items]
     errs = {g["id"]: g["error"] for g in got if g["error"]}
     assert set(errs) == {"bad", "noseq"} and "not DNA" in errs["bad"] and "needs a sequence" in errs["noseq"]
-    assert all(isinstance(g["answer"], str) and len(g["neighbours"]) == 4 for g in got if not g["error"])
+    assert all(isinstance(g["answer"], str) and len(g["neighbours"]) == DEFAULT_K for g in got if not g["error"])
     # an existing output is never silently overwritten
     assert runner.invoke(app, args).exit_code == 2
     # simulate an interruption: keep two answered rows and a torn line, then resume
@@ -319,6 +320,46 @@ def test_novelty_note_reaches_ask_and_batch_provenance(work, tmp_path) -> None:
     run_batch(a, fa, tmp_path / "o.jsonl", question="What type?", progress=False)
     row = json.loads((tmp_path / "o.jsonl").read_text())
     assert row["task"] == "feature_type" and any("unlike" in p for p in row["provenance"])
+
+
+def test_a_closed_task_reserves_its_labels_budget_so_prompts_match_the_evaluation(work, monkeypatch) -> None:
+    """`ask` reserved its open-answer limit (32 tokens) for a closed task too, so near a small
+    model's context it dropped a neighbour from the prompt that `dnahlm eval` (which reserves the
+    labels' length) kept, and answered other items differently."""
+    from dnahlm_rag.answer import AnswerConfig, Answerer
+    from dnahlm_rag.chain import PromptBuilder
+    from dnahlm_rag.evaluate import EvalConfig, answer_budget, choose_phrasing, load_task, render_prompts
+    from dnahlm_rag.instruct import PromptStyle, read_prompt_style
+    from dnahlm_rag.scoring import label_answer_budget
+
+    root, rows, model = work
+    labels = ["CDS", "tRNA", "rRNA"]
+    cfg = AnswerConfig(mode="rag", model_dir=model, index_dir=None, data_dir=str(root / "data"), task="feature_type",
+                       max_new_tokens=32)
+    a = Answerer(cfg, labels)
+    tok = a.llm.loaded.tokenizer
+    assert a.llm.max_new_tokens == label_answer_budget(tok, labels) < 32
+    assert Answerer(AnswerConfig(mode="plain", model_dir=model, max_new_tokens=32)).llm.max_new_tokens == 32  # open
+    # the same item and neighbours render the same prompt in ask and in the evaluation, also when
+    # the prompt fills the context up to the labels' budget (then the open limit would drop a neighbour)
+    tc = load_task(root / "data", "feature_type", EvalConfig(tasks=["feature_type"], ks=[3], max_items=1))
+    lm = a.llm.loaded
+    style = read_prompt_style(model) or PromptStyle()
+    budget = answer_budget(tc, lm, 24)
+
+    def prompts() -> tuple[str, str]:
+        want = render_prompts(tc, 3, choose_phrasing(tc, "seen", ""), lm, style, budget)[0]
+        docs = a.retriever.invoke(tc.items[0]["seq"])
+        return want, PromptBuilder(a.llm, a.config.chain).render_rag(tc.question, tc.items[0]["seq"], docs)
+
+    want, got = prompts()
+    assert got == want and want.count("### Response") == 4  # 3 neighbours and the query
+    # (the loaded model is cached for the whole process: monkeypatch puts its context back)
+    monkeypatch.setattr(lm, "context", len(tok(want, add_special_tokens=False)["input_ids"]) + int(a.llm.prepend_bos) + budget)
+    want, got = prompts()
+    assert got == want and want.count("### Response") == 4
+    a.llm.max_new_tokens = 32  # the old reserve: one neighbour less than the evaluation showed
+    assert prompts()[1].count("### Response") == 3
 
 
 def test_batch_task_without_index_uses_the_task_finder(work, tmp_path) -> None:
@@ -800,8 +841,11 @@ def test_answers_stopped_by_the_token_limit_are_marked() -> None:
     however long."""
     from dnahlm_rag.answer import AnswerConfig, Answerer
 
+    from types import SimpleNamespace
+
     a = Answerer.__new__(Answerer)
     a.config = AnswerConfig(max_new_tokens=5)
+    a.llm = SimpleNamespace(max_new_tokens=5)
     outs = [{"answer": "DNA polymerase III", "finish_reason": "length"},
             {"answer": "DNA polymerase III subunit alpha", "finish_reason": "eos"},
             {"answer": "A", "finish_reason": "stop"}, {"answer": None}]

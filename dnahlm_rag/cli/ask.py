@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from ..retrieval_mix import DEFAULT_K
+
 if TYPE_CHECKING:
     from ..answer import Answerer
     from ..task_router import TaskRouter
@@ -153,7 +155,7 @@ def register(app: typer.Typer) -> None:
         seq: Annotated[Optional[str], typer.Option("--seq", help="The DNA sequence (A C G T, IUPAC codes allowed).")] = None,
         fasta: Annotated[Optional[Path], typer.Option("--fasta", help="A FASTA file with exactly one record.")] = None,
         mode: Annotated[Mode, typer.Option(help="rag: retrieve neighbours as few-shot context; plain: the model alone.")] = Mode.rag,
-        k: Annotated[int, typer.Option("-k", "--k", min=1, max=32, help="Neighbours retrieved and shown.")] = 4,
+        k: Annotated[int, typer.Option("-k", "--k", min=1, max=32, help="Neighbours retrieved, shown and mixed into the answer (default 3: the k `dnahlm eval` measures and `mix fit` fits the mixing weights at).")] = DEFAULT_K,
         model: Annotated[Optional[Path], typer.Option(help="Checkpoint folder (default: the newest released / sft / pretrain model).")] = None,
         index: Annotated[Optional[str], typer.Option(help="Index name under indexes/ (or a folder); default: the task's, else 'segments'.")] = None,
         task: Annotated[str, typer.Option(help=ASK_TASK_HELP)] = "auto",
@@ -261,7 +263,7 @@ def register(app: typer.Typer) -> None:
                                                 "without a question get its question, answers snap to its labels, " + TASK_EFFECT)] = "auto",
         question: Annotated[Optional[str], typer.Option(help="Question for rows that carry none.")] = None,
         mode: Annotated[Mode, typer.Option(help="rag or plain.")] = Mode.rag,
-        k: Annotated[int, typer.Option("-k", "--k", min=1, max=32, help="Neighbours per question.")] = 4,
+        k: Annotated[int, typer.Option("-k", "--k", min=1, max=32, help="Neighbours per question (default 3, as in `ask`).")] = DEFAULT_K,
         model: Annotated[Optional[Path], typer.Option(help="Checkpoint folder (default: the newest model).")] = None,
         index: Annotated[Optional[str], typer.Option(help="Index under indexes/ (default: the task's, else 'segments'; product and feature_type: the task's train rows through the neighbour finder eval uses).")] = None,
         data: Annotated[Path, typer.Option(help="Data folder (tasks, their labels and train rows).")] = Path("data"),

@@ -6,6 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..retrieval_mix import DEFAULT_K
+
 ORDER = 45
 
 
@@ -15,7 +17,7 @@ def register(app: typer.Typer) -> None:
         data: Annotated[Path, typer.Option(help="Dataset folder from `dnahlm data build`.")] = Path("data"),
         indexes: Annotated[Path, typer.Option(help="Folder holding the per-task indexes (indexes/<task>/).")] = Path("indexes"),
         model: Annotated[Optional[Path], typer.Option(help="Checkpoint folder (default: the newest model).")] = None,
-        k: Annotated[int, typer.Option("-k", min=1, max=16, help="Neighbours per question.")] = 4,
+        k: Annotated[int, typer.Option("-k", min=1, max=16, help="Neighbours per question (default 3, as `ask` and the evaluation).")] = DEFAULT_K,
         out: Annotated[Path, typer.Option(help="Markdown file the answers are written to.")] = Path("reports/examples.md"),
     ) -> None:
         """Ask five example questions (what does this encode? is this a splice donor? which genus? ...) about the first held-out test item of five tasks; print each answer beside the truth, with the neighbours it was built from."""  # noqa: E501 - the help renders line breaks as they are

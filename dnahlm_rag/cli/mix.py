@@ -6,6 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..retrieval_mix import DEFAULT_K
+
 ORDER = 48
 
 mix_app = typer.Typer(help="Retrieval mixing (kNN-LM style): the model's answers mixed with its neighbours' answers.",
@@ -17,7 +19,7 @@ def fit(
     model: Annotated[Optional[Path], typer.Option(help="Tuned model folder (default: the newest model).")] = None,
     data: Annotated[Path, typer.Option(help="Dataset folder from `dnahlm data build`.")] = Path("data"),
     tasks: Annotated[str, typer.Option(help="Comma-separated tuned tasks to fit (never a task held out of tuning).")] = "splice,trna_aa,feature_type,genus_16s,product",
-    k: Annotated[int, typer.Option("-k", "--k", min=1, max=32, help="Neighbours in each RAG prompt.")] = 3,
+    k: Annotated[int, typer.Option("-k", "--k", min=1, max=32, help="Neighbours in each RAG prompt.")] = DEFAULT_K,
     max_items: Annotated[int, typer.Option("--max-items", min=1, help="Valid items per task (seeded sample).")] = 200,
     threads: Annotated[int, typer.Option(min=0, help="Torch CPU threads (0: torch's default).")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
