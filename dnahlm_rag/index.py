@@ -87,6 +87,10 @@ class FaissConfig:
     k_factor: int = 30  # pq: candidates re-ranked exactly = k_factor x k
     threads: int = 0  # faiss OpenMP threads; 0 leaves the default
     use_gpu: bool = True  # move flat/IVF indexes to the GPU when faiss sees one
+    # ivf/hnsw: at build, the least nprobe / ef_search whose recall@10 against exact search reaches
+    # this on held-out queries (the valid split) replaces the two above (ann_effort.py); 0 keeps them
+    target_recall: float = 0.98
+    calibration_queries: int = 512  # held-out records searched for it (a seeded sample)
 
 
 @dataclass
@@ -310,6 +314,10 @@ def check_index_config(config: IndexConfig) -> None:
                     ("pq_dims", 0), ("k_factor", 1), ("threads", 0)):
         if getattr(f, key) < lo:
             raise RecipeError(f"recipe key 'faiss.{key}': must be >= {lo}, got {getattr(f, key)}")
+    if not 0.0 <= f.target_recall <= 1.0:
+        raise RecipeError(f"recipe key 'faiss.target_recall': must lie in [0, 1], got {f.target_recall}")
+    if f.calibration_queries < 1:
+        raise RecipeError(f"recipe key 'faiss.calibration_queries': must be >= 1, got {f.calibration_queries}")
     if config.protein_min_aa < 0:
         raise RecipeError(f"recipe key 'protein_min_aa': must be >= 0, got {config.protein_min_aa}")
     if config.faiss.kind not in KINDS:
@@ -321,11 +329,14 @@ def check_index_config(config: IndexConfig) -> None:
 # --------------------------------------------------------------------------------------------
 def build_index(docs: list[dict[str, Any]], out_dir: str | Path, config: IndexConfig,
                 source: dict[str, Any], model_dir: str | Path | None = None,
-                show_progress: bool = True) -> dict[str, Any]:
+                show_progress: bool = True, held_out: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     """Embed ``docs``, index them and write ``out_dir`` atomically; returns the manifest.
 
     With ``config.embedder == "protein"`` the rows must come from :func:`protein_records` (their
-    ``protein`` column is embedded).
+    ``protein`` column is embedded). ``held_out``: records of the same kind that are not indexed
+    (the valid split); an ivf or hnsw index chooses its search effort on them
+    (:func:`~dnahlm_rag.ann_effort.calibrate`, ``faiss.target_recall``), and the manifest's
+    ``faiss.calibration`` records what was measured (null when nothing was calibrated).
     """
     faiss = _faiss()
     check_index_config(config)
@@ -358,6 +369,16 @@ def build_index(docs: list[dict[str, Any]], out_dir: str | Path, config: IndexCo
     t_embed = time.perf_counter()
     index = _make_faiss(vecs, config.faiss)
     t_index = time.perf_counter()
+    calibration = None
+    if config.faiss.kind in ("ivf", "hnsw") and config.faiss.target_recall > 0 and held_out:
+        from .ann_effort import calibrate, sample_rows
+
+        rows = sample_rows(list(held_out), config.faiss.calibration_queries)
+        queries = emb.embed_queries([d["protein"] if level == "protein" else d["seq"] for d in rows])
+        calibration = calibrate(index, config.faiss.kind, vecs, queries, config.faiss.target_recall)
+    nprobe = calibration.effort if calibration and calibration.kind == "ivf" else config.faiss.nprobe
+    ef_search = calibration.effort if calibration and calibration.kind == "hnsw" else config.faiss.ef_search
+    t_calibrate = time.perf_counter()
     with atomic_dir(out_dir) as tmp:
         faiss.write_index(index, str(tmp / INDEX_FILE))
         with open(tmp / DOCSTORE, "w", encoding="utf-8") as f:
@@ -383,15 +404,17 @@ def build_index(docs: list[dict[str, Any]], out_dir: str | Path, config: IndexCo
             tmp, STAGE, FORMAT_VERSION, level=level, **extra,
             embedder=emb.describe(), dim=int(vecs.shape[1]), metric="inner_product",
             kind=config.faiss.kind,
-            faiss={"kind": config.faiss.kind, "nprobe": config.faiss.nprobe, "ef_search": config.faiss.ef_search,
+            faiss={"kind": config.faiss.kind, "nprobe": nprobe, "ef_search": ef_search,
                    "nlist": int(getattr(index, "nlist", 0)), "pq_dims": config.faiss.pq_dims,
-                   "k_factor": config.faiss.k_factor},
+                   "k_factor": config.faiss.k_factor,
+                   "calibration": calibration.to_json() if calibration else None},
             model_dir=str(model_dir) if model_dir is not None else None,
             source=source, count=len(docs),
             files={name: sha256_file(tmp / name) for name in files},
             seconds={"fit": round(t_fit - t0, 3), "embed": round(t_embed - t_fit, 3),
                      "embed_seq": round(t_seq - t_fit, 3), "embed_text": round(t_embed - t_seq, 3),
-                     "index": round(t_index - t_embed, 3), "total": round(time.perf_counter() - t0, 3)},
+                     "index": round(t_index - t_embed, 3), "calibrate": round(t_calibrate - t_index, 3),
+                     "total": round(time.perf_counter() - t0, 3)},
         )
     return manifest
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -32,6 +32,24 @@ class Kind(str, Enum):
     pq = "pq"
 
 
+def _held_out(data: Path, task: Optional[str], cfg: Any) -> list[dict[str, Any]]:
+    """The valid split's records (not indexed), to choose an ivf/hnsw index's search effort on."""
+    from ..errors import DnaHlmError
+    from ..index import load_records, protein_records
+
+    if "valid" in cfg.splits:
+        typer.echo("the valid split is indexed: no held-out records to choose the search effort on; "
+                   f"nprobe {cfg.faiss.nprobe}, ef_search {cfg.faiss.ef_search} from the recipe")
+        return []
+    try:
+        rows, _ = load_records(data, task=task, splits=["valid"])
+        return protein_records(rows, cfg.protein_min_aa) if cfg.embedder == "protein" else rows
+    except DnaHlmError:
+        typer.echo("no valid-split records to choose the search effort on; "
+                   f"nprobe {cfg.faiss.nprobe}, ef_search {cfg.faiss.ef_search} from the recipe")
+        return []
+
+
 def register(app: typer.Typer) -> None:
     group = typer.Typer(help="Build retrieval indexes over annotated segments (FAISS + JSON docstore).",
                         no_args_is_help=True)
@@ -42,7 +60,7 @@ def register(app: typer.Typer) -> None:
         name: Annotated[Optional[str], typer.Option(help="Index name: writes indexes/NAME/ (default: the task name, 'proteins' for --embedder protein, else 'segments').")] = None,
         embedder: Annotated[Optional[Embedder], typer.Option(help="Embedder (default: the recipe's, kmer+text); protein: translated CDS segments, a protein-level index; site: base-by-base windows centred on a site (splice); trna: a tRNA's anticodon and the amino acid it decodes (trna_aa).")] = None,
         splits: Annotated[str, typer.Option(help="Comma-separated splits to index (evaluation: train only).")] = "train",
-        kind: Annotated[Optional[Kind], typer.Option(help="flat (exact inner product, the default) or approximate: ivf, hnsw, or pq (4-bit product-quantizer codes scanned, the best 30 x k re-ranked exactly; recall@10 0.99 on the segment index at half the time of flat, docs/benchmarks.md).")] = None,
+        kind: Annotated[Optional[Kind], typer.Option(help="flat (exact inner product, the default) or approximate: ivf or hnsw (their search effort is chosen at build so that recall@10 against exact search reaches faiss.target_recall, 0.98, on the valid split's records), or pq (4-bit product-quantizer codes scanned, the best 30 x k re-ranked exactly; recall@10 0.99 on the segment index at half the time of flat, docs/benchmarks.md).")] = None,
         task: Annotated[Optional[str], typer.Option(help="Index data/tasks/TASK/<split>.jsonl (items keep their labels) instead of segments.jsonl.")] = None,
         model: Annotated[Optional[Path], typer.Option(help="Checkpoint folder for the lm embedder (default: the newest model).")] = None,
         recipe: Annotated[str, typer.Option(help="recipes/index/<NAME>.toml or a path.")] = "default",
@@ -76,9 +94,16 @@ def register(app: typer.Typer) -> None:
         docs, source = load_records(data, task=task, splits=cfg.splits)
         if protein:
             docs = protein_records(docs, cfg.protein_min_aa)
+        held_out = _held_out(data, task, cfg) if cfg.faiss.kind in ("ivf", "hnsw") and cfg.faiss.target_recall > 0 else []
         typer.echo(f"indexing {len(docs)} records ({', '.join(cfg.splits)}) with {cfg.embedder}, {cfg.faiss.kind}")
-        m = build_index(docs, out, cfg, source, model_dir=model_dir)
+        m = build_index(docs, out, cfg, source, model_dir=model_dir, held_out=held_out)
         typer.echo(f"wrote {out}: {m['count']} vectors x {m['dim']} dims, {m['seconds']['total']:.1f} s "
                    f"(embed {m['seconds']['embed']:.1f} s)")
+        cal = m["faiss"].get("calibration")
+        if cal:
+            knob = "nprobe" if cal["kind"] == "ivf" else "ef_search"
+            typer.echo(f"search effort {knob} = {cal['effort']}: recall@{cal['k']} {cal['recall']:.3f} against exact "
+                       f"search on {cal['queries']} held-out valid records ({cal['ms_per_query']:.2f} ms/query); target "
+                       f"{cal['target']}" + ("" if cal["met"] else " NOT met at the largest effort tried"))
 
     app.add_typer(group, name="index")
