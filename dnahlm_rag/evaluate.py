@@ -20,6 +20,11 @@ Systems (``--modes``):
 * ``blast``: the label of the best ``blastn`` hit (bit score) in a database made from the TRAIN
   split (``makeblastdb``; ``blastn-short`` for queries under 100 nt); an item without a hit gets
   the majority label (the hit rate is reported). Skipped when BLAST+ is not installed.
+* ``blastx`` (tasks whose items are CDS, :data:`TRANSLATED_TASKS`: ``product``): the label of the
+  best ``blastx`` hit (bit score) in a protein database of the TRAIN items translated
+  (:func:`~dnahlm_rag.orfs.translate_cds`, genetic code per organism group), the query translated
+  in six frames with its own organism's code; no hit: the majority label, as ``blast``. The
+  translated search the protein-level retriever is measured against (issue 7).
 * ``base-plain``: the pretrained model, plain prompt (no examples).
 * ``sft-plain``: the instruction-tuned model, plain prompt.
 * ``sft-rag``: the instruction-tuned model with the ``k`` nearest TRAIN items as examples, for
@@ -73,7 +78,9 @@ from .atomic import atomic_file, check_dir_path, sha256_file, sha256_text, write
 from .errors import DnaHlmError
 from .retrieval_mix import DEFAULT_K, MIX_FORMAT
 
-MODES = ("majority", "constant", "knn", "blast", "base-plain", "sft-plain", "sft-rag", "sft-rag-mix")
+MODES = ("majority", "constant", "knn", "blast", "blastx", "base-plain", "sft-plain", "sft-rag", "sft-rag-mix")
+#: Tasks whose items and train items are CDS read 5'->3', so that blastx applies.
+TRANSLATED_TASKS = ("product",)
 LM_MODES = ("base-plain", "sft-plain", "sft-rag", "sft-rag-mix")
 RAG_MODES = ("sft-rag", "sft-rag-mix")
 PHRASINGS = ("seen", "held-out")
@@ -235,11 +242,25 @@ def run_baseline(tc: TaskContext, cell: Cell, work: Path,
         return [p if p is not None else tc.majority for p in preds], {}
     if cell.mode == "blast":
         return blast_top_hit(tc, work, threads)
+    if cell.mode == "blastx":
+        return blastx_top_hit(tc, work, threads)
     raise DnaHlmError(f"unknown baseline {cell.mode!r}")
 
 
-def blast_available() -> bool:
-    return all(shutil.which(x) for x in ("blastn", "makeblastdb"))
+def blast_available(program: str = "blastn") -> bool:
+    return all(shutil.which(x) for x in (program, "makeblastdb"))
+
+
+def _best_hits(tabular: str) -> dict[int, tuple[float, int]]:
+    """{query number: (bit score, subject number)} of the best hit per query in BLAST's
+    ``-outfmt "6 qseqid sseqid bitscore"`` output, ids written as ``q<i>`` / ``t<j>``."""
+    best: dict[int, tuple[float, int]] = {}
+    for line in tabular.splitlines():
+        q, s, bits = line.split("\t")
+        qi, si, b = int(q[1:]), int(s[1:]), float(bits)
+        if qi not in best or b > best[qi][0]:
+            best[qi] = (b, si)
+    return best
 
 
 def blast_top_hit(tc: TaskContext, work: Path, threads: int = 0) -> tuple[list[str | None], dict[str, Any]]:
@@ -265,14 +286,47 @@ def blast_top_hit(tc: TaskContext, work: Path, threads: int = 0) -> tuple[list[s
         res = subprocess.run(["blastn", "-task", btask, "-query", str(tmp / "query.fa"), "-db", str(tmp / "db"),
                               "-outfmt", "6 qseqid sseqid bitscore", "-max_target_seqs", "5", "-evalue", "10",
                               "-num_threads", str(threads), "-mt_mode", "1"], check=True, capture_output=True, text=True)
-    best: dict[int, tuple[float, int]] = {}
-    for line in res.stdout.splitlines():
-        q, s, bits = line.split("\t")
-        qi, si, b = int(q[1:]), int(s[1:]), float(bits)
-        if qi not in best or b > best[qi][0]:
-            best[qi] = (b, si)
+    best = _best_hits(res.stdout)
     preds = [str(tc.train[best[i][1]]["label"]) if i in best else tc.majority for i in range(len(tc.items))]
     return preds, {"blast_task": btask, "hit_rate": len(best) / max(1, len(tc.items)),
+                   "no_hit_fallback": "majority label"}
+
+
+def blastx_top_hit(tc: TaskContext, work: Path, threads: int = 0) -> tuple[list[str | None], dict[str, Any]]:
+    """Label of the best-scoring blastx hit of each item among the train items translated.
+
+    Train CDS are translated with their organism's genetic code (:func:`~dnahlm_rag.orfs.genetic_code_for`;
+    the ones under 10 amino acids are left out); items are searched in six frames, one blastx run
+    per genetic code among them (``-query_gencode``), e-value 10 as the ``blast`` baseline.
+    """
+    from .orfs import genetic_code_for, translate_cds
+
+    threads = threads if threads > 0 else (os.cpu_count() or 1)
+    work.mkdir(parents=True, exist_ok=True)
+    by_code: dict[int, list[int]] = {}
+    for i, r in enumerate(tc.items):
+        by_code.setdefault(genetic_code_for(str(r.get("organism") or "")), []).append(i)
+    best: dict[int, tuple[float, int]] = {}
+    with tempfile.TemporaryDirectory(dir=work) as tmp_s:
+        tmp = Path(tmp_s)
+        with open(tmp / "train.faa", "w") as f:
+            for j, r in enumerate(tc.train):
+                protein = translate_cds(r["seq"], genetic_code_for(str(r.get("organism") or "")))
+                if len(protein) >= 10:
+                    f.write(f">t{j}\n{protein}\n")
+        subprocess.run(["makeblastdb", "-in", str(tmp / "train.faa"), "-dbtype", "prot", "-out", str(tmp / "db")],
+                       check=True, capture_output=True)
+        for code, idx in sorted(by_code.items()):
+            with open(tmp / "query.fa", "w") as f:
+                for i in idx:
+                    f.write(f">q{i}\n{tc.items[i]['seq']}\n")
+            res = subprocess.run(["blastx", "-query", str(tmp / "query.fa"), "-db", str(tmp / "db"),
+                                  "-query_gencode", str(code), "-outfmt", "6 qseqid sseqid bitscore",
+                                  "-max_target_seqs", "5", "-evalue", "10", "-num_threads", str(threads),
+                                  "-mt_mode", "1"], check=True, capture_output=True, text=True)
+            best.update(_best_hits(res.stdout))
+    preds = [str(tc.train[best[i][1]]["label"]) if i in best else tc.majority for i in range(len(tc.items))]
+    return preds, {"hit_rate": len(best) / max(1, len(tc.items)), "genetic_codes": sorted(by_code),
                    "no_hit_fallback": "majority label"}
 
 
@@ -422,6 +476,9 @@ def plan_cells(tc: TaskContext, cfg: EvalConfig, have_blast: bool) -> list[Cell]
             cells += [Cell(tc.name, mode, k) for k in cfg.ks]
         elif mode == "blast":
             if have_blast:
+                cells.append(Cell(tc.name, mode))
+        elif mode == "blastx":
+            if tc.name in TRANSLATED_TASKS and blast_available("blastx"):
                 cells.append(Cell(tc.name, mode))
         elif mode == "sft-rag":
             for ph in cfg.phrasings:  # held-out wording: only at the primary k (it costs a full LM pass per k)
@@ -585,6 +642,8 @@ def run_eval(data_dir: str | Path, out_dir: str | Path, cfg: EvalConfig = EvalCo
     have_blast = blast_available()
     if "blast" in cfg.modes and not have_blast:
         skipped.append("blast: blastn/makeblastdb not installed")
+    if "blastx" in cfg.modes and not blast_available("blastx"):
+        skipped.append("blastx: blastx/makeblastdb not installed")
     t0 = time.perf_counter()
     results: dict[str, Any] = {"config": asdict(cfg), "data": str(data), "models": {k: str(v) if v else None for k, v in models.items()},
                                "data_policies": data_manifest.get("policies", {}), "skipped": skipped, "tasks": {}}
@@ -600,6 +659,7 @@ def run_eval(data_dir: str | Path, out_dir: str | Path, cfg: EvalConfig = EvalCo
                 continue
             done[cell.name] = r
         comps = []
+        blastx = done.get(Cell(name, "blastx").name)
         for c in done.values():
             if c["mode"] in RAG_MODES:
                 plain = done.get(Cell(name, "sft-plain", 0, c["phrasing"]).name)
@@ -608,6 +668,10 @@ def run_eval(data_dir: str | Path, out_dir: str | Path, cfg: EvalConfig = EvalCo
                     comps.append({"kind": "rag_vs_plain", **compare(c, plain)})
                 if knn:
                     comps.append({"kind": "rag_vs_knn", **compare(c, knn)})
+                if blastx and c["mode"] == "sft-rag-mix" and c["phrasing"] == "seen":
+                    comps.append({"kind": "rag_vs_blastx", **compare(c, blastx)})
+            if c["mode"] == "knn" and blastx:  # the protein-level neighbours alone against blastx
+                comps.append({"kind": "knn_vs_blastx", **compare(c, blastx)})
             if c["mode"] == "sft-plain":
                 base = done.get(Cell(name, "base-plain", 0, c["phrasing"]).name)
                 if base:

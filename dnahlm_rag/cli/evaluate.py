@@ -26,7 +26,7 @@ def _task_items(spec: str) -> dict[str, int]:
 
 def eval_cmd(
     tasks: Annotated[str, typer.Option(help="Comma-separated tasks.")] = "splice,promoter,trna_aa,feature_type,genus_16s,product",
-    modes: Annotated[str, typer.Option(help="Comma-separated systems: majority, constant (open tasks: the best single answer on valid), knn, blast, base-plain, sft-plain, sft-rag, sft-rag-mix (needs `dnahlm mix fit`).")] = "majority,constant,knn,blast,base-plain,sft-plain,sft-rag,sft-rag-mix",
+    modes: Annotated[str, typer.Option(help="Comma-separated systems: majority, constant (open tasks: the best single answer on valid), knn, blast (blastn), blastx (product: translated search of the train CDS), base-plain, sft-plain, sft-rag, sft-rag-mix (needs `dnahlm mix fit`).")] = "majority,constant,knn,blast,blastx,base-plain,sft-plain,sft-rag,sft-rag-mix",
     ks: Annotated[str, typer.Option(help="Neighbour counts for knn and sft-rag.")] = "1,3,5",
     phrasings: Annotated[str, typer.Option(help="Prompt phrasings: seen (the task's own question, used in tuning) and/or held-out (the phrasings held out of tuning, in turn item by item).")] = "seen,held-out",
     data: Annotated[Path, typer.Option(help="Dataset folder from `dnahlm data build`.")] = Path("data"),
