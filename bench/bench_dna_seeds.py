@@ -47,6 +47,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from dnahlm_rag.evaluate import best_blast_hits  # noqa: E402
 
 _CODE = np.full(256, 4, dtype=np.uint8)  # A C G T -> 0..3, anything else -> 4 (breaks a word)
 for _i, _c in enumerate(b"ACGT"):
@@ -170,12 +173,7 @@ def blastn_top(docs: list[dict], queries: list[dict], threads: int) -> tuple[dic
         seconds = time.perf_counter() - t
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    best: dict[int, tuple[float, int]] = {}
-    for line in res.stdout.splitlines():
-        q, s, b = line.split("\t")
-        qi, si, bits = int(q[1:]), int(s[1:]), float(b)
-        if qi not in best or bits > best[qi][0]:
-            best[qi] = (bits, si)
+    best = best_blast_hits(res.stdout)
     return {q: s for q, (_, s) in best.items()}, seconds
 
 

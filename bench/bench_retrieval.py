@@ -49,6 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dnahlm_rag.ann_effort import calibrate, recall_at, sample_rows  # noqa: E402
+from dnahlm_rag.evaluate import best_blast_hits  # noqa: E402
 from dnahlm_rag.index import FaissConfig, IndexConfig, SegmentIndex, _make_faiss, build_index, load_records, read_jsonl  # noqa: E402
 from dnahlm_rag.recipes import load_recipe  # noqa: E402
 
@@ -135,12 +136,7 @@ def blast_side_by_side(idx: SegmentIndex, queries: list[dict], threads: int, pro
         t_blast = time.perf_counter() - t
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    best: dict[int, tuple[float, int]] = {}
-    for line in res.stdout.splitlines():
-        q, s, b = line.split("\t")
-        qi, si, bs = int(q[1:]), int(s[1:]), float(b)
-        if qi not in best or bs > best[qi][0]:
-            best[qi] = (bs, si)
+    best = best_blast_hits(res.stdout)
     seqs = [q["seq"] for q in queries]
     t = time.perf_counter()
     hits = idx.search(seqs, k=1)

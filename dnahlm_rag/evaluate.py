@@ -251,9 +251,9 @@ def blast_available(program: str = "blastn") -> bool:
     return all(shutil.which(x) for x in (program, "makeblastdb"))
 
 
-def _best_hits(tabular: str) -> dict[int, tuple[float, int]]:
+def best_blast_hits(tabular: str) -> dict[int, tuple[float, int]]:
     """{query number: (bit score, subject number)} of the best hit per query in BLAST's
-    ``-outfmt "6 qseqid sseqid bitscore"`` output, ids written as ``q<i>`` / ``t<j>``."""
+    ``-outfmt "6 qseqid sseqid bitscore"`` output, ids written as one letter and a number (``q<i>``, ``t<j>``)."""
     best: dict[int, tuple[float, int]] = {}
     for line in tabular.splitlines():
         q, s, bits = line.split("\t")
@@ -286,7 +286,7 @@ def blast_top_hit(tc: TaskContext, work: Path, threads: int = 0) -> tuple[list[s
         res = subprocess.run(["blastn", "-task", btask, "-query", str(tmp / "query.fa"), "-db", str(tmp / "db"),
                               "-outfmt", "6 qseqid sseqid bitscore", "-max_target_seqs", "5", "-evalue", "10",
                               "-num_threads", str(threads), "-mt_mode", "1"], check=True, capture_output=True, text=True)
-    best = _best_hits(res.stdout)
+    best = best_blast_hits(res.stdout)
     preds = [str(tc.train[best[i][1]]["label"]) if i in best else tc.majority for i in range(len(tc.items))]
     return preds, {"blast_task": btask, "hit_rate": len(best) / max(1, len(tc.items)),
                    "no_hit_fallback": "majority label"}
@@ -324,7 +324,7 @@ def blastx_top_hit(tc: TaskContext, work: Path, threads: int = 0) -> tuple[list[
                                   "-query_gencode", str(code), "-outfmt", "6 qseqid sseqid bitscore",
                                   "-max_target_seqs", "5", "-evalue", "10", "-num_threads", str(threads),
                                   "-mt_mode", "1"], check=True, capture_output=True, text=True)
-            best.update(_best_hits(res.stdout))
+            best.update(best_blast_hits(res.stdout))
     preds = [str(tc.train[best[i][1]]["label"]) if i in best else tc.majority for i in range(len(tc.items))]
     return preds, {"hit_rate": len(best) / max(1, len(tc.items)), "genetic_codes": sorted(by_code),
                    "no_hit_fallback": "majority label"}
