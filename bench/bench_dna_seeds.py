@@ -49,7 +49,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dnahlm_rag.evaluate import best_blast_hits  # noqa: E402
+from dnahlm_rag.blast_baselines import best_blast_hits  # noqa: E402
 
 _CODE = np.full(256, 4, dtype=np.uint8)  # A C G T -> 0..3, anything else -> 4 (breaks a word)
 for _i, _c in enumerate(b"ACGT"):

@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from dnahlm_rag.ann_effort import calibrate, recall_at, sample_rows  # noqa: E402
-from dnahlm_rag.evaluate import best_blast_hits  # noqa: E402
+from dnahlm_rag.blast_baselines import best_blast_hits  # noqa: E402
 from dnahlm_rag.index import FaissConfig, IndexConfig, SegmentIndex, _make_faiss, build_index, load_records, read_jsonl  # noqa: E402
 from dnahlm_rag.recipes import load_recipe  # noqa: E402
 

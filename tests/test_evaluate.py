@@ -274,34 +274,3 @@ def test_held_out_cells_ask_in_every_held_out_phrasing_and_edited_wordings_recom
     gc.write_text(gc.read_text().replace("Base composition class?", "Which base composition class?"))
     assert cell_key(tc, cell, cfg, "m", 0.0, choose_phrasing(tc, "held-out", str(prompts))) != key
 
-
-def test_blastx_baseline_names_the_protein_through_silent_changes(tmp_path):
-    """Train CDS vs items that keep the protein but change every third base: blastn sees a third
-    of the bases changed, blastx the same protein. Only the task of translated items gets the cell."""
-    import random
-    import shutil
-
-    from dnahlm_rag.evaluate import blastx_top_hit, plan_cells
-    from rag_fixtures import random_cds
-
-    if not (shutil.which("blastx") and shutil.which("makeblastdb")):
-        pytest.skip("blastx not installed")
-    rng = random.Random(0)
-    synonyms = {"GCT": "GCC", "GCC": "GCA", "GCA": "GCG", "GCG": "GCT", "CTG": "CTC", "CTC": "CTG", "GGT": "GGC",
-                "GGC": "GGT", "GTT": "GTC", "GTC": "GTT", "TCT": "TCC", "TCC": "TCT", "ACT": "ACC", "ACC": "ACT"}
-    train = [{"id": f"t{i}", "seq": random_cds(rng, 120), "label": f"protein {i}", "organism": "Escherichia coli"}
-             for i in range(12)]
-    items = []
-    for i in (3, 7, 11):
-        s = train[i]["seq"]
-        codons = [synonyms.get(s[j:j + 3], s[j:j + 3]) for j in range(0, len(s), 3)]
-        items.append({"id": f"q{i}", "seq": "".join(codons), "label": f"protein {i}", "organism": "Escherichia coli"})
-    tc = TaskContext(name="product", closed=False, labels=None, question="q", spec={}, train=train, items=items,
-                     neighbours=[[0]] * 3, majority="protein 0", items_sha="s")
-    preds, extra = blastx_top_hit(tc, tmp_path, threads=1)
-    assert preds == ["protein 3", "protein 7", "protein 11"]
-    assert extra["hit_rate"] == 1.0 and extra["genetic_codes"] == [11]
-    cfg = EvalConfig(modes=["blastx", "majority"], ks=[3])
-    assert [c.mode for c in plan_cells(tc, cfg, have_blast=True)] == ["blastx", "majority"]
-    tc.name = "splice"
-    assert [c.mode for c in plan_cells(tc, cfg, have_blast=True)] == ["majority"]
