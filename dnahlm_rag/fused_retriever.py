@@ -25,12 +25,14 @@ protein-first won on speed: the DNA index is not searched for coding queries); t
 adds nothing for coding queries of unseen species.
 
 With ``rerank = N`` (default 50; 0 turns it off) the protein level's top N hits by word cosine are
-re-scored by :class:`~dnahlm_rag.protein_rerank.DiagonalScorer` (shared 3-mers on the best
-diagonal, ungapped BLOSUM62 segment, as ``-log10`` of its E-value, so hits found by ORFs of
-different lengths compare fairly), each against the ORF that found it, and re-ordered by that
-score, which becomes the protein ``level_score`` (the cosine moves to ``cosine``). On the
-validation organisms it lifts product F1 from 0.285 to 0.342 for about 1-2 ms more per query
-(docs/benchmarks.md, phase 5; with the earlier dense 3-mer candidates: 0.180 to 0.244). Searching only ORFs that do not overlap a better one (a second
+re-scored, each against the ORF that found it, as ``-log10`` of an E-value (so hits found by ORFs
+of different lengths compare fairly), and re-ordered by that score, which becomes the protein
+``level_score`` (the cosine moves to ``cosine``). The re-scorer (``rescorer``) is a gapped
+Smith-Waterman alignment since stop 25 (:class:`~dnahlm_rag.protein_align.AlignScorer`, BLOSUM62,
+gaps 11/1, BLAST's gapped statistics); ``"diagonal"`` is the ungapped best-diagonal segment of
+stops 16-24 (:class:`~dnahlm_rag.protein_rerank.DiagonalScorer`). On the validation organisms
+re-scoring lifts product F1 from 0.274 to 0.312 (diagonal) and 0.319 (alignment) for a few ms per
+query (docs/benchmarks.md, "Protein-level retrieval", phases 5 and 8). Searching only ORFs that do not overlap a better one (a second
 gene, not a shadow frame of the first) was tried and dropped: with genetic code 11 for every
 query, validation F1 fell from 0.346 to 0.332 (7 of the 8 queries that changed got worse). A vote of
 the top 5 hits on the product lowered validation F1 with every candidate design tried (0.285 ->
@@ -73,7 +75,7 @@ from pydantic import ConfigDict, PrivateAttr, model_validator
 from .errors import DnaHlmError
 from .index import Hit, SegmentIndex
 from .orfs import DEFAULT_TABLE, Orf, OrfResult, find_orfs
-from .protein_rerank import DiagonalScorer
+from .protein_align import DEFAULT_RERANK, RESCORERS, make_rescorer
 from .retriever import SegmentRetriever, hit_to_document
 from .seq import normalize_dna
 
@@ -185,9 +187,10 @@ class FusedRetriever(BaseRetriever):
     rrf_c: float = 60.0
     protein_weight: float = 1.0
     dna_weight: float = 1.0
-    rerank: int = 50  # top-N protein hits re-scored by DiagonalScorer (module doc); 0: off
+    rerank: int = DEFAULT_RERANK  # top-N protein hits re-scored (module doc); 0: off
+    rescorer: str = "align"  # align: gapped Smith-Waterman E-value (protein_align); diagonal: ungapped (protein_rerank)
 
-    _scorer: DiagonalScorer | None = PrivateAttr(default=None)
+    _scorer: Any = PrivateAttr(default=None)
     _positions: dict[str, int] = PrivateAttr(default_factory=dict)
     # the last retrieve_many call's query analyses, by (sequence, code, min_codons, max_orfs): an answer's provenance,
     # made right after its retrieval, reads them instead of finding the same ORFs again
@@ -199,6 +202,8 @@ class FusedRetriever(BaseRetriever):
             raise DnaHlmError(f"unknown fusion {self.fusion!r}: expected one of {', '.join(FUSIONS)}")
         if self.rerank < 0:
             raise DnaHlmError(f"rerank must be >= 0 (0: off), not {self.rerank}")
+        if self.rescorer not in RESCORERS:
+            raise DnaHlmError(f"unknown re-scorer {self.rescorer!r}: expected one of {', '.join(RESCORERS)}")
         if self.protein_index is None:
             if self.protein_index_dir is None:
                 raise ValueError("FusedRetriever needs protein_index= or protein_index_dir=")
@@ -247,18 +252,18 @@ class FusedRetriever(BaseRetriever):
             lines.append("protein level only (no DNA index)")
         return lines
 
-    def scorer(self) -> tuple[DiagonalScorer, dict[str, int]]:
-        """The diagonal re-scorer over the protein index's proteins and its id -> position map,
-        built on first use (about 1 s for 40k proteins)."""
+    def scorer(self) -> tuple[Any, dict[str, int]]:
+        """The re-scorer over the protein index's proteins and its id -> position map, built on
+        first use (about 1 s for 40k proteins)."""
         if self._scorer is None:
             assert self.protein_index is not None
             docs = self.protein_index.docs
-            self._scorer = DiagonalScorer([str(d.get("protein") or "") for d in docs])
+            self._scorer = make_rescorer(self.rescorer, [str(d.get("protein") or "") for d in docs])
             self._positions = {str(d["id"]): i for i, d in enumerate(docs)}
         return self._scorer, self._positions
 
     def _rescore(self, hits: list[tuple[Hit, Orf]]) -> list[tuple[Hit, Orf, float | None]]:
-        """The top ``rerank`` hits (by cosine) re-scored by their ORF's diagonal score, best first,
+        """The top ``rerank`` hits (by cosine) re-scored by their ORF's alignment, best first,
         each with its cosine; the rest are dropped."""
         top = sorted(hits, key=lambda x: -x[0].score)[:self.rerank]
         scorer, pos = self.scorer()

@@ -6,13 +6,13 @@ at the DNA level: the k-mer neighbours of :class:`~dnahlm_rag.instruct.TrainNeig
 the right product for about 1% of the test items. Here both sides are translated
 (:func:`~dnahlm_rag.orfs.translate_cds`, bacterial table 11), searched by exact word cosine
 (:class:`~dnahlm_rag.protein_words.WordIndex`, its idf learnt from the train proteins), and the
-top ``rerank`` hits re-scored by :class:`~dnahlm_rag.protein_rerank.DiagonalScorer`, as the
-``proteins`` index of ``ask`` does (docs/benchmarks.md, "Protein-level retrieval").
+top ``rerank`` hits re-scored by a gapped alignment (:class:`~dnahlm_rag.protein_align.AlignScorer`;
+``rescorer="diagonal"``: the ungapped :class:`~dnahlm_rag.protein_rerank.DiagonalScorer` of
+stops 16-24), as the ``proteins`` index of ``ask`` does (docs/benchmarks.md, "Protein-level retrieval").
 
 Same interface as ``TrainNeighbours``: ``search(seqs, k, exclude_ids)`` gives, per query, up to
 ``k`` ``(row index, score)`` pairs, best first, never the query's own row nor a row with the
-very same sequence. Scores are the diagonal re-scorer's ``-log10 E`` (a candidate without a
-diagonal hit scores ``-log10(K m n)``, behind every hit of its length).
+very same sequence. Scores are the re-scorer's ``-log10 E``.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from typing import Any
 
 from .instruct import is_other
 from .orfs import DEFAULT_TABLE, translate_cds
-from .protein_rerank import DiagonalScorer
+from .protein_align import TASK_RERANK, make_rescorer
 from .protein_words import WordIndex
 
 
@@ -30,13 +30,14 @@ class ProteinTrainNeighbours:
 
     level = "protein"
 
-    def __init__(self, rows: list[dict[str, Any]], rerank: int = 50, table: int = DEFAULT_TABLE) -> None:
+    def __init__(self, rows: list[dict[str, Any]], rerank: int = TASK_RERANK, table: int = DEFAULT_TABLE,
+                 rescorer: str = "align") -> None:
         self.rows = rows
         self.rerank = rerank
         self.table = table
         self.proteins = [translate_cds(r["seq"], table) for r in rows]
         self.index = WordIndex.build(self.proteins)
-        self.scorer = DiagonalScorer(self.proteins) if rerank > 0 else None
+        self.scorer = make_rescorer(rescorer, self.proteins) if rerank > 0 else None
 
     def search(self, seqs: Sequence[str], k: int, exclude_ids: Sequence[str | None] | None = None,
                batch: int = 512) -> list[list[tuple[int, float]]]:

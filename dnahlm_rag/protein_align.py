@@ -1,0 +1,117 @@
+"""Gapped re-scoring of protein candidates: Smith-Waterman local alignment with affine gaps.
+
+The protein word index proposes candidates by the cosine of shared words; :class:`AlignScorer`
+ranks them as BLAST ranks its hits, by the significance of a gapped local alignment:
+
+* score ``S``: the Smith-Waterman score of the query against each candidate under BLOSUM62, gap
+  open 11 and extend 1 (BLAST's protein defaults), computed by parasail's SIMD striped kernel with
+  a query profile built once per query (about 20-30 microseconds for two 330-residue proteins
+  here), 8-bit lanes first and 16-bit where they saturate;
+* significance: ``-log10 E`` with ``E = K m n exp(-lambda S)``, BLAST's gapped Karlin-Altschul
+  values for those settings (``lambda`` = 0.267, ``K`` = 0.041), ``m`` and ``n`` the query's and
+  the candidate's lengths in residues; higher is better, 2 means E = 0.01, and it compares across
+  the ORFs of one query.
+
+It replaced the ungapped diagonal score of :mod:`dnahlm_rag.protein_rerank` for the product
+neighbours and ``ask``'s protein hits in stop 25: on the product task's validation organisms the
+top hit's token F1 went from 0.290 (diagonal, top 50) to 0.305 (alignment, top 50) and 0.315
+(top 200), where blastx scores 0.327; the diagonal score gains nothing from deeper lists, the
+alignment does, because remote homologs keep their score across indels (docs/benchmarks.md,
+"Protein-level retrieval", phase 8). Residues outside BLOSUM62's alphabet score as ``X``.
+
+>>> s = AlignScorer(["MKTAYIAKQRQISFVKSHFSRQ", "MKTAYIAKQRQ", "QRSFHSKVFSIQRQKAIYATKM"])
+>>> [int(x) for x in s.raw("MKTAYIAKQRQISFVKSHFSRQ", [0, 1, 2])]  # self, a half, reversed
+[109, 54, 18]
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .errors import DnaHlmError
+
+#: Candidates re-scored per query ORF by ``ask``'s retriever (the word index's top N): the best
+#: validation F1 of bench/bench_protein.py that keeps 50x blastx's CPU speed (50: 0.319 at 51x;
+#: 100: 0.320 at 29x; 200: 0.320 at 18x; the diagonal score's 50: 0.312).
+DEFAULT_RERANK = 50
+#: The same for a coding task's train neighbours (``product``: evaluation, tuning prompts, ``ask
+#: --task product``), where no speed goal binds: the product task's valid split gives top-1 token
+#: F1 0.305 / 0.309 / 0.315 / 0.321 for 50 / 100 / 200 / 400 (blastx 0.327); 200 keeps the
+#: tuning-data build near a minute and a half for 19k train CDS.
+TASK_RERANK = 200
+RESCORERS = ("align", "diagonal")  # align: AlignScorer (default); diagonal: protein_rerank.DiagonalScorer
+GAP_OPEN, GAP_EXTEND = 11, 1
+#: Karlin-Altschul statistics of gapped BLOSUM62 with gaps 11/1 (BLAST's values, per raw score unit)
+KA_LAMBDA_GAPPED, KA_K_GAPPED = 0.267, 0.041
+_NOT_BLOSUM = re.compile(r"[^ARNDCQEGHILKMFPSTWYVBZX*]")
+
+
+def _clean(protein: str) -> str:
+    return _NOT_BLOSUM.sub("X", protein.upper())
+
+
+class AlignScorer:
+    """Smith-Waterman significance of a query protein against collection proteins (module doc)."""
+
+    def __init__(self, proteins: Sequence[str]) -> None:
+        import parasail
+
+        self._parasail = parasail
+        self.proteins = [_clean(p) for p in proteins]
+
+    def __len__(self) -> int:
+        return len(self.proteins)
+
+    def raw(self, query: str, targets: Sequence[int] | np.ndarray) -> np.ndarray:
+        """float64 Smith-Waterman score (BLOSUM62 units) of ``query`` against each collection
+        protein in ``targets`` (positions); 0.0 for an empty query or target."""
+        t_idx = [int(t) for t in targets]
+        if t_idx and (min(t_idx) < 0 or max(t_idx) >= len(self)):
+            raise DnaHlmError(f"target positions must lie in [0, {len(self)})")
+        out = np.zeros(len(t_idx), dtype=np.float64)
+        q = _clean(query)
+        if not q or not t_idx:
+            return out
+        ps = self._parasail
+        profile8 = ps.profile_create_8(q, ps.blosum62)
+        profile16 = None
+        for r, t in enumerate(t_idx):
+            target = self.proteins[t]
+            if not target:
+                continue
+            res = ps.sw_striped_profile_8(profile8, target, GAP_OPEN, GAP_EXTEND)
+            if res.saturated:
+                profile16 = profile16 or ps.profile_create_16(q, ps.blosum62)
+                res = ps.sw_striped_profile_16(profile16, target, GAP_OPEN, GAP_EXTEND)
+            out[r] = res.score
+        return out
+
+    def score(self, query: str, targets: Sequence[int] | np.ndarray) -> np.ndarray:
+        """float64 ``-log10 E`` of ``query`` against each of ``targets`` (module doc)."""
+        raw = self.raw(query, targets)
+        m = max(1, len(query))
+        n = np.array([max(1, len(self.proteins[int(t)])) for t in targets], dtype=np.float64)
+        return (KA_LAMBDA_GAPPED * raw - np.log(KA_K_GAPPED * m * n)) / math.log(10.0)
+
+    def rank(self, query: str, targets: Sequence[int]) -> list[tuple[int, float]]:
+        """``(target, -log10 E)`` of each of ``targets``, best first; equal scores keep the order
+        of ``targets`` (the candidate finder's)."""
+        scores = self.score(query, targets)
+        order = sorted(range(len(scores)), key=lambda r: -float(scores[r]))
+        return [(int(targets[r]), float(scores[r])) for r in order]
+
+
+def make_rescorer(name: str, proteins: Sequence[str]) -> Any:
+    """The re-scorer ``name`` of :data:`RESCORERS` over ``proteins``: both give ``score`` (-log10 E
+    per target) and ``rank`` (best first)."""
+    if name == "align":
+        return AlignScorer(proteins)
+    if name == "diagonal":
+        from .protein_rerank import DiagonalScorer
+
+        return DiagonalScorer(proteins)
+    raise DnaHlmError(f"unknown re-scorer {name!r}: expected one of {', '.join(RESCORERS)}")
