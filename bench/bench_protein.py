@@ -422,18 +422,20 @@ FUSED_VARIANTS: dict[str, dict] = {
     "rrf": {"fusion": "rrf", "rerank": 0},
     "rrf-c5": {"fusion": "rrf", "rrf_c": 5.0, "rerank": 0},
     "protein-first": {"fusion": "protein-first", "rerank": 0},
-    "protein-first+diag20": {"fusion": "protein-first", "rerank": 20},
-    "protein-first+diag25": {"fusion": "protein-first", "rerank": 25},
-    "protein-first+diag50": {"fusion": "protein-first", "rerank": 50},
-    "protein-first+diag100": {"fusion": "protein-first", "rerank": 100},
-    "rrf-c5+diag50": {"fusion": "rrf", "rrf_c": 5.0, "rerank": 50},
+    "protein-first+diag25": {"fusion": "protein-first", "rerank": 25, "rescorer": "diagonal"},
+    "protein-first+diag50": {"fusion": "protein-first", "rerank": 50, "rescorer": "diagonal"},
+    "protein-first+diag100": {"fusion": "protein-first", "rerank": 100, "rescorer": "diagonal"},
+    "rrf-c5+diag50": {"fusion": "rrf", "rrf_c": 5.0, "rerank": 50, "rescorer": "diagonal"},
+    "protein-first+align50": {"fusion": "protein-first", "rerank": 50, "rescorer": "align"},
+    "protein-first+align100": {"fusion": "protein-first", "rerank": 100, "rescorer": "align"},
+    "protein-first+align200": {"fusion": "protein-first", "rerank": 200, "rescorer": "align"},
 }
 
 
 def shipped_variant() -> str | None:
     """The :data:`FUSED_VARIANTS` entry whose settings are :class:`FusedRetriever`'s defaults
     (what ``ask`` and ``batch`` run), or None when none is."""
-    d = {k: FusedRetriever.model_fields[k].default for k in ("fusion", "rrf_c", "rerank")}
+    d = {k: FusedRetriever.model_fields[k].default for k in ("fusion", "rrf_c", "rerank", "rescorer")}
     for name, v in FUSED_VARIANTS.items():
         if v.get("dna", True) and v.get("protein", True) and {k: v.get(k, d[k]) for k in d} == d:
             return name
