@@ -100,9 +100,9 @@ class AlignScorer:
     def rank(self, query: str, targets: Sequence[int]) -> list[tuple[int, float]]:
         """``(target, -log10 E)`` of each of ``targets``, best first; equal scores keep the order
         of ``targets`` (the candidate finder's)."""
-        scores = self.score(query, targets)
-        order = sorted(range(len(scores)), key=lambda r: -float(scores[r]))
-        return [(int(targets[r]), float(scores[r])) for r in order]
+        from .protein_rerank import ranked
+
+        return ranked(targets, self.score(query, targets))
 
 
 def make_rescorer(name: str, proteins: Sequence[str]) -> Any:

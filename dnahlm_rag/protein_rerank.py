@@ -51,6 +51,7 @@ import numpy as np
 from .errors import DnaHlmError
 
 AMINO_ACIDS = "ARNDCQEGHILKMFPSTWYV"  # BLOSUM62's order
+
 #: Karlin-Altschul statistics of ungapped BLOSUM62 (BLAST's values, per raw score unit)
 KA_LAMBDA, KA_K = 0.3176, 0.134
 _OTHER = 20  # code of every non-residue (X, *, B, Z, U, O, gaps): breaks words, scores _OTHER_SCORE
@@ -59,6 +60,12 @@ _LUT = np.full(256, _OTHER, dtype=np.uint8)
 for _i, _a in enumerate(AMINO_ACIDS):
     _LUT[ord(_a)] = _i
     _LUT[ord(_a.lower())] = _i
+
+
+def ranked(targets: Sequence[int], scores: Sequence[float] | np.ndarray) -> list[tuple[int, float]]:
+    """``(target, score)`` pairs best first; equal scores keep the order of ``targets``."""
+    order = sorted(range(len(scores)), key=lambda r: -float(scores[r]))
+    return [(int(targets[r]), float(scores[r])) for r in order]
 
 
 @lru_cache(maxsize=1)
@@ -152,9 +159,7 @@ class DiagonalScorer:
     def rank(self, query: str, targets: Sequence[int]) -> list[tuple[int, float]]:
         """``(target, -log10 E)`` of each of ``targets``, best first; equal scores keep the order
         of ``targets`` (the candidate finder's)."""
-        scores = self.score(query, targets)
-        order = sorted(range(len(scores)), key=lambda r: -float(scores[r]))
-        return [(int(targets[r]), float(scores[r])) for r in order]
+        return ranked(targets, self.score(query, targets))
 
     def raw(self, query: str, targets: Sequence[int] | np.ndarray) -> np.ndarray:
         """float64 raw BLOSUM62 score of the best kept segment(s) of ``query`` against each
