@@ -45,7 +45,7 @@ first), ``rank``, and:
 
 * ``level``: ``"protein"`` or ``"dna"``, the level that ranked it best (protein on ties);
   ``levels``: every level that returned it; ``level_score``: its score at ``level`` (DNA: cosine;
-  protein: ``-log10 E`` of the diagonal re-scorer, also given as ``evalue``, or the word cosine
+  protein: ``-log10 E`` of the re-scorer (gapped alignment), also given as ``evalue``, or the word cosine
   with ``rerank = 0``); ``evalue_db``: ``evalue`` times the number of proteins in the index, the
   number of hits this good a search of the whole index expects by chance, as BLAST reports it
   (``evalue`` is one pair's);
