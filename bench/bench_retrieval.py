@@ -102,7 +102,7 @@ def recall(idx: SegmentIndex, seqs: list[str], held_out: list[dict]) -> list[tup
         t = time.perf_counter()
         ann = _make_faiss(vecs, cfg)
         effort = f"{cfg.k_factor} x 10 re-ranked"
-        if kind in ("ivf", "hnsw"):
+        if cfg.calibrates:
             cal = calibrate(ann, kind, vecs, cal_q, cfg.target_recall)
             effort = (f"{'nprobe' if kind == 'ivf' else 'efSearch'} {cal.effort} "
                       f"(valid recall {cal.recall:.3f}{'' if cal.met else ', target not met'})")

@@ -38,13 +38,25 @@ def best_blast_hits(tabular: str) -> dict[int, tuple[float, int]]:
     return best
 
 
+def _threads(threads: int) -> int:
+    """BLAST threads: ``threads``, or every core when it is 0."""
+    return threads if threads > 0 else (os.cpu_count() or 1)
+
+
+def _hit_labels(tc: TaskContext, best: dict[int, tuple[float, int]]) -> tuple[list[str | None], dict[str, Any]]:
+    """Each item's answer, the label of its best hit's train row or the majority label, and the hit rate."""
+    preds: list[str | None] = [str(tc.train[best[i][1]]["label"]) if i in best else tc.majority
+                               for i in range(len(tc.items))]
+    return preds, {"hit_rate": len(best) / max(1, len(tc.items)), "no_hit_fallback": "majority label"}
+
+
 def blast_top_hit(tc: TaskContext, work: Path, threads: int = 0) -> tuple[list[str | None], dict[str, Any]]:
     """Label of the best-scoring blastn hit of each item in a database of the train split.
 
     ``threads`` (0: all cores) split the queries between blastn threads (``-mt_mode 1``), which
     changes nothing in the hits, only the wall time (the 16S task was 97 s of a 350 s report on one).
     """
-    threads = threads if threads > 0 else (os.cpu_count() or 1)
+    threads = _threads(threads)
     work.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=work) as tmp_s:
         tmp = Path(tmp_s)
@@ -61,10 +73,8 @@ def blast_top_hit(tc: TaskContext, work: Path, threads: int = 0) -> tuple[list[s
         res = subprocess.run(["blastn", "-task", btask, "-query", str(tmp / "query.fa"), "-db", str(tmp / "db"),
                               "-outfmt", "6 qseqid sseqid bitscore", "-max_target_seqs", "5", "-evalue", "10",
                               "-num_threads", str(threads), "-mt_mode", "1"], check=True, capture_output=True, text=True)
-    best = best_blast_hits(res.stdout)
-    preds = [str(tc.train[best[i][1]]["label"]) if i in best else tc.majority for i in range(len(tc.items))]
-    return preds, {"blast_task": btask, "hit_rate": len(best) / max(1, len(tc.items)),
-                   "no_hit_fallback": "majority label"}
+    preds, extra = _hit_labels(tc, best_blast_hits(res.stdout))
+    return preds, {"blast_task": btask, **extra}
 
 
 def blastx_top_hit(tc: TaskContext, work: Path, threads: int = 0) -> tuple[list[str | None], dict[str, Any]]:
@@ -76,7 +86,7 @@ def blastx_top_hit(tc: TaskContext, work: Path, threads: int = 0) -> tuple[list[
     """
     from .orfs import genetic_code_for, translate_cds
 
-    threads = threads if threads > 0 else (os.cpu_count() or 1)
+    threads = _threads(threads)
     work.mkdir(parents=True, exist_ok=True)
     by_code: dict[int, list[int]] = {}
     for i, r in enumerate(tc.items):
@@ -100,6 +110,5 @@ def blastx_top_hit(tc: TaskContext, work: Path, threads: int = 0) -> tuple[list[
                                   "-max_target_seqs", "5", "-evalue", "10", "-num_threads", str(threads),
                                   "-mt_mode", "1"], check=True, capture_output=True, text=True)
             best.update(best_blast_hits(res.stdout))
-    preds = [str(tc.train[best[i][1]]["label"]) if i in best else tc.majority for i in range(len(tc.items))]
-    return preds, {"hit_rate": len(best) / max(1, len(tc.items)), "genetic_codes": sorted(by_code),
-                   "no_hit_fallback": "majority label"}
+    preds, extra = _hit_labels(tc, best)
+    return preds, {**extra, "genetic_codes": sorted(by_code)}

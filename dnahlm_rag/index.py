@@ -92,6 +92,11 @@ class FaissConfig:
     target_recall: float = 0.98
     calibration_queries: int = 512  # held-out records searched for it (a seeded sample)
 
+    @property
+    def calibrates(self) -> bool:
+        """Whether a build chooses the search effort on held-out records (ivf/hnsw, a target set)."""
+        return self.kind in ("ivf", "hnsw") and self.target_recall > 0
+
 
 @dataclass
 class IndexConfig:
@@ -370,7 +375,7 @@ def build_index(docs: list[dict[str, Any]], out_dir: str | Path, config: IndexCo
     index = _make_faiss(vecs, config.faiss)
     t_index = time.perf_counter()
     calibration = None
-    if config.faiss.kind in ("ivf", "hnsw") and config.faiss.target_recall > 0 and held_out:
+    if config.faiss.calibrates and held_out:
         from .ann_effort import calibrate, sample_rows
 
         rows = sample_rows(list(held_out), config.faiss.calibration_queries)

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DnaHlmError
+from .protein_rerank import DiagonalScorer, ranked
 
 #: Candidates re-scored per query ORF by ``ask``'s retriever (the word index's top N): the best
 #: validation F1 of bench/bench_protein.py that keeps 50x blastx's CPU speed (50: 0.319 at 51x;
@@ -100,8 +101,6 @@ class AlignScorer:
     def rank(self, query: str, targets: Sequence[int]) -> list[tuple[int, float]]:
         """``(target, -log10 E)`` of each of ``targets``, best first; equal scores keep the order
         of ``targets`` (the candidate finder's)."""
-        from .protein_rerank import ranked
-
         return ranked(targets, self.score(query, targets))
 
 
@@ -111,7 +110,5 @@ def make_rescorer(name: str, proteins: Sequence[str]) -> Any:
     if name == "align":
         return AlignScorer(proteins)
     if name == "diagonal":
-        from .protein_rerank import DiagonalScorer
-
         return DiagonalScorer(proteins)
     raise DnaHlmError(f"unknown re-scorer {name!r}: expected one of {', '.join(RESCORERS)}")

@@ -51,7 +51,6 @@ import numpy as np
 from .errors import DnaHlmError
 
 AMINO_ACIDS = "ARNDCQEGHILKMFPSTWYV"  # BLOSUM62's order
-
 #: Karlin-Altschul statistics of ungapped BLOSUM62 (BLAST's values, per raw score unit)
 KA_LAMBDA, KA_K = 0.3176, 0.134
 _OTHER = 20  # code of every non-residue (X, *, B, Z, U, O, gaps): breaks words, scores _OTHER_SCORE

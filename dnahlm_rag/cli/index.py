@@ -38,16 +38,16 @@ def _held_out(data: Path, task: Optional[str], cfg: Any) -> list[dict[str, Any]]
     from ..index import load_records, protein_records
 
     if "valid" in cfg.splits:
-        typer.echo("the valid split is indexed: no held-out records to choose the search effort on; "
-                   f"nprobe {cfg.faiss.nprobe}, ef_search {cfg.faiss.ef_search} from the recipe")
-        return []
-    try:
-        rows, _ = load_records(data, task=task, splits=["valid"])
-        return protein_records(rows, cfg.protein_min_aa) if cfg.embedder == "protein" else rows
-    except DnaHlmError:
-        typer.echo("no valid-split records to choose the search effort on; "
-                   f"nprobe {cfg.faiss.nprobe}, ef_search {cfg.faiss.ef_search} from the recipe")
-        return []
+        why = "the valid split is indexed: no held-out records"
+    else:
+        try:
+            rows, _ = load_records(data, task=task, splits=["valid"])
+            return protein_records(rows, cfg.protein_min_aa) if cfg.embedder == "protein" else rows
+        except DnaHlmError:
+            why = "no valid-split records"
+    typer.echo(f"{why} to choose the search effort on; nprobe {cfg.faiss.nprobe}, ef_search {cfg.faiss.ef_search} "
+               "from the recipe")
+    return []
 
 
 def register(app: typer.Typer) -> None:
@@ -94,7 +94,7 @@ def register(app: typer.Typer) -> None:
         docs, source = load_records(data, task=task, splits=cfg.splits)
         if protein:
             docs = protein_records(docs, cfg.protein_min_aa)
-        held_out = _held_out(data, task, cfg) if cfg.faiss.kind in ("ivf", "hnsw") and cfg.faiss.target_recall > 0 else []
+        held_out = _held_out(data, task, cfg) if cfg.faiss.calibrates else []
         typer.echo(f"indexing {len(docs)} records ({', '.join(cfg.splits)}) with {cfg.embedder}, {cfg.faiss.kind}")
         m = build_index(docs, out, cfg, source, model_dir=model_dir, held_out=held_out)
         typer.echo(f"wrote {out}: {m['count']} vectors x {m['dim']} dims, {m['seconds']['total']:.1f} s "
