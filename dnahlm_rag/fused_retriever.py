@@ -24,15 +24,21 @@ docs/benchmarks.md): without re-scoring, product F1 0.285 against 0.231 for ``rr
 protein-first won on speed: the DNA index is not searched for coding queries); the DNA level
 adds nothing for coding queries of unseen species.
 
-With ``rerank = N`` (default 50; 0 turns it off) the protein level's top N hits by word cosine are
-re-scored, each against the ORF that found it, as ``-log10`` of an E-value (so hits found by ORFs
-of different lengths compare fairly), and re-ordered by that score, which becomes the protein
-``level_score`` (the cosine moves to ``cosine``). The re-scorer (``rescorer``) is a gapped
-Smith-Waterman alignment since stop 25 (:class:`~dnahlm_rag.protein_align.AlignScorer`, BLOSUM62,
-gaps 11/1, BLAST's gapped statistics); ``"diagonal"`` is the ungapped best-diagonal segment of
-stops 16-24 (:class:`~dnahlm_rag.protein_rerank.DiagonalScorer`). On the validation organisms
-re-scoring lifts product F1 from 0.274 to 0.312 (diagonal) and 0.319 (alignment) for a few ms per
-query (docs/benchmarks.md, "Protein-level retrieval", phases 5 and 8). Searching only ORFs that do not overlap a better one (a second
+With ``rerank = N`` (default 500; 0 turns it off) the protein level's top N candidates by word
+cosine (merged over the ORFs, each with the ORF that found it best) are re-scored against that
+ORF as ``-log10`` of an E-value (so hits found by ORFs of different lengths compare fairly), and
+re-ordered by that score, which becomes the protein ``level_score`` (the cosine moves to
+``cosine``). The re-scorer (``rescorer``) is ``"seeded"`` since stop 26
+(:class:`~dnahlm_rag.protein_seeds.SeededScorer`): a compiled seed filter scores every candidate's
+best ungapped diagonal, and only the word ranking's first 10 and the candidates whose seed alone
+reaches E <= 0.01 get a gapped Smith-Waterman alignment (:class:`~dnahlm_rag.protein_align.AlignScorer`,
+BLOSUM62, gaps 11/1, BLAST's gapped statistics), about 30 of the 500; the others keep the ungapped
+bound. ``"align"`` aligns all N (stop 25's default, N = 50); ``"diagonal"`` is the ungapped
+best-diagonal segment of stops 16-24 (:class:`~dnahlm_rag.protein_rerank.DiagonalScorer`). On the
+validation organisms product F1 goes from 0.274 (cosine) to 0.312 (diagonal, top 50), 0.316
+(alignment, top 50) and 0.325 (seeded, top 500) for a few ms per query (docs/benchmarks.md,
+"Protein-level retrieval", phases 5, 8 and 9). Only the best ``depth`` protein hits (at least
+``2k``) go on to the fusion, and only they become ``Hit`` objects. Searching only ORFs that do not overlap a better one (a second
 gene, not a shadow frame of the first) was tried and dropped: with genetic code 11 for every
 query, validation F1 fell from 0.346 to 0.332 (7 of the 8 queries that changed got worse). A vote of
 the top 5 hits on the product lowered validation F1 with every candidate design tried (0.285 ->
@@ -67,6 +73,7 @@ from pathlib import Path
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
@@ -188,7 +195,7 @@ class FusedRetriever(BaseRetriever):
     protein_weight: float = 1.0
     dna_weight: float = 1.0
     rerank: int = DEFAULT_RERANK  # top-N protein hits re-scored (module doc); 0: off
-    rescorer: str = "align"  # align: gapped Smith-Waterman E-value (protein_align); diagonal: ungapped (protein_rerank)
+    rescorer: str = "seeded"  # seeded: alignment where seeds call for it (protein_seeds); align: every candidate; diagonal
 
     _scorer: Any = PrivateAttr(default=None)
     _positions: dict[str, int] = PrivateAttr(default_factory=dict)
@@ -262,18 +269,48 @@ class FusedRetriever(BaseRetriever):
             self._positions = {str(d["id"]): i for i, d in enumerate(docs)}
         return self._scorer, self._positions
 
-    def _rescore(self, hits: list[tuple[Hit, Orf]]) -> list[tuple[Hit, Orf, float | None]]:
-        """The top ``rerank`` hits (by cosine) re-scored by their ORF's alignment, best first,
-        each with its cosine; the rest are dropped."""
-        top = sorted(hits, key=lambda x: -x[0].score)[:self.rerank]
-        scorer, pos = self.scorer()
-        scores = [0.0] * len(top)
-        for orf in {id(o): o for _, o in top}.values():
-            sel = [r for r, (_, o) in enumerate(top) if o is orf]
-            for r, sc in zip(sel, scorer.score(orf.protein, [pos[str(top[r][0].doc["id"])] for r in sel])):
-                scores[r] = float(sc)
-        out = [(Hit(h.doc, sc, h.rank), o, h.score) for (h, o), sc in zip(top, scores)]
-        return sorted(out, key=lambda x: -x[0].score)
+    def _candidates(self, proteins: list[str], depth: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Each protein's top ``depth`` rows of the protein index by word cosine: (int64
+        positions, float64 cosines), best first. Read from the word index's arrays, so no ``Hit``
+        is made for the hundreds of candidates only the re-scorer sees."""
+        assert self.protein_index is not None
+        if self.protein_index.words is not None:
+            scores, ids = self.protein_index.words.search(proteins, depth)
+            keep = ids >= 0
+            return [(i[m], s[m].astype(np.float64)) for s, i, m in zip(scores, ids, keep)]
+        _, pos = self.scorer()  # an index without a word file (FAISS only): through its Hits
+        return [(np.array([pos[str(h.doc["id"])] for h in hs], dtype=np.int64), np.array([h.score for h in hs]))
+                for hs in self.protein_index.search(proteins, k=depth)]
+
+    def _rescore(self, found: list[tuple[np.ndarray, np.ndarray]], orfs: list[Orf], keep: int
+                 ) -> list[tuple[Hit, Orf, float | None]]:
+        """One query's protein hits, best first, the ``keep`` best only, from its ORFs' candidates
+        (``found[i]``: ORF ``orfs[i]``'s positions and cosines). A candidate several ORFs found
+        counts once, with its best cosine and that ORF. With ``rerank`` the top ``rerank`` by
+        cosine are re-scored by their ORF's ``-log10 E`` (each Hit's score; the cosine comes
+        third) and the rest dropped; without, the cosine orders them (third: None)."""
+        assert self.protein_index is not None
+        if not found:
+            return []
+        pos = np.concatenate([p for p, _ in found])
+        cos = np.concatenate([c for _, c in found])
+        orf_of = np.concatenate([np.full(p.size, i) for i, (p, _) in enumerate(found)])
+        order = np.lexsort((orf_of, -cos))  # best cosine first, the earlier ORF on ties
+        _, first = np.unique(pos[order], return_index=True)
+        order = order[np.sort(first)]  # each position once, at its best cosine
+        docs = self.protein_index.docs
+        if not self.rerank:
+            return [(Hit(docs[int(pos[j])], float(cos[j]), r), orfs[int(orf_of[j])], None)
+                    for r, j in enumerate(order[:keep])]
+        order = order[:self.rerank]
+        scorer, _ = self.scorer()
+        scores = np.zeros(order.size)
+        for i in np.unique(orf_of[order]):
+            mine = orf_of[order] == i
+            scores[mine] = scorer.score(orfs[int(i)].protein, pos[order[mine]])
+        best = np.argsort(-scores, kind="stable")[:keep]  # equal scores keep the cosine order
+        return [(Hit(docs[int(pos[order[r]])], float(scores[r]), int(r)), orfs[int(orf_of[order[r]])],
+                 float(cos[order[r]])) for r in best]
 
     # -- retrieval -----------------------------------------------------------------------------
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
@@ -286,35 +323,28 @@ class FusedRetriever(BaseRetriever):
         """Batched retrieval for normalised sequences: one protein and one DNA search in all.
         ``tables``: each query's genetic code (None: the retriever's ``table``)."""
         k = k or self.k
-        depth = max(k, self.depth, self.rerank)
+        depth = max(k, self.depth)  # hits per level into the fusion
         codes = [t or self.table for t in tables or [None] * len(seqs)]
         analyses = [self.analyse(s, t) for s, t in zip(seqs, codes)]
         self._last_analyses = {(s, c, self.min_codons, self.max_orfs): a for s, c, a in zip(seqs, codes, analyses)}
         flat = [(qi, o) for qi, a in enumerate(analyses) for o in a.orfs]
         assert self.protein_index is not None
-        prot: list[dict[str, tuple[Hit, Orf]]] = [{} for _ in seqs]
-        if flat:
-            found = self.protein_index.search([o.protein for _, o in flat], k=depth)
-            for (qi, orf), hits in zip(flat, found):
-                best = prot[qi]
-                for h in hits:
-                    key = str(h.doc["id"])
-                    if key not in best or h.score > best[key][0].score:
-                        best[key] = (h, orf)
+        found = self._candidates([o.protein for _, o in flat], max(depth, self.rerank)) if flat else []
+        per_query: list[list[int]] = [[] for _ in seqs]  # each query's rows of flat / found
+        for row, (qi, _) in enumerate(flat):
+            per_query[qi].append(row)
         dna: list[list[Hit]] = [[] for _ in seqs]
         if self.index is not None:
             # protein-first never shows a DNA hit below k protein hits: search DNA only where needed
-            need = [i for i in range(len(seqs)) if self.fusion == "rrf" or len(prot[i]) < k]
+            distinct = [np.unique(np.concatenate([found[r][0] for r in rows])).size if rows else 0 for rows in per_query]
+            need = [i for i in range(len(seqs)) if self.fusion == "rrf" or distinct[i] < k]
             if need:
                 qs = questions or [None] * len(seqs)
                 for i, hits in zip(need, self.index.search([seqs[i] for i in need], [qs[i] for i in need], k=depth)):
                     dna[i] = hits
-        out = []
-        for p, d in zip(prot, dna):
-            p_sorted = self._rescore(list(p.values())) if self.rerank else \
-                [(h, o, None) for h, o in sorted(p.values(), key=lambda x: -x[0].score)]
-            out.append(self._fuse(p_sorted, d, k))
-        return out
+        # into the fusion: depth protein hits, at least 2k (copies of a feature shown are skipped)
+        return [self._fuse(self._rescore([found[r] for r in rows], [flat[r][1] for r in rows], max(depth, 2 * k)), d, k)
+                for rows, d in zip(per_query, dna)]
 
     def _fuse(self, prot: list[tuple[Hit, Orf, float | None]], dna: list[Hit], k: int) -> list[Document]:
         """The top ``k`` of both levels' hits, fused (module doc), as Documents. ``prot``: protein

@@ -3,8 +3,10 @@
 The protein word index proposes candidates by the cosine of shared words; :class:`AlignScorer`
 ranks them as BLAST ranks its hits, by the significance of a gapped local alignment:
 
-* score ``S``: the Smith-Waterman score of the query against each candidate under BLOSUM62, gap
-  open 11 and extend 1 (BLAST's protein defaults), computed by parasail's SIMD striped kernel with
+* score ``S``: the Smith-Waterman score of the query against each candidate under BLOSUM62 with
+  BLAST's protein gap costs, existence 11 and extension 1 (a gap of g residues costs 11 + g;
+  parasail's ``open`` is the first residue's cost, so it is given 12; until stop 26 it was given 11,
+  BLAST's 10/1, under the 11/1 statistics below), computed by parasail's SIMD striped kernel with
   a query profile built once per query (about 20-30 microseconds for two 330-residue proteins
   here), 8-bit lanes first and 16-bit where they saturate;
 * significance: ``-log10 E`` with ``E = K m n exp(-lambda S)``, BLAST's gapped Karlin-Altschul
@@ -35,19 +37,35 @@ import numpy as np
 from .errors import DnaHlmError
 from .protein_rerank import DiagonalScorer, ranked
 
-#: Candidates re-scored per query ORF by ``ask``'s retriever (the word index's top N): the best
-#: validation F1 of bench/bench_protein.py that keeps 50x blastx's CPU speed (50: 0.319 at 51x;
-#: 100: 0.320 at 29x; 200: 0.320 at 18x; the diagonal score's 50: 0.312).
-DEFAULT_RERANK = 50
+#: Word candidates re-scored per query by ``ask``'s retriever (the word index's top N, merged over
+#: the query's ORFs), through the seed filter (``rescorer="seeded"``, :mod:`dnahlm_rag.protein_seeds`).
+#: Validation organisms (bench/bench_protein.py, 300 CDS; CPU ms per query from
+#: bench/bench_align_budget.py over 600 validation CDS): seeded over the top 300 / 500 / 1,000:
+#: product F1 0.321 / 0.325 / 0.328 at 5.4 / 6.3 / 8.1 ms (1/50 of blastx: 5.4 ms); alignment of
+#: every candidate, the default of stop 25: top 50 0.316 at 4.7 ms, top 200 0.319 at 9.7 ms.
+#: 500 is the deepest list within a third of stop 25's time; docs/benchmarks.md, phase 9.
+DEFAULT_RERANK = 500
 #: The same for a coding task's train neighbours (``product``: evaluation, tuning prompts, ``ask
-#: --task product``), where no speed goal binds: the product task's valid split gives top-1 token
-#: F1 0.305 / 0.309 / 0.315 / 0.321 for 50 / 100 / 200 / 400 (blastx 0.327); at 200 the
-#: neighbours of all 18,798 train CDS take 152 s here (the diagonal's top 50: 32 s), 400 twice that.
-TASK_RERANK = 200
-RESCORERS = ("align", "diagonal")  # align: AlignScorer (default); diagonal: protein_rerank.DiagonalScorer
+#: --task product``), where no speed goal binds: on the product task's valid split (1,436 items)
+#: the top neighbour's product token F1 (bench_protein's tokens) is 0.349 aligning the top 200
+#: (the default of stop 25) and 0.338 / 0.346 / 0.351 / 0.357 through the seed filter over the top
+#: 200 / 500 / 1,000 / 2,000, at 6.2 ms per item for the first and 2.3 / 3.5 / 6.4 / 12.1 ms for the
+#: others: 1,000 matches the old cost (the neighbours of all 18,798 train CDS take about 2 min).
+TASK_RERANK = 1000
+#: seeded: protein_seeds.SeededScorer (the default: AlignScorer where an ungapped seed calls for it);
+#: align: AlignScorer on every candidate; diagonal: protein_rerank.DiagonalScorer (ungapped)
+RESCORERS = ("seeded", "align", "diagonal")
+#: BLAST's gap existence and extension costs: a gap of g residues costs GAP_OPEN + g * GAP_EXTEND
 GAP_OPEN, GAP_EXTEND = 11, 1
 #: Karlin-Altschul statistics of gapped BLOSUM62 with gaps 11/1 (BLAST's values, per raw score unit)
 KA_LAMBDA_GAPPED, KA_K_GAPPED = 0.267, 0.041
+
+
+def significance(raw: np.ndarray, m: int, n: np.ndarray) -> np.ndarray:
+    """float64 ``-log10 E`` of raw scores ``raw`` (BLOSUM62 units) for a query of ``m`` residues
+    against targets of ``n`` residues (module doc); lengths below 1 count as 1."""
+    nn = np.maximum(1, np.asarray(n, dtype=np.float64))
+    return (KA_LAMBDA_GAPPED * np.asarray(raw, dtype=np.float64) - np.log(KA_K_GAPPED * max(1, m) * nn)) / math.log(10.0)
 _NOT_BLOSUM = re.compile(r"[^ARNDCQEGHILKMFPSTWYVBZX*]")
 
 
@@ -78,25 +96,24 @@ class AlignScorer:
         if not q or not t_idx:
             return out
         ps = self._parasail
+        first = GAP_OPEN + GAP_EXTEND  # parasail's open: the cost of a gap's first residue
         profile8 = ps.profile_create_8(q, ps.blosum62)
         profile16 = None
         for r, t in enumerate(t_idx):
             target = self.proteins[t]
             if not target:
                 continue
-            res = ps.sw_striped_profile_8(profile8, target, GAP_OPEN, GAP_EXTEND)
+            res = ps.sw_striped_profile_8(profile8, target, first, GAP_EXTEND)
             if res.saturated:
                 profile16 = profile16 or ps.profile_create_16(q, ps.blosum62)
-                res = ps.sw_striped_profile_16(profile16, target, GAP_OPEN, GAP_EXTEND)
+                res = ps.sw_striped_profile_16(profile16, target, first, GAP_EXTEND)
             out[r] = res.score
         return out
 
     def score(self, query: str, targets: Sequence[int] | np.ndarray) -> np.ndarray:
         """float64 ``-log10 E`` of ``query`` against each of ``targets`` (module doc)."""
-        raw = self.raw(query, targets)
-        m = max(1, len(query))
-        n = np.array([max(1, len(self.proteins[int(t)])) for t in targets], dtype=np.float64)
-        return (KA_LAMBDA_GAPPED * raw - np.log(KA_K_GAPPED * m * n)) / math.log(10.0)
+        n = np.array([len(self.proteins[int(t)]) for t in targets], dtype=np.float64)
+        return significance(self.raw(query, targets), len(query), n)
 
     def rank(self, query: str, targets: Sequence[int]) -> list[tuple[int, float]]:
         """``(target, -log10 E)`` of each of ``targets``, best first; equal scores keep the order
@@ -105,8 +122,12 @@ class AlignScorer:
 
 
 def make_rescorer(name: str, proteins: Sequence[str]) -> Any:
-    """The re-scorer ``name`` of :data:`RESCORERS` over ``proteins``: both give ``score`` (-log10 E
+    """The re-scorer ``name`` of :data:`RESCORERS` over ``proteins``: each gives ``score`` (-log10 E
     per target) and ``rank`` (best first)."""
+    if name == "seeded":
+        from .protein_seeds import SeededScorer
+
+        return SeededScorer(proteins)
     if name == "align":
         return AlignScorer(proteins)
     if name == "diagonal":

@@ -6,9 +6,11 @@ at the DNA level: the k-mer neighbours of :class:`~dnahlm_rag.instruct.TrainNeig
 the right product for about 1% of the test items. Here both sides are translated
 (:func:`~dnahlm_rag.orfs.translate_cds`, bacterial table 11), searched by exact word cosine
 (:class:`~dnahlm_rag.protein_words.WordIndex`, its idf learnt from the train proteins), and the
-top ``rerank`` hits re-scored by a gapped alignment (:class:`~dnahlm_rag.protein_align.AlignScorer`;
-``rescorer="diagonal"``: the ungapped :class:`~dnahlm_rag.protein_rerank.DiagonalScorer` of
-stops 16-24), as the ``proteins`` index of ``ask`` does (docs/benchmarks.md, "Protein-level retrieval").
+top ``rerank`` candidates (1,000) re-scored through the seed filter and a gapped alignment where
+it calls for one (:class:`~dnahlm_rag.protein_seeds.SeededScorer`; ``rescorer="align"``: every
+candidate aligned, stop 25's re-scorer over the top 200; ``"diagonal"``: the ungapped
+:class:`~dnahlm_rag.protein_rerank.DiagonalScorer` of stops 16-24), as the ``proteins`` index of
+``ask`` does (docs/benchmarks.md, "Protein-level retrieval").
 
 Same interface as ``TrainNeighbours``: ``search(seqs, k, exclude_ids)`` gives, per query, up to
 ``k`` ``(row index, score)`` pairs, best first, never the query's own row nor a row with the
@@ -31,7 +33,7 @@ class ProteinTrainNeighbours:
     level = "protein"
 
     def __init__(self, rows: list[dict[str, Any]], rerank: int = TASK_RERANK, table: int = DEFAULT_TABLE,
-                 rescorer: str = "align") -> None:
+                 rescorer: str = "seeded") -> None:
         self.rows = rows
         self.rerank = rerank
         self.table = table

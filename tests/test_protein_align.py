@@ -63,3 +63,10 @@ def test_make_rescorer_names_both_and_refuses_others():
     assert isinstance(make_rescorer("diagonal", ["MK"]), DiagonalScorer)
     with pytest.raises(DnaHlmError, match="unknown re-scorer"):
         make_rescorer("blast", ["MK"])
+
+
+def test_a_gap_of_g_residues_costs_11_plus_g_as_in_blast() -> None:
+    """BLAST's 11/1: gap existence 11, extension 1 per residue, the statistics' own setting."""
+    query = "W" * 20  # W/W scores 11 in BLOSUM62
+    targets = ["W" * 10 + "A" + "W" * 10, "W" * 10 + "AA" + "W" * 10]
+    assert [int(x) for x in AlignScorer(targets).raw(query, [0, 1])] == [220 - 12, 220 - 13]
