@@ -429,6 +429,10 @@ FUSED_VARIANTS: dict[str, dict] = {
     "protein-first+align50": {"fusion": "protein-first", "rerank": 50, "rescorer": "align"},
     "protein-first+align100": {"fusion": "protein-first", "rerank": 100, "rescorer": "align"},
     "protein-first+align200": {"fusion": "protein-first", "rerank": 200, "rescorer": "align"},
+    "protein-first+seeded50": {"fusion": "protein-first", "rerank": 50, "rescorer": "seeded"},
+    "protein-first+seeded300": {"fusion": "protein-first", "rerank": 300, "rescorer": "seeded"},
+    "protein-first+seeded500": {"fusion": "protein-first", "rerank": 500, "rescorer": "seeded"},
+    "protein-first+seeded1000": {"fusion": "protein-first", "rerank": 1000, "rescorer": "seeded"},
 }
 
 
