@@ -83,6 +83,7 @@ from .errors import DnaHlmError
 from .index import Hit, SegmentIndex
 from .orfs import DEFAULT_TABLE, Orf, OrfResult, find_orfs
 from .protein_align import DEFAULT_RERANK, RESCORERS, make_rescorer
+from .protein_seeds import SeededScorer
 from .retriever import SegmentRetriever, hit_to_document
 from .seq import normalize_dna
 
@@ -307,7 +308,11 @@ class FusedRetriever(BaseRetriever):
         scores = np.zeros(order.size)
         for i in np.unique(orf_of[order]):
             mine = orf_of[order] == i
-            scores[mine] = scorer.score(orfs[int(i)].protein, pos[order[mine]])
+            if isinstance(scorer, SeededScorer):  # aligned whatever their seeds: the query's first, not each ORF's
+                scores[mine] = scorer.score(orfs[int(i)].protein, pos[order[mine]],
+                                            always=int(mine[:scorer.always].sum()))
+            else:
+                scores[mine] = scorer.score(orfs[int(i)].protein, pos[order[mine]])
         best = np.argsort(-scores, kind="stable")[:keep]  # equal scores keep the cosine order
         return [(Hit(docs[int(pos[order[r]])], float(scores[r]), int(r)), orfs[int(orf_of[order[r]])],
                  float(cos[order[r]])) for r in best]

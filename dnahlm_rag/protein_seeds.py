@@ -203,15 +203,19 @@ class SeededScorer:
     def __len__(self) -> int:
         return len(self.aligner)
 
-    def score(self, query: str, targets: Sequence[int] | np.ndarray) -> np.ndarray:
-        """float64 ``-log10 E`` per target: the gapped alignment's where aligned, else the bound."""
+    def score(self, query: str, targets: Sequence[int] | np.ndarray, always: int | None = None) -> np.ndarray:
+        """float64 ``-log10 E`` per target: the gapped alignment's where aligned, else the bound.
+        ``always``: how many leading targets are aligned whatever their seeds (default: the
+        scorer's own ``always``; a retriever that splits one query's candidates over its ORFs
+        gives each ORF its share of the query's first ``always``)."""
         from .protein_align import significance
 
+        first = self.always if always is None else max(0, always)
         t = np.asarray(targets, dtype=np.int64).reshape(-1)
-        out = np.full(t.size, np.inf)  # the first `always` are aligned whatever their seeds
-        rest = t[self.always:]
-        out[self.always:] = significance(self.seeds.ungapped(query, rest).astype(np.float64), len(query),
-                                         self.seeds.lengths[rest])
+        out = np.full(t.size, np.inf)
+        rest = t[first:]
+        out[first:] = significance(self.seeds.ungapped(query, rest).astype(np.float64), len(query),
+                                   self.seeds.lengths[rest])
         align = out >= self.min_bound
         if align.any():
             out[align] = self.aligner.score(query, t[align])

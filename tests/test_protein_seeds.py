@@ -113,3 +113,16 @@ def test_bad_input_is_clear_and_empty_input_scores_zero() -> None:
     s = make_rescorer("seeded", ["MKTAYIAKQRQISFVKSHFSRQ", ""])
     assert s.score("", [0, 1]).shape == (2,)
     assert len(SeedFilter([])) == 0
+
+
+def test_always_can_be_given_per_call() -> None:
+    rng = random.Random(6)
+    query = _protein(rng, 120)
+    targets = [_protein(rng, 120) for _ in range(30)]
+    s = SeededScorer(targets, always=10, min_bound=50.0)  # no seed reaches 50: only `always` aligned
+    s.score(query, list(range(30)))
+    assert s.aligned == 10
+    s.score(query, list(range(30)), always=3)
+    assert s.aligned == 13
+    s.score(query, list(range(30)), always=0)
+    assert s.aligned == 13
