@@ -32,11 +32,12 @@ re-ordered by that score, which becomes the protein ``level_score`` (the cosine 
 (:class:`~dnahlm_rag.protein_seeds.SeededScorer`): a compiled seed filter scores every candidate's
 best ungapped diagonal, and only the word ranking's first 10 and the candidates whose seed alone
 reaches E <= 0.01 get a gapped Smith-Waterman alignment (:class:`~dnahlm_rag.protein_align.AlignScorer`,
-BLOSUM62, gaps 11/1, BLAST's gapped statistics), about 30 of the 500; the others keep the ungapped
+BLOSUM62, gaps 11/1, BLAST's gapped statistics), about 20 of the 500; the others keep the ungapped
 bound. ``"align"`` aligns all N (stop 25's default, N = 50); ``"diagonal"`` is the ungapped
 best-diagonal segment of stops 16-24 (:class:`~dnahlm_rag.protein_rerank.DiagonalScorer`). On the
 validation organisms product F1 goes from 0.274 (cosine) to 0.312 (diagonal, top 50), 0.316
-(alignment, top 50) and 0.325 (seeded, top 500) for a few ms per query (docs/benchmarks.md,
+(alignment, top 50) and 0.316 (seeded, top 500; 0.324 over the top 1,000), and on the test
+organisms to 0.352, 0.352 and 0.364, blastx's figure, for a few ms per query (docs/benchmarks.md,
 "Protein-level retrieval", phases 5, 8 and 9). Only the best ``depth`` protein hits (at least
 ``2k``) go on to the fusion, and only they become ``Hit`` objects. Searching only ORFs that do not overlap a better one (a second
 gene, not a shadow frame of the first) was tried and dropped: with genetic code 11 for every
@@ -440,7 +441,8 @@ def same_feature_key(row: dict[str, Any]) -> tuple[str, str]:
 #: A protein-level hit counts as significant when ``evalue_db`` <= this. Measured through the
 #: shipped retriever over the demo's 39,066 proteins (docs/benchmarks.md, "Significance of
 #: protein hits"): no shuffled valid CDS (0 of 400) and no random sequence (0 of 300) had a best
-#: hit this good, against 51.7% of valid and 66.5% of test CDS; set on the valid and null sets.
+#: hit this good, against 51.7% of valid and 66.5% of test CDS (59.8% and 74.0% with stop 26's
+#: seed filter, the null rows still at 0); set on the valid and null sets.
 SIGNIFICANT_E = 0.01
 
 

@@ -39,11 +39,13 @@ from .protein_rerank import DiagonalScorer, ranked
 
 #: Word candidates re-scored per query by ``ask``'s retriever (the word index's top N, merged over
 #: the query's ORFs), through the seed filter (``rescorer="seeded"``, :mod:`dnahlm_rag.protein_seeds`).
-#: Validation organisms (bench/bench_protein.py, 300 CDS; CPU ms per query from
-#: bench/bench_align_budget.py over 600 validation CDS): seeded over the top 300 / 500 / 1,000:
-#: product F1 0.321 / 0.325 / 0.328 at 5.4 / 6.3 / 8.1 ms (1/50 of blastx: 5.4 ms); alignment of
-#: every candidate, the default of stop 25: top 50 0.316 at 4.7 ms, top 200 0.319 at 9.7 ms.
-#: 500 is the deepest list within a third of stop 25's time; docs/benchmarks.md, phase 9.
+#: Validation organisms, bench/bench_protein.py (300 CDS): seeded over the top 300 / 500 / 1,000:
+#: product F1 0.310 / 0.316 / 0.324; every candidate aligned, stop 25's default: top 50 0.316, top
+#: 200 0.319. bench/bench_align_budget.py (600 validation CDS; best-aligned product, no threshold):
+#: seeded 0.334 / 0.336 / 0.342, the aligned top 50 0.331; CPU 5.1 / 5.6 / 7.6 ms per query against
+#: 4.4 ms for the aligned top 50 (1/50 of blastx: about 5.4 ms). 500: no worse than stop 25's default
+#: on either valid measure, at about its speed; 1,000, the best on valid, costs a third more.
+#: docs/benchmarks.md, "Protein-level retrieval", phase 9.
 DEFAULT_RERANK = 500
 #: The same for a coding task's train neighbours (``product``: evaluation, tuning prompts, ``ask
 #: --task product``), where no speed goal binds: on the product task's valid split (1,436 items)

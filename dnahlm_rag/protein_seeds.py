@@ -1,10 +1,10 @@
 """Seed filter before the gapped alignment: BLAST's two stages, over the word index's candidates.
 
-A Smith-Waterman score costs about 45 microseconds per candidate here (parasail's SIMD kernel,
-bench/bench_align_budget.py), so aligning the word index's top 1,000 costs 45 ms, and a query may
+A Smith-Waterman score costs about 40 microseconds per candidate here (parasail's SIMD kernel,
+bench/bench_align_budget.py), so aligning the word index's top 1,000 costs 40 ms, and a query may
 align only about 50 within issue 7's budget (1/50 of blastx's CPU time). Yet on the validation
 organisms the best-aligned of the top 1,000 names the product better than the best of the top 50
-(token F1 0.358 against 0.335): the homologs that matter are often far down the word ranking.
+(token F1 0.354 against 0.331): the homologs that matter are often far down the word ranking.
 BLAST's answer is to align only where an ungapped seed extension says it is worth it, and so does
 :class:`SeededScorer`:
 
@@ -19,9 +19,11 @@ BLAST's answer is to align only where an ungapped seed extension says it is wort
    reaches ``min_bound`` are aligned (:class:`~dnahlm_rag.protein_align.AlignScorer`); the others
    keep their bound, which lies below ``min_bound``: insignificant either way.
 
-Chosen on the validation organisms (600 CDS, docs/benchmarks.md, "Protein-level retrieval", phase
-9): ``always`` 25 and ``min_bound`` 2 (E = 0.01) keep about 35 alignments per query out of 1,000
-candidates and a product F1 of 0.352 (all 1,000 aligned: 0.358; the top 50 aligned: 0.335).
+Chosen on the validation organisms (600 CDS, bench/bench_align_budget.py; docs/benchmarks.md,
+"Protein-level retrieval", phase 9): over the word index's top 1,000, ``always`` 10 and
+``min_bound`` 2 (E = 0.01) make about 22 alignments per query for a product F1 of 0.342 (the
+best-aligned candidate, no threshold; all 1,000 aligned: 0.354; the top 50 aligned: 0.331); 25
+instead of 10 gave 0.002 more for 15 more alignments, a bound of 1.5 or 2.5 no more.
 
 Coordinates: positions are 0-based; a diagonal is ``target position - query position``.
 
