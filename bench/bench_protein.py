@@ -34,9 +34,10 @@ Methods, all over the same train CDS:
   segment types), genetic code 11 for the queries (a user does not say the organism), top 10.
   Variants (:data:`FUSED_VARIANTS`): ``protein-only`` (no DNA index), ``dna-only`` (the DNA
   index alone, what ``ask`` did before), ``rrf`` / ``rrf-c5`` (reciprocal-rank fusion, c = 60 / 5),
-  ``protein-first`` and ``+diag<N>`` (the top N protein hits
-  re-scored by :class:`~dnahlm_rag.protein_rerank.DiagonalScorer`; the variants without it set
-  ``rerank=0``). Every variant is first scored on the
+  ``protein-first`` and ``+diag<N>`` / ``+align<N>`` / ``+seeded<N>`` (the top N protein hits
+  re-scored by :class:`~dnahlm_rag.protein_rerank.DiagonalScorer`, by
+  :class:`~dnahlm_rag.protein_align.AlignScorer` on every one, or through the seed filter of
+  :class:`~dnahlm_rag.protein_seeds.SeededScorer`; the variants without a suffix set ``rerank=0``). Every variant is first scored on the
   validation organisms; the one with the best validation product F1 is marked "chosen on valid"
   in the test table (the test figures play no part in the choice), and the one with
   ``FusedRetriever``'s default settings, what ``ask`` and ``batch`` run, "shipped"
