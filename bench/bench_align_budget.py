@@ -51,8 +51,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_protein import informative, load_segments, token_f1  # noqa: E402
 from dnahlm_rag.fused_retriever import FusedRetriever, analyse_query  # noqa: E402
 from dnahlm_rag.index import SegmentIndex  # noqa: E402
-from dnahlm_rag.protein_align import GAP_EXTEND, GAP_OPEN, AlignScorer, significance  # noqa: E402
-from dnahlm_rag.protein_seeds import ALWAYS, MIN_BOUND, SeedFilter  # noqa: E402
+from dnahlm_rag.protein_align import GAP_EXTEND, GAP_OPEN, AlignScorer  # noqa: E402
+from dnahlm_rag.protein_seeds import ALWAYS, MIN_BOUND, SeededScorer  # noqa: E402
 from dnahlm_rag.protein_words import WordConfig, WordIndex  # noqa: E402
 
 #: other word designs whose top 25 joins the shipped index's top 25 (table 3)
@@ -196,22 +196,27 @@ class Aligned:
             self.cache.update({(orf, t): float(s) for t, s in zip(need, self.scorer.score(orf, need))})
         return [self.cache[(orf, t)] for t in targets]
 
+    def score(self, orf: str, targets: Sequence[int]) -> np.ndarray:
+        """AlignScorer's interface, so a SeededScorer can align through this cache."""
+        return np.array(self(orf, [int(t) for t in targets]), dtype=np.float64)
 
-def seeded(cand: dict[int, int], orfs: list[str], seeds: SeedFilter, aligned: Aligned) -> tuple[list[tuple[int, float]], int]:
-    """One query's candidates (candidate -> ORF, best first) scored as
-    :class:`~dnahlm_rag.protein_seeds.SeededScorer` scores them, and how many it aligned."""
+
+def seeded(cand: dict[int, int], orfs: list[str], scorer: SeededScorer) -> tuple[list[tuple[int, float]], int]:
+    """One query's candidates (candidate -> ORF, best first) scored as the retriever scores them
+    with ``scorer`` (each ORF's share of the query's first ``always`` aligned regardless), and
+    how many it aligned."""
     items = list(cand.items())
-    bound = np.full(len(items), np.inf)  # the first ALWAYS are aligned whatever their seeds
-    for o in {o for _, o in items[ALWAYS:]}:
-        rows = [r for r in range(ALWAYS, len(items)) if items[r][1] == o]
-        ts = [items[r][0] for r in rows]
-        bound[rows] = significance(seeds.ungapped(orfs[o], ts), len(orfs[o]), seeds.lengths[ts])
-    out = [(t, aligned(orfs[o], [t])[0] if b >= MIN_BOUND else float(b)) for (t, o), b in zip(items, bound)]
-    return out, int((bound >= MIN_BOUND).sum())
+    scores = np.zeros(len(items))
+    before = scorer.aligned
+    for o in {o for _, o in items}:
+        rows = [r for r, (_, x) in enumerate(items) if x == o]
+        scores[rows] = scorer.score(orfs[o], [items[r][0] for r in rows],
+                                    always=sum(r < scorer.always for r in rows))
+    return [(t, float(sc)) for (t, _), sc in zip(items, scores)], scorer.aligned - before
 
 
 def candidate_table(truth: list[str], orfs: list[list[str]], lists: dict[str, list[list[tuple[int, int]]]],
-                    aligned: Aligned, products: list[str], seeds: SeedFilter) -> list[str]:
+                    aligned: Aligned, products: list[str], seeds: SeededScorer) -> list[str]:
     """Rows of table 3. ``lists[design][query]``: the query's :func:`merged` candidates."""
     def scored(q: int, cand: dict[int, int]) -> list[tuple[int, float]]:
         return [(t, aligned(orfs[q][o], [t])[0]) for t, o in cand.items()]
@@ -239,7 +244,7 @@ def candidate_table(truth: list[str], orfs: list[list[str]], lists: dict[str, li
             picks = [sc[:cascade_depth(np.array([s for _, s in sc]), steps, thr)] for sc in deepest]
             rows.append(row(f"cascade {' -> '.join(map(str, steps))}, deeper while best < {thr:g}", picks))
     for n in SEED_DEPTHS:
-        done = [seeded(pick([lists["shipped"][q]], [n]), orfs[q], seeds, aligned) for q in range(len(orfs))]
+        done = [seeded(pick([lists["shipped"][q]], [n]), orfs[q], seeds) for q in range(len(orfs))]
         rows.append(row(f"seed filter over the top {n}: top {ALWAYS} and bound >= {MIN_BOUND:g} aligned",
                         [d[0] for d in done], [d[1] for d in done]))
     return rows
@@ -335,8 +340,9 @@ def main() -> None:
             rows = iter([[int(i) for i in row if i >= 0] for row in ids])
             lists[name] = [merged([next(rows) for _ in os_]) for os_ in orfs]
         print("\n| candidates | alignments per query | product F1, best aligned |\n|---|---|---|")
-        candidate_table([q.product for q in queries], orfs, lists, Aligned(AlignScorer(proteins)), products,
-                        SeedFilter(proteins))
+        aligned = Aligned(AlignScorer(proteins))
+        candidate_table([q.product for q in queries], orfs, lists, aligned, products,
+                        SeededScorer(proteins, aligner=aligned))
 
 
 if __name__ == "__main__":

@@ -200,7 +200,7 @@ class FusedRetriever(BaseRetriever):
     rescorer: str = "seeded"  # seeded: alignment where seeds call for it (protein_seeds); align: every candidate; diagonal
 
     _scorer: Any = PrivateAttr(default=None)
-    _positions: dict[str, int] = PrivateAttr(default_factory=dict)
+    _positions: dict[str, int] = PrivateAttr(default_factory=dict)  # id -> row, FAISS-only protein indexes
     # the last retrieve_many call's query analyses, by (sequence, code, min_codons, max_orfs): an answer's provenance,
     # made right after its retrieval, reads them instead of finding the same ORFs again
     _last_analyses: dict[tuple[str, int, int, int], QueryOrfs] = PrivateAttr(default_factory=dict)
@@ -261,15 +261,13 @@ class FusedRetriever(BaseRetriever):
             lines.append("protein level only (no DNA index)")
         return lines
 
-    def scorer(self) -> tuple[Any, dict[str, int]]:
-        """The re-scorer over the protein index's proteins and its id -> position map, built on
+    def scorer(self) -> Any:
+        """The re-scorer over the protein index's proteins (rows addressed by position), built on
         first use (about 1 s for 40k proteins)."""
         if self._scorer is None:
             assert self.protein_index is not None
-            docs = self.protein_index.docs
-            self._scorer = make_rescorer(self.rescorer, [str(d.get("protein") or "") for d in docs])
-            self._positions = {str(d["id"]): i for i, d in enumerate(docs)}
-        return self._scorer, self._positions
+            self._scorer = make_rescorer(self.rescorer, [str(d.get("protein") or "") for d in self.protein_index.docs])
+        return self._scorer
 
     def _candidates(self, proteins: list[str], depth: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """Each protein's top ``depth`` rows of the protein index by word cosine: (int64
@@ -280,7 +278,10 @@ class FusedRetriever(BaseRetriever):
             scores, ids = self.protein_index.words.search(proteins, depth)
             keep = ids >= 0
             return [(i[m], s[m].astype(np.float64)) for s, i, m in zip(scores, ids, keep)]
-        _, pos = self.scorer()  # an index without a word file (FAISS only): through its Hits
+        # an index without a word file (FAISS only): through its Hits, by id -> position
+        if not self._positions:
+            self._positions = {str(d["id"]): i for i, d in enumerate(self.protein_index.docs)}
+        pos = self._positions
         return [(np.array([pos[str(h.doc["id"])] for h in hs], dtype=np.int64), np.array([h.score for h in hs]))
                 for hs in self.protein_index.search(proteins, k=depth)]
 
@@ -305,7 +306,7 @@ class FusedRetriever(BaseRetriever):
             return [(Hit(docs[int(pos[j])], float(cos[j]), r), orfs[int(orf_of[j])], None)
                     for r, j in enumerate(order[:keep])]
         order = order[:self.rerank]
-        scorer, _ = self.scorer()
+        scorer = self.scorer()
         scores = np.zeros(order.size)
         for i in np.unique(orf_of[order]):
             mine = orf_of[order] == i

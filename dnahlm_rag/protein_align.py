@@ -68,6 +68,8 @@ def significance(raw: np.ndarray, m: int, n: np.ndarray) -> np.ndarray:
     against targets of ``n`` residues (module doc); lengths below 1 count as 1."""
     nn = np.maximum(1, np.asarray(n, dtype=np.float64))
     return (KA_LAMBDA_GAPPED * np.asarray(raw, dtype=np.float64) - np.log(KA_K_GAPPED * max(1, m) * nn)) / math.log(10.0)
+
+
 _NOT_BLOSUM = re.compile(r"[^ARNDCQEGHILKMFPSTWYVBZX*]")
 
 

@@ -35,10 +35,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
 from .errors import DnaHlmError
+from .protein_align import AlignScorer, significance
+from .protein_rerank import ranked
 
 #: Letters of the score matrix, parasail's and NCBI's order; anything else reads as X.
 LETTERS = "ARNDCQEGHILKMFPSTWYVBZX*"
@@ -194,24 +197,24 @@ class SeededScorer:
     first ``always`` and those whose ungapped bound reaches ``min_bound`` (module doc); same
     interface as :class:`~dnahlm_rag.protein_align.AlignScorer`."""
 
-    def __init__(self, proteins: Sequence[str], always: int = ALWAYS, min_bound: float = MIN_BOUND) -> None:
-        from .protein_align import AlignScorer
-
-        self.aligner = AlignScorer(proteins)
-        self.seeds = SeedFilter(self.aligner.proteins)
+    def __init__(self, proteins: Sequence[str], always: int = ALWAYS, min_bound: float = MIN_BOUND,
+                 aligner: Any = None) -> None:
+        """``aligner``: what aligns (``score(query, targets)``), by default an
+        :class:`~dnahlm_rag.protein_align.AlignScorer` over ``proteins``; a bench passes one that
+        keeps its alignments across calls."""
+        self.aligner = aligner if aligner is not None else AlignScorer(proteins)
+        self.seeds = SeedFilter(proteins)  # encode() reads letters as AlignScorer does: others as X
         self.always, self.min_bound = always, min_bound
         self.aligned = 0  # alignments made so far (for benches)
 
     def __len__(self) -> int:
-        return len(self.aligner)
+        return len(self.seeds)
 
     def score(self, query: str, targets: Sequence[int] | np.ndarray, always: int | None = None) -> np.ndarray:
         """float64 ``-log10 E`` per target: the gapped alignment's where aligned, else the bound.
         ``always``: how many leading targets are aligned whatever their seeds (default: the
         scorer's own ``always``; a retriever that splits one query's candidates over its ORFs
         gives each ORF its share of the query's first ``always``)."""
-        from .protein_align import significance
-
         first = self.always if always is None else max(0, always)
         t = np.asarray(targets, dtype=np.int64).reshape(-1)
         out = np.full(t.size, np.inf)
@@ -226,6 +229,4 @@ class SeededScorer:
 
     def rank(self, query: str, targets: Sequence[int]) -> list[tuple[int, float]]:
         """``(target, -log10 E)`` best first; ties keep the order of ``targets``."""
-        from .protein_rerank import ranked
-
         return ranked(targets, self.score(query, targets))

@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
 from bench_align_budget import Aligned, best_product, cascade_depth, merged, parasail_kernel, pick, seeded  # noqa: E402
 from dnahlm_rag.protein_align import AlignScorer  # noqa: E402
-from dnahlm_rag.protein_seeds import ALWAYS, SeedFilter  # noqa: E402
+from dnahlm_rag.protein_seeds import ALWAYS, SeededScorer  # noqa: E402
 
 
 def test_merged_keeps_each_candidate_once_at_its_best_rank() -> None:
@@ -58,6 +58,6 @@ def test_seeded_scores_align_the_first_and_the_seeded_only() -> None:
     proteins = ["".join(rng.choice(aa) for _ in range(150)) for _ in range(ALWAYS + 10)]
     proteins[-1] = q  # an exact copy at the end of the list: its seed calls for an alignment
     cand = {t: 0 for t in range(len(proteins))}
-    out, n = seeded(cand, [q], SeedFilter(proteins), Aligned(AlignScorer(proteins)))
+    out, n = seeded(cand, [q], SeededScorer(proteins, aligner=Aligned(AlignScorer(proteins))))
     assert [t for t, _ in out] == list(range(len(proteins)))
     assert n == ALWAYS + 1 and max(out, key=lambda x: x[1])[0] == len(proteins) - 1
