@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -105,12 +106,15 @@ class ProteinEmbedConfig:
         return sum(self.block_dims())
 
 
+@lru_cache(maxsize=None)
 def _lookup(alphabet: str) -> np.ndarray:
+    """Read-only byte -> class code table of ``alphabet`` (:data:`_INVALID` for non-residues)."""
     table = np.full(256, _INVALID, dtype=np.uint8)
     for i, cls in enumerate(ALPHABETS[alphabet]):
         for aa in cls:
             table[ord(aa)] = i
             table[ord(aa.lower())] = i
+    table.setflags(write=False)
     return table
 
 

@@ -66,6 +66,26 @@ def test_scores_equal_the_dense_cosine(collection, patterns) -> None:
     assert ids[0][0] == 0 and scores[0][0] == pytest.approx(1.0, abs=1e-6)
 
 
+def test_top_k_is_a_prefix_of_the_full_ranking_lower_row_first_on_ties(collection) -> None:
+    # ten copies of one protein tie exactly; cuts through the tie, above it and in the low tail
+    # (where the histogram's lowest bin is needed) all give the full ranking's first k
+    rng = random.Random(5)
+    copies = [collection[2]] * 10
+    noise = ["".join(rng.choice(AA) for _ in range(300)) for _ in range(60)]
+    coll = noise[:30] + copies + noise[30:]
+    w = WordIndex.build(coll)
+    queries = [collection[2], collection[2][5:40] + noise[3][:50], noise[7]]
+    full_s, full_i = w.search(queries, k=len(coll))
+    for i in range(len(queries)):
+        n = int((full_i[i] >= 0).sum())
+        s_, i_ = full_s[i][:n], full_i[i][:n]
+        assert all((a > b) or (a == b and x < y) for a, b, x, y in zip(s_, s_[1:], i_, i_[1:]))
+    assert list(full_i[0][:10]) == list(range(30, 40))  # the copies, lowest row first
+    for k in (1, 3, 7, 10, 11, 25, 69):
+        s, ids = w.search(queries, k=k)
+        assert np.array_equal(ids, full_i[:, :k]) and np.array_equal(s, full_s[:, :k])
+
+
 def test_non_residues_break_words_and_empty_queries_get_nothing(collection) -> None:
     w = WordIndex.build(collection, WordConfig("aa20", ("1111",)))
     s, i = w.search(["XXXX", "", "AB*C", "MKX*AAAA"], k=3)
