@@ -166,3 +166,46 @@ def test_open_frame_evalue_is_calibrated_on_random_sequence():
     assert open_frame_evalue(gene) < 1e-3
     assert open_frame_evalue(gene[:60]) > 0.5  # 20 open codons: chance explains them
     assert open_frame_evalue("NNNNNN") == float("inf") or open_frame_evalue("NNNNNN") >= 1
+
+
+def _spelt_out(seq: str, table: int, min_codons: int, allow_partial: bool) -> list[tuple]:
+    """Every ORF of the module doc's rules 1-6, read codon by codon from the translated frames:
+    (score, start, end, strand, frame, protein, partial5, partial3, ambiguous codons)."""
+    starts = set(start_codons(table))
+    out = []
+    for strand, s in ((1, seq), (-1, reverse_complement(seq))):
+        for frame in range(3):
+            aa = translate(s, table, frame)
+            codons = [s[frame + 3 * i:frame + 3 * i + 3] for i in range(len(aa))]
+            a = 0
+            for end in [i for i, x in enumerate(aa) if x == "*"] + [len(aa)]:
+                p3 = end == len(aa)
+                if end - a >= min_codons and (allow_partial or not p3):
+                    if a == 0 and allow_partial:
+                        first, has_start = 0, codons[0] in starts
+                    else:
+                        first = next((i for i in range(a, end) if codons[i] in starts), None)
+                        has_start = True
+                    if first is not None and end - first >= min_codons:
+                        prot = ("M" if has_start else aa[first]) + aa[first + 1:end]
+                        amb = aa[first:end].count("X")  # a start codon is never ambiguous
+                        a_s, b_s = frame + 3 * first, frame + 3 * (end if p3 else end + 1)
+                        lo, hi = (a_s, b_s) if strand == 1 else (len(seq) - b_s, len(seq) - a_s)
+                        score = end - first - amb + END_BONUS * (has_start + (not p3))
+                        out.append((score, lo, hi, strand, frame, prot, not has_start, p3, amb))
+                a = end + 1
+    return sorted(out, key=lambda o: (-o[0], o[6] or o[7], -o[3], o[1]))
+
+
+@pytest.mark.parametrize("table,min_codons,allow_partial", [(11, 30, True), (11, 3, True), (4, 5, False), (2, 1, True)])
+def test_compiled_scan_equals_the_rules_spelt_out(table, min_codons, allow_partial):
+    rng = np.random.default_rng(table * 100 + min_codons)
+    seqs = ["".join(rng.choice(list("ACGT"), size=int(n))) for n in rng.integers(1, 400, size=120)]
+    seqs = [s if i % 3 else "".join(c if rng.random() > 0.05 else rng.choice(list("NRYKMSWBDHV")) for c in s)
+            for i, s in enumerate(seqs)] + [GENE, FLANK + GENE + FLANK, "N" * 90, "ATG" + "N" * 60 + "TAA"]
+    for s in seqs:
+        want = _spelt_out(s, table, min_codons, allow_partial)
+        got = find_orfs(s, table=table, min_codons=min_codons, max_orfs=1000, allow_partial=allow_partial)
+        assert [(o.score, o.start, o.end, o.strand, o.frame, o.protein, o.partial5, o.partial3, o.ambiguous_codons)
+                for o in got.orfs] == want, s
+        assert sum(f.longest_orf > 0 for f in got.frames) == len({(o[3], o[4]) for o in want})
