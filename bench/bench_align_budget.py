@@ -190,15 +190,17 @@ class Aligned:
     def __init__(self, scorer: AlignScorer) -> None:
         self.scorer, self.cache = scorer, {}
 
-    def __call__(self, orf: str, targets: Sequence[int]) -> list[float]:
-        need = [t for t in targets if (orf, t) not in self.cache]
+    def __call__(self, orf: str, targets: Sequence[int], at_least: Sequence[int] | None = None) -> list[float]:
+        need = [r for r, t in enumerate(targets) if (orf, t) not in self.cache]
         if need:
-            self.cache.update({(orf, t): float(s) for t, s in zip(need, self.scorer.score(orf, need))})
+            hint = None if at_least is None else np.asarray(at_least)[need]
+            got = self.scorer.score(orf, [targets[r] for r in need], at_least=hint)
+            self.cache.update({(orf, targets[r]): float(s) for r, s in zip(need, got)})
         return [self.cache[(orf, t)] for t in targets]
 
-    def score(self, orf: str, targets: Sequence[int]) -> np.ndarray:
+    def score(self, orf: str, targets: Sequence[int], at_least: np.ndarray | None = None) -> np.ndarray:
         """AlignScorer's interface, so a SeededScorer can align through this cache."""
-        return np.array(self(orf, [int(t) for t in targets]), dtype=np.float64)
+        return np.array(self(orf, [int(t) for t in targets], at_least), dtype=np.float64)
 
 
 def seeded(cand: dict[int, int], orfs: list[str], scorer: SeededScorer) -> tuple[list[tuple[int, float]], int]:

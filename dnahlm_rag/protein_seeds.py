@@ -199,7 +199,7 @@ class SeededScorer:
 
     def __init__(self, proteins: Sequence[str], always: int = ALWAYS, min_bound: float = MIN_BOUND,
                  aligner: Any = None) -> None:
-        """``aligner``: what aligns (``score(query, targets)``), by default an
+        """``aligner``: what aligns (``score(query, targets, at_least=)``), by default an
         :class:`~dnahlm_rag.protein_align.AlignScorer` over ``proteins``; a bench passes one that
         keeps its alignments across calls."""
         self.aligner = aligner if aligner is not None else AlignScorer(proteins)
@@ -217,13 +217,12 @@ class SeededScorer:
         gives each ORF its share of the query's first ``always``)."""
         first = self.always if always is None else max(0, always)
         t = np.asarray(targets, dtype=np.int64).reshape(-1)
-        out = np.full(t.size, np.inf)
-        rest = t[first:]
-        out[first:] = significance(self.seeds.ungapped(query, rest).astype(np.float64), len(query),
-                                   self.seeds.lengths[rest])
+        bound = self.seeds.ungapped(query, t)
+        out = significance(bound.astype(np.float64), len(query), self.seeds.lengths[t])
         align = out >= self.min_bound
-        if align.any():
-            out[align] = self.aligner.score(query, t[align])
+        align[:first] = True
+        if align.any():  # the bound also tells the aligner which scores need 16 bits
+            out[align] = self.aligner.score(query, t[align], at_least=bound[align])
             self.aligned += int(align.sum())
         return out
 

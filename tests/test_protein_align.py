@@ -9,7 +9,7 @@ import pytest
 
 import dnahlm_rag.protein_align as pa
 from dnahlm_rag.errors import DnaHlmError
-from dnahlm_rag.protein_align import AlignScorer, make_rescorer
+from dnahlm_rag.protein_align import SATURATES_8, AlignScorer, make_rescorer
 from dnahlm_rag.protein_rerank import DiagonalScorer
 
 AA = "ACDEFGHIKLMNPQRSTVWY"
@@ -47,6 +47,22 @@ def test_scores_saturating_8_bits_fall_back_to_16_and_evalues_compare_lengths():
     score = s.score(p, [0, 1, 2])
     assert score[0] > score[1] > 5 > score[2]  # -log10 E: the whole copy, a 60-residue copy, chance
     assert [t for t, _ in s.rank(p, [2, 1, 0])] == [0, 1, 2]
+
+
+def test_a_lower_bound_only_picks_the_kernel_never_the_score(monkeypatch):
+    rng = random.Random(2)
+    p = _protein(rng, 300)
+    targets = [p, p[:120], p[:40] + _protein(rng, 200), _protein(rng, 300)]
+    s = AlignScorer(targets)
+    plain = s.raw(p, [0, 1, 2, 3])
+    calls = []
+    real = s._parasail.sw_striped_profile_8
+    monkeypatch.setattr(s._parasail, "sw_striped_profile_8", lambda *a: calls.append(1) or real(*a))
+    for bound in ([0, 0, 0, 0], [SATURATES_8, SATURATES_8, 0, 0], [10_000] * 4):
+        calls.clear()
+        assert list(s.raw(p, [0, 1, 2, 3], at_least=np.array(bound))) == list(plain)
+        assert len(calls) == sum(b < SATURATES_8 for b in bound)  # the 8-bit pass skipped where it would saturate
+    assert plain[0] >= SATURATES_8 and plain[3] < SATURATES_8
 
 
 def test_odd_residues_empty_sequences_and_bad_positions():
