@@ -349,16 +349,26 @@ def _scan_kernel() -> Any:
     return scan
 
 
-def _orf(s: str, strand: int, row: list[int], code: _Code, length: int) -> Orf:
-    """The :class:`Orf` of one row of the strand scan (``s``: the strand read, ``length``: the query's)."""
+def _placed(row: list[int], strand: int, length: int) -> tuple[int, int, float]:
+    """Forward-strand ``[start, end)`` (stop codon included when present) and score (module doc,
+    rule 6) of one row of the strand scan; ``length``: the query's."""
+    frame, first, b, has_start, _, p3, amb = row
+    a_s, b_s = frame + 3 * first, frame + 3 * (b if p3 else b + 1)  # strand coordinates
+    start, end = (a_s, b_s) if strand == 1 else (length - b_s, length - a_s)
+    return start, end, float(b - first - amb + END_BONUS * (has_start + (not p3)))
+
+
+def _orf(s: str, strand: int, row: list[int], code: _Code, placed: tuple[int, int, float]) -> Orf:
+    """The :class:`Orf` of one row of the strand scan (``s``: the strand read; ``placed``: its
+    :func:`_placed`)."""
     frame, first, b, has_start, p5, p3, amb = row
-    a_s, b_s = frame + 3 * first, frame + 3 * (b if p3 else b + 1)  # strand coordinates, stop included
+    a_s = frame + 3 * first
     protein = code.aa[codon_indices(s[a_s:frame + 3 * b])].copy()
     if has_start:
         protein[0] = ord("M")
-    start, end = (a_s, b_s) if strand == 1 else (length - b_s, length - a_s)
+    start, end, score = placed
     return Orf(start, end, strand, frame, protein.tobytes().decode(), s[a_s:a_s + 3] if has_start else None,
-               bool(p5), bool(p3), amb, float(b - first - amb + END_BONUS * (has_start + (not p3))))
+               bool(p5), bool(p3), amb, score)
 
 
 def find_orfs(query: str, *, table: int = DEFAULT_TABLE, min_codons: int = 30, max_orfs: int = 3,
@@ -377,22 +387,18 @@ def find_orfs(query: str, *, table: int = DEFAULT_TABLE, min_codons: int = 30, m
     seq = normalize_dna(query, what="query")
     L = len(seq)
     strands = {1: seq, -1: reverse_complement(seq)}
-    found: list[tuple[tuple[float, bool, int, int], int, str, Any]] = []  # (sort key, strand, strand seq, row)
+    found: list[tuple[tuple[float, bool, int, int], int, str, list[int], tuple[int, int, float]]] = []
     frames: list[FrameSummary] = []
     scan = _scan_kernel()
     for strand, s in strands.items():
         rows, stats = scan(_BASE_INDEX[np.frombuffer(s.encode("ascii"), dtype=np.uint8)], code.stop, code.start,
                            min_codons, allow_partial)
         for row in rows.tolist():
-            frame, first, b, has_start, p5, p3, amb = row
-            b_s = frame + 3 * (b if p3 else b + 1)  # the strand end of the ORF, stop codon included when present
-            start = frame + 3 * first if strand == 1 else L - b_s
-            found.append(((-float(b - first - amb + END_BONUS * (has_start + (not p3))), bool(p5 or p3), -strand, start),
-                          strand, s, row))
+            placed = _placed(row, strand, L)  # (start, end, score): the sort key below, then the Orf's
+            found.append(((-placed[2], bool(row[4] or row[5]), -strand, placed[0]), strand, s, row, placed))
         frames.extend(FrameSummary(strand, f, *(int(x) for x in stats[f])) for f in range(3))
     found.sort(key=lambda x: x[0])
-    orfs = [_orf(s, strand, row, code, L) for _, strand, s, row in found[:max_orfs]]
-    kept = tuple(orfs)
+    kept = tuple(_orf(s, strand, row, code, placed) for _, strand, s, row, placed in found[:max_orfs])
     if kept:
         note = f"{len(found)} ORF(s) of at least {min_codons} codons (table {table}); best: {kept[0].describe()}"
     else:

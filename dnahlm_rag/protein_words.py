@@ -161,10 +161,7 @@ def _kernel() -> Any:
             if m > k:  # the k-th best score; the rows above it, then those equal to it, lowest first
                 cut = np.partition(sc, m - k)[m - k]
                 keep = np.empty(k, np.int64)
-                a, b = 0, 0
-                for j in range(m):
-                    a += sc[j] > cut
-                b, a = a, 0
+                a, b = 0, int(np.sum(sc > cut))  # next slot for a row above the cut, for one equal to it
                 for j in range(m):
                     if sc[j] > cut:
                         keep[a] = j
