@@ -55,6 +55,7 @@ from .errors import DnaHlmError, RecipeError
 from .manifest import check_replaceable, read_manifest, write_manifest
 from .prompts import PROMPTS_DIR, check_placeholders, load_prompt
 from .recipes import from_dict, load_recipe, to_dict
+from .wording_noise import perturb
 
 STAGE = "instruct"
 FORMAT_VERSION = 1
@@ -423,6 +424,9 @@ class InstructRecipe:
     # share of records asked in the task's own question (phrasing ``task``, what ``ask --task`` and the
     # evaluation's seen cells send); 0: every tuning phrasing equally likely
     question_share: float = 0.0
+    # share of the other TRAIN records whose instruction gets wording noise (dnahlm_rag.wording_noise:
+    # words dropped, case, punctuation, openers); 0: every instruction exactly as its phrasing
+    wording_noise: float = 0.0
     k: int = 4  # neighbours retrieved for a rag record
     seed: int = 0
     prompts_dir: str = ""  # task phrasings folder ("" = prompts/tasks)
@@ -436,7 +440,7 @@ class InstructRecipe:
 
 def load_instruct_recipe(name_or_path: str | Path) -> InstructRecipe:
     r = load_recipe(InstructRecipe, "instruct", name_or_path)
-    for key in ("rag_share", "question_share"):
+    for key in ("rag_share", "question_share", "wording_noise"):
         if not 0.0 <= getattr(r, key) <= 1.0:
             raise RecipeError(f"recipe key {key!r}: expected 0..1, got {getattr(r, key)}")
     for key in ("max_per_task", "max_repeats", "k"):
@@ -476,9 +480,14 @@ def _records_for(task: TaskData, tp: TaskPrompts, rows: list[dict[str, Any]], n:
         ph = rng.choice(fresh)
         seen.add(ph.id)
         mode = "rag" if (neighbours is not None and rng.random() < recipe.rag_share) else "plain"
+        instruction = ph.render(task.question, task.labels, len(r["seq"]))
+        noised = (recipe.wording_noise > 0 and split == "train" and ph.id != QUESTION_PHRASING
+                  and rng.random() < recipe.wording_noise)  # no draw at all when the recipe has none
+        if noised:
+            instruction = perturb(instruction, rng, format_labels(task.labels) if "labels" in ph.fields else "")
         recs.append({"task": task.name, "id": str(r["id"]), "split": split, "phrasing": ph.id, "mode": mode,
-                     "instruction": ph.render(task.question, task.labels, len(r["seq"])),
-                     "input": r["seq"], "output": str(r["label"]), "answer": tp.answer, "examples": []})
+                     "instruction": instruction, "input": r["seq"], "output": str(r["label"]),
+                     "answer": tp.answer, "examples": [], **({"noised": True} if noised else {})})
     rag = [i for i, x in enumerate(recs) if x["mode"] == "rag"]
     if rag and neighbours is not None:
         hits = neighbours.search([recs[i]["input"] for i in rag], recipe.k, [recs[i]["id"] for i in rag])
@@ -541,7 +550,8 @@ def build_instruct(data_dir: str | Path, out_dir: str | Path, recipe: InstructRe
                                   for t in sorted({r["task"] for r in recs})},
                 "per_task_phrasing": {t: dict(sorted(Counter(r["phrasing"] for r in recs if r["task"] == t).items()))
                                       for t in sorted({r["task"] for r in recs})},
-                "per_mode": dict(sorted(Counter(r["mode"] for r in recs).items()))}
+                "per_mode": dict(sorted(Counter(r["mode"] for r in recs).items())),
+                "noised": sum(bool(r.get("noised")) for r in recs)}
 
     with atomic_dir(out_dir) as tmp:
         for fname, recs in (("train.jsonl", train), ("valid.jsonl", valid)):

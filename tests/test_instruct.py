@@ -223,3 +223,33 @@ def test_question_share_sets_how_often_the_task_question_is_the_instruction(tmp_
     bad.write_text('name = "bad"\nquestion_share = 1.5\n')
     with pytest.raises(RecipeError, match="question_share"):
         load_instruct_recipe(bad)
+
+
+def test_wording_noise_touches_only_train_records_in_other_phrasings(tmp_path):
+    """``wording_noise`` perturbs a share of the TRAIN instructions, never the task's own question
+    nor a valid record; with 0 the build is exactly the build without the key."""
+    data = make_task_data(tmp_path)
+    common = dict(tasks=["gc"], max_per_task=400, max_repeats=1, valid_per_task=20, rag_share=0.0,
+                  question_share=0.3, prompts_dir=str(tmp_path / "task_prompts"))
+    build_instruct(data, tmp_path / "off", InstructRecipe(**common), progress=False)
+    build_instruct(data, tmp_path / "zero", InstructRecipe(**common, wording_noise=0.0), progress=False)
+    build_instruct(data, tmp_path / "on", InstructRecipe(**common, wording_noise=0.8), progress=False)
+    assert (tmp_path / "off" / "train.jsonl").read_bytes() == (tmp_path / "zero" / "train.jsonl").read_bytes()
+    m, train, valid = read_instruct(tmp_path / "on")
+    noised = [r for r in train if r.get("noised")]
+    others = [r for r in train if r["phrasing"] != "task"]
+    assert m["counts"]["train"]["noised"] == len(noised)
+    assert 0.65 < len(noised) / len(others) < 0.95
+    assert all(r["phrasing"] != "task" for r in noised) and not any(r.get("noised") for r in valid)
+    from dnahlm_rag.errors import RecipeError
+    from dnahlm_rag.instruct import read_task
+
+    task, tp = read_task(data, "gc"), load_task_prompts("gc", tmp_path / "task_prompts")
+    as_worded = {(p.id, len(r["input"])): p.render(task.question, task.labels, len(r["input"]))
+                 for p in tp.phrasings for r in train}
+    assert all(r["instruction"] == as_worded[r["phrasing"], len(r["input"])] for r in train if not r.get("noised"))
+    assert sum(r["instruction"] != as_worded[r["phrasing"], len(r["input"])] for r in noised) > 0.8 * len(noised)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "bad"\nwording_noise = -0.1\n')
+    with pytest.raises(RecipeError, match="wording_noise"):
+        load_instruct_recipe(bad)
