@@ -101,12 +101,12 @@ runs/pretrain/cpu/final/config.json: runs/tokenizer/manifest.json
 	$(DNAHLM) pretrain --recipe cpu --threads $(THREADS) $$(test -d runs/pretrain/cpu/checkpoint && echo --resume)
 
 # The tuning prompts carry retrieved neighbours, so they are rebuilt (and the model retuned) when the
-# code that finds them changes, or the task phrasings and prompt templates they are written with.
+# code that finds them changes, or the task phrasings, prompt templates and recipe they are written with.
 NEIGHBOUR_CODE := dnahlm_rag/instruct.py dnahlm_rag/embed/site.py dnahlm_rag/embed/trna.py \
   dnahlm_rag/protein_neighbours.py dnahlm_rag/protein_words.py dnahlm_rag/coding_neighbours.py \
   dnahlm_rag/orfs.py dnahlm_rag/protein_rerank.py dnahlm_rag/wording_noise.py
 PROMPT_FILES := $(wildcard prompts/tasks/*.toml prompts/*.txt)
-runs/instruct-rag/manifest.json: data/manifest.json $(NEIGHBOUR_CODE) $(PROMPT_FILES)
+runs/instruct-rag/manifest.json: data/manifest.json $(NEIGHBOUR_CODE) $(PROMPT_FILES) recipes/instruct/rag-heavy.toml
 	$(DNAHLM) instruct build --recipe rag-heavy --out runs/instruct-rag
 
 # A killed run resumes; a run tuned on older prompts, an older base or an older recipe is moved to
