@@ -28,10 +28,11 @@ Output folder (``runs/instruct/``)::
 
     train.jsonl   one record per line: task, id, split, phrasing, mode ("plain"|"rag"),
                   instruction, input, output, answer ("labels"|"text"), examples (best first:
-                  id, seq, answer, score)
-    valid.jsonl   the same, from the valid split
+                  id, seq, answer, score); ``noised: true`` on a record whose instruction got
+                  wording noise (recipe key ``wording_noise``, :mod:`dnahlm_rag.wording_noise`)
+    valid.jsonl   the same, from the valid split (never noised)
     manifest.json stage "instruct": recipe, data manifest hash, prompt style, counts per
-                  task / phrasing / mode, held-out phrasings and tasks
+                  task / phrasing / mode, noised records, held-out phrasings and tasks
 """
 from __future__ import annotations
 
