@@ -39,7 +39,7 @@ def fit(
         curve = table.curves[t]
         typer.echo(f"{t:14s} lambda {lam:.2f}  valid {curve[str(lam)]:.3f} (model alone {curve['0.0']:.3f}, "
                    f"neighbours' vote {curve['1.0']:.3f})")
-    typer.echo(f"default lambda {table.default:.2f} (best mean over the closed tasks); wrote {path}")
+    typer.echo(f"default lambda {table.default:.2f} (tasks held out of tuning, questions without a task); wrote {path}")
 
 
 def register(app: typer.Typer) -> None:
