@@ -104,7 +104,8 @@ runs/pretrain/cpu/final/config.json: runs/tokenizer/manifest.json
 # code that finds them changes, or the task phrasings, prompt templates and recipe they are written with.
 NEIGHBOUR_CODE := dnahlm_rag/instruct.py dnahlm_rag/embed/site.py dnahlm_rag/embed/trna.py \
   dnahlm_rag/protein_neighbours.py dnahlm_rag/protein_words.py dnahlm_rag/coding_neighbours.py \
-  dnahlm_rag/orfs.py dnahlm_rag/protein_rerank.py dnahlm_rag/wording_noise.py
+  dnahlm_rag/orfs.py dnahlm_rag/protein_rerank.py dnahlm_rag/wording_noise.py \
+  dnahlm_rag/relabel.py
 PROMPT_FILES := $(wildcard prompts/tasks/*.toml prompts/*.txt)
 runs/instruct-rag/manifest.json: data/manifest.json $(NEIGHBOUR_CODE) $(PROMPT_FILES) recipes/instruct/rag-heavy.toml
 	$(DNAHLM) instruct build --recipe rag-heavy --out runs/instruct-rag

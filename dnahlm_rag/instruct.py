@@ -29,10 +29,12 @@ Output folder (``runs/instruct/``)::
     train.jsonl   one record per line: task, id, split, phrasing, mode ("plain"|"rag"),
                   instruction, input, output, answer ("labels"|"text"), examples (best first:
                   id, seq, answer, score); ``noised: true`` on a record whose instruction got
-                  wording noise (recipe key ``wording_noise``, :mod:`dnahlm_rag.wording_noise`)
-    valid.jsonl   the same, from the valid split (never noised)
+                  wording noise (recipe key ``wording_noise``, :mod:`dnahlm_rag.wording_noise`);
+                  ``relabelled: {label: name}`` on a record whose labels were renamed (recipe key
+                  ``relabel``, :mod:`dnahlm_rag.relabel`)
+    valid.jsonl   the same, from the valid split (never noised or relabelled)
     manifest.json stage "instruct": recipe, data manifest hash, prompt style, counts per
-                  task / phrasing / mode, noised records, held-out phrasings and tasks
+                  task / phrasing / mode, noised and relabelled records, held-out phrasings and tasks
 """
 from __future__ import annotations
 
@@ -56,6 +58,7 @@ from .errors import DnaHlmError, RecipeError
 from .manifest import check_replaceable, read_manifest, write_manifest
 from .prompts import PROMPTS_DIR, check_placeholders, load_prompt
 from .recipes import from_dict, load_recipe, to_dict
+from .relabel import relabel
 from .wording_noise import perturb
 
 STAGE = "instruct"
@@ -428,6 +431,9 @@ class InstructRecipe:
     # share of the other TRAIN records whose instruction gets wording noise (dnahlm_rag.wording_noise:
     # words dropped, case, punctuation, openers); 0: every instruction exactly as its phrasing
     wording_noise: float = 0.0
+    # share of the other TRAIN records with examples (closed tasks) whose labels are renamed to neutral
+    # names in the examples and the output (dnahlm_rag.relabel); 0: every label as in the data
+    relabel: float = 0.0
     k: int = 4  # neighbours retrieved for a rag record
     seed: int = 0
     prompts_dir: str = ""  # task phrasings folder ("" = prompts/tasks)
@@ -441,7 +447,7 @@ class InstructRecipe:
 
 def load_instruct_recipe(name_or_path: str | Path) -> InstructRecipe:
     r = load_recipe(InstructRecipe, "instruct", name_or_path)
-    for key in ("rag_share", "question_share", "wording_noise"):
+    for key in ("rag_share", "question_share", "wording_noise", "relabel"):
         if not 0.0 <= getattr(r, key) <= 1.0:
             raise RecipeError(f"recipe key {key!r}: expected 0..1, got {getattr(r, key)}")
     for key in ("max_per_task", "max_repeats", "k"):
@@ -497,6 +503,11 @@ def _records_for(task: TaskData, tp: TaskPrompts, rows: list[dict[str, Any]], n:
                                     "answer": str(neighbours.rows[h]["label"]), "score": round(s, 5)} for h, s in hs]
             if not hs:
                 recs[i]["mode"] = "plain"
+    if recipe.relabel > 0 and split == "train" and tp.answer == "labels":  # no draw at all when the recipe has none
+        for x in recs:
+            if x["examples"] and x["phrasing"] != QUESTION_PHRASING and rng.random() < recipe.relabel:
+                listed = format_labels(task.labels) if "labels" in tp.phrasing(x["phrasing"]).fields else ""
+                relabel(x, task.labels or [], listed, rng)
     return recs
 
 
@@ -552,7 +563,8 @@ def build_instruct(data_dir: str | Path, out_dir: str | Path, recipe: InstructRe
                 "per_task_phrasing": {t: dict(sorted(Counter(r["phrasing"] for r in recs if r["task"] == t).items()))
                                       for t in sorted({r["task"] for r in recs})},
                 "per_mode": dict(sorted(Counter(r["mode"] for r in recs).items())),
-                "noised": sum(bool(r.get("noised")) for r in recs)}
+                "noised": sum(bool(r.get("noised")) for r in recs),
+                "relabelled": sum(bool(r.get("relabelled")) for r in recs)}
 
     with atomic_dir(out_dir) as tmp:
         for fname, recs in (("train.jsonl", train), ("valid.jsonl", valid)):

@@ -253,3 +253,32 @@ def test_wording_noise_touches_only_train_records_in_other_phrasings(tmp_path):
     bad.write_text('name = "bad"\nwording_noise = -0.1\n')
     with pytest.raises(RecipeError, match="wording_noise"):
         load_instruct_recipe(bad)
+
+
+def test_relabel_renames_only_train_records_with_examples_in_other_phrasings(tmp_path):
+    """``relabel`` renames the labels of a share of the TRAIN records that carry examples (closed
+    tasks only), never the task's own question nor a valid record; 0 builds exactly as without the key."""
+    from dnahlm_rag.errors import RecipeError
+
+    data = make_task_data(tmp_path)
+    common = dict(tasks=["gc", "nextb"], max_per_task=300, max_repeats=1, valid_per_task=20, rag_share=0.7, k=3,
+                  question_share=0.3, prompts_dir=str(tmp_path / "task_prompts"))
+    build_instruct(data, tmp_path / "off", InstructRecipe(**common), progress=False)
+    build_instruct(data, tmp_path / "zero", InstructRecipe(**common, relabel=0.0), progress=False)
+    build_instruct(data, tmp_path / "on", InstructRecipe(**common, relabel=0.9), progress=False)
+    assert (tmp_path / "off" / "train.jsonl").read_bytes() == (tmp_path / "zero" / "train.jsonl").read_bytes()
+    m, train, valid = read_instruct(tmp_path / "on")
+    done = [r for r in train if r.get("relabelled")]
+    assert m["counts"]["train"]["relabelled"] == len(done) > 0
+    assert all(r["task"] == "gc" and r["phrasing"] != "task" and r["examples"] for r in done)
+    assert not any(r.get("relabelled") for r in valid)
+    for r in done:
+        names = set(r["relabelled"].values())
+        # the new name is readable off the prompt: an example shows it, or the instruction lists it
+        assert r["output"] in names
+        assert r["output"] in {e["answer"] for e in r["examples"]} or r["output"] in r["instruction"]
+        assert all(e["answer"] in names for e in r["examples"])
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "bad"\nrelabel = 2\n')
+    with pytest.raises(RecipeError, match="relabel"):
+        load_instruct_recipe(bad)
