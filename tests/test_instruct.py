@@ -225,17 +225,23 @@ def test_question_share_sets_how_often_the_task_question_is_the_instruction(tmp_
         load_instruct_recipe(bad)
 
 
+def build_off_zero_on(data, tmp_path, common: dict, key: str, share: float):
+    """Build without ``key``, with it at 0 and at ``share``; the first two must be byte for byte
+    the same (an option at 0 changes nothing). Returns the ``share`` build (manifest, train, valid)."""
+    build_instruct(data, tmp_path / "off", InstructRecipe(**common), progress=False)
+    build_instruct(data, tmp_path / "zero", InstructRecipe(**common, **{key: 0.0}), progress=False)
+    build_instruct(data, tmp_path / "on", InstructRecipe(**common, **{key: share}), progress=False)
+    assert (tmp_path / "off" / "train.jsonl").read_bytes() == (tmp_path / "zero" / "train.jsonl").read_bytes()
+    return read_instruct(tmp_path / "on")
+
+
 def test_wording_noise_touches_only_train_records_in_other_phrasings(tmp_path):
     """``wording_noise`` perturbs a share of the TRAIN instructions, never the task's own question
     nor a valid record; with 0 the build is exactly the build without the key."""
     data = make_task_data(tmp_path)
     common = dict(tasks=["gc"], max_per_task=400, max_repeats=1, valid_per_task=20, rag_share=0.0,
                   question_share=0.3, prompts_dir=str(tmp_path / "task_prompts"))
-    build_instruct(data, tmp_path / "off", InstructRecipe(**common), progress=False)
-    build_instruct(data, tmp_path / "zero", InstructRecipe(**common, wording_noise=0.0), progress=False)
-    build_instruct(data, tmp_path / "on", InstructRecipe(**common, wording_noise=0.8), progress=False)
-    assert (tmp_path / "off" / "train.jsonl").read_bytes() == (tmp_path / "zero" / "train.jsonl").read_bytes()
-    m, train, valid = read_instruct(tmp_path / "on")
+    m, train, valid = build_off_zero_on(data, tmp_path, common, "wording_noise", 0.8)
     noised = [r for r in train if r.get("noised")]
     others = [r for r in train if r["phrasing"] != "task"]
     assert m["counts"]["train"]["noised"] == len(noised)
@@ -263,11 +269,7 @@ def test_relabel_renames_only_train_records_with_examples_in_other_phrasings(tmp
     data = make_task_data(tmp_path)
     common = dict(tasks=["gc", "nextb"], max_per_task=300, max_repeats=1, valid_per_task=20, rag_share=0.7, k=3,
                   question_share=0.3, prompts_dir=str(tmp_path / "task_prompts"))
-    build_instruct(data, tmp_path / "off", InstructRecipe(**common), progress=False)
-    build_instruct(data, tmp_path / "zero", InstructRecipe(**common, relabel=0.0), progress=False)
-    build_instruct(data, tmp_path / "on", InstructRecipe(**common, relabel=0.9), progress=False)
-    assert (tmp_path / "off" / "train.jsonl").read_bytes() == (tmp_path / "zero" / "train.jsonl").read_bytes()
-    m, train, valid = read_instruct(tmp_path / "on")
+    m, train, valid = build_off_zero_on(data, tmp_path, common, "relabel", 0.9)
     done = [r for r in train if r.get("relabelled")]
     assert m["counts"]["train"]["relabelled"] == len(done) > 0
     assert all(r["task"] == "gc" and r["phrasing"] != "task" and r["examples"] for r in done)
