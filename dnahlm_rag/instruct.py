@@ -431,8 +431,8 @@ class InstructRecipe:
     # share of the other TRAIN records whose instruction gets wording noise (dnahlm_rag.wording_noise:
     # words dropped, case, punctuation, openers); 0: every instruction exactly as its phrasing
     wording_noise: float = 0.0
-    # share of the other TRAIN records with examples (closed tasks) whose labels are renamed to neutral
-    # names in the examples and the output (dnahlm_rag.relabel); 0: every label as in the data
+    # share of the other TRAIN records with examples (closed tasks) whose labels are renamed to made-up
+    # words in the examples and the output (dnahlm_rag.relabel; 0 in every shipped recipe)
     relabel: float = 0.0
     k: int = 4  # neighbours retrieved for a rag record
     seed: int = 0

@@ -35,8 +35,9 @@ the model only separates ties). Until stop 28 the default was the ``lam`` best o
 fitted closed tasks (still stored, as the curve ``_mean_closed``); but the model's answers to a
 task it was never tuned on are not known to be among that task's labels (the zero-shot promoter
 parsed in no valid cell of any tuning, docs/sft.md), and stop 29's fit (0.4) gave such a model the
-larger share: promoter's mixed generations then parsed for 68-82% of the test items instead of 100%. The fit is stored beside the weights as ``retrieval_mix.json`` (:class:`MixTable`),
-tied to them by the weights' SHA-256.
+larger share: promoter's mixed generations then parsed for 68-82% of the test items instead of
+100%. The fit is stored beside the weights as ``retrieval_mix.json`` (:class:`MixTable`), tied to
+them by the weights' SHA-256.
 """
 from __future__ import annotations
 
@@ -301,7 +302,6 @@ def fit_mix(data_dir: str | Path, model_dir: str | Path, cfg: FitConfig = FitCon
     if closed_curves:
         mean = {lam: float(np.mean([c[lam] for c in closed_curves])) for lam in GRID}
         curves["_mean_closed"] = {str(lam): round(v, 4) for lam, v in mean.items()}
-    default = UNTUNED_LAMBDA
-    return MixTable(default=default, tasks=chosen, k=cfg.k, model_sha256=model_fingerprint(str(model_dir)),
+    return MixTable(default=UNTUNED_LAMBDA, tasks=chosen, k=cfg.k, model_sha256=model_fingerprint(str(model_dir)),
                     fitted_on="valid split, " + ", ".join(f"{t}: {n}" for t, n in n_items.items()) + " items",
                     curves=curves)
