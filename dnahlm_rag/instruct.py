@@ -472,6 +472,7 @@ def _records_for(task: TaskData, tp: TaskPrompts, rows: list[dict[str, Any]], n:
                  recipe: InstructRecipe, neighbours: Any, rng: random.Random) -> list[dict[str, Any]]:
     """``n`` records from ``rows`` (each row used at most ``ceil(n / len(rows))`` times, with other phrasings)."""
     phrasings = tp.train_phrasings
+    labels_text = format_labels(task.labels or [])  # what a phrasing's {labels} renders to
     order = list(range(len(rows)))
     rng.shuffle(order)
     picks = [order[i % len(order)] for i in range(n)]
@@ -491,7 +492,7 @@ def _records_for(task: TaskData, tp: TaskPrompts, rows: list[dict[str, Any]], n:
         noised = (recipe.wording_noise > 0 and split == "train" and ph.id != QUESTION_PHRASING
                   and rng.random() < recipe.wording_noise)  # no draw at all when the recipe has none
         if noised:
-            instruction = perturb(instruction, rng, format_labels(task.labels) if "labels" in ph.fields else "")
+            instruction = perturb(instruction, rng, labels_text if "labels" in ph.fields else "")
         recs.append({"task": task.name, "id": str(r["id"]), "split": split, "phrasing": ph.id, "mode": mode,
                      "instruction": instruction, "input": r["seq"], "output": str(r["label"]),
                      "answer": tp.answer, "examples": [], **({"noised": True} if noised else {})})
@@ -506,7 +507,7 @@ def _records_for(task: TaskData, tp: TaskPrompts, rows: list[dict[str, Any]], n:
     if recipe.relabel > 0 and split == "train" and tp.answer == "labels":  # no draw at all when the recipe has none
         for x in recs:
             if x["examples"] and x["phrasing"] != QUESTION_PHRASING and rng.random() < recipe.relabel:
-                listed = format_labels(task.labels) if "labels" in tp.phrasing(x["phrasing"]).fields else ""
+                listed = labels_text if "labels" in tp.phrasing(x["phrasing"]).fields else ""
                 relabel(x, task.labels or [], listed, rng)
     return recs
 

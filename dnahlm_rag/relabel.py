@@ -47,8 +47,8 @@ def relabel(record: dict[str, Any], labels: Sequence[str], listed: str, rng: ran
     spells it (``""`` when the phrasing lists none). Renamed: every label in the examples and the
     output, and with ``listed`` every label of the task (the list in the instruction is replaced by the
     renamed one). Returns ``None`` and changes nothing when the record has no examples, a label is not
-    one of ``labels``, ``listed`` is not in the instruction, or
-    (no list) no example shows the output's label: the renamed answer must be readable off the prompt.
+    one of ``labels``, ``listed`` is not in the instruction, or (no list) no example shows the output's
+    label: the renamed answer must be readable off the prompt.
     """
     from .instruct import format_labels  # instruct imports this module
 

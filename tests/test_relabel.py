@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import copy
 import random
-
-from dnahlm_rag.instruct import format_labels
 import re
 
+from dnahlm_rag.instruct import format_labels
 from dnahlm_rag.relabel import relabel
 
 LABELS = ["donor", "acceptor", "neither"]
