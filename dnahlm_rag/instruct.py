@@ -56,7 +56,7 @@ from .embed.site import SiteConfig, SiteEmbedder
 from .embed.trna import TrnaEmbedder
 from .errors import DnaHlmError, RecipeError
 from .manifest import check_replaceable, read_manifest, write_manifest
-from .prompts import PROMPTS_DIR, check_placeholders, load_prompt
+from .prompts import PROMPTS_DIR, check_placeholders, format_labels, load_prompt
 from .recipes import from_dict, load_recipe, to_dict
 from .relabel import relabel
 from .wording_noise import perturb
@@ -129,14 +129,6 @@ class TaskPrompts:
             if p.id == pid:
                 return p
         raise DnaHlmError(f"{self.path}: no phrasing {pid!r}; known: {', '.join(p.id for p in self.phrasings)}")
-
-
-def format_labels(labels: Sequence[str]) -> str:
-    """``["a", "b", "c"]`` -> ``"a, b or c"``."""
-    labels = list(labels)
-    if len(labels) <= 1:
-        return "".join(labels)
-    return ", ".join(labels[:-1]) + " or " + labels[-1]
 
 
 def load_task_prompts(task: str, prompts_dir: str | Path | None = None) -> TaskPrompts:

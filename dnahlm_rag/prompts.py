@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,3 +83,11 @@ def load_prompt(name: str, prompts_dir: str | Path | None = None) -> PromptTempl
         raise DnaHlmError(f"no prompt {base}.v{version} in {d}; versions: {', '.join(f'v{v}' for v in versions)}")
     text = path.read_text(encoding="utf-8")
     return PromptTemplate(base, version, path, text, _fields(text, path))
+
+
+def format_labels(labels: Sequence[str]) -> str:
+    """A label list as a task phrasing's ``{labels}`` renders it: ``["a", "b", "c"]`` -> ``"a, b or c"``."""
+    labels = list(labels)
+    if len(labels) <= 1:
+        return "".join(labels)
+    return ", ".join(labels[:-1]) + " or " + labels[-1]

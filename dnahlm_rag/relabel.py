@@ -23,6 +23,8 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
+from .prompts import format_labels
+
 # New names are made-up words (consonant-vowel syllables, 2-3 of them: "tomeka", "rilu"), so no
 # name can be learnt as a label of its own and the only way to the answer is to copy it from the
 # examples. Two classes often come as a complementary pair ("promoter" / "non-promoter"), so when two
@@ -50,8 +52,6 @@ def relabel(record: dict[str, Any], labels: Sequence[str], listed: str, rng: ran
     one of ``labels``, ``listed`` is not in the instruction, or (no list) no example shows the output's
     label: the renamed answer must be readable off the prompt.
     """
-    from .instruct import format_labels  # instruct imports this module
-
     if not record.get("examples"):
         return None
     present = [record["output"], *(str(e["answer"]) for e in record["examples"])]

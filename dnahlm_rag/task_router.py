@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DnaHlmError
+from .prompts import format_labels
 
 ROUTING_DIR = Path(__file__).resolve().parent.parent / "prompts" / "routing"
 GENERIC = "generic"  # the bank's label of wordings that route to no task
@@ -79,7 +80,7 @@ def load_bank(path: str | Path | None = None) -> dict[str, Any]:
 
 def task_wordings(task: str, data_dir: str | Path, prompts_dir: str | Path | None = None) -> list[str]:
     """Every phrasing of ``task`` (``prompts/tasks/<task>.toml``) rendered with its question and labels."""
-    from .instruct import format_labels, load_task_prompts, read_task
+    from .instruct import load_task_prompts, read_task
 
     t = read_task(data_dir, task)
     labels = format_labels(list(t.labels or []))

@@ -5,7 +5,7 @@ import copy
 import random
 import re
 
-from dnahlm_rag.instruct import format_labels
+from dnahlm_rag.prompts import format_labels
 from dnahlm_rag.relabel import relabel
 
 LABELS = ["donor", "acceptor", "neither"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import random
 
-from dnahlm_rag.instruct import format_labels
+from dnahlm_rag.prompts import format_labels
 from dnahlm_rag.wording_noise import PREFIXES, SUFFIXES, perturb
 
 LABELS = format_labels(["donor", "acceptor", "neither"])
