@@ -47,6 +47,19 @@ def test_sizes_are_what_the_names_promise():
     assert n_params(load_pretrain_recipe("tiny")) < 1e6
 
 
+def train_tokens(r: PretrainRecipe) -> int:
+    return r.train.max_steps * r.train.batch_size * r.train.grad_accum * r.model.n_ctx
+
+
+def test_cpu_long_is_the_cpu_model_on_more_tokens_and_more_data():
+    """The released base's recipe: same model as the demo's `cpu`, only trained longer on larger samples."""
+    cpu, long = load_pretrain_recipe("cpu"), load_pretrain_recipe("cpu-long")
+    assert long.model == cpu.model
+    assert train_tokens(long) >= 6 * train_tokens(cpu)
+    assert long.data.dna_train_mb > cpu.data.dna_train_mb and long.data.english_train_mb > cpu.data.english_train_mb
+    assert long.train.dna_fraction == cpu.train.dna_fraction
+
+
 def test_default_tokenizer_recipe_loads():
     assert load_tokenizer_recipe("default").vocab_size == DEFAULT_VOCAB
 

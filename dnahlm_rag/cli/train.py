@@ -11,7 +11,7 @@ ORDER = 20
 
 
 def pretrain(
-    recipe: Annotated[str, typer.Option(help="Pretraining recipe: tiny, cpu, gpu-small, gpt2-124m (recipes/pretrain/) or a .toml path.")] = "cpu",
+    recipe: Annotated[str, typer.Option(help="Pretraining recipe: tiny, cpu, cpu-long, gpu-small, gpt2-124m (recipes/pretrain/) or a .toml path.")] = "cpu",
     data: Annotated[Path, typer.Option(help="Dataset folder from `dnahlm data build`.")] = Path("data"),
     tokenizer: Annotated[Path, typer.Option(help="Tokenizer folder from `dnahlm tokenizer train`.")] = Path("runs/tokenizer"),
     out: Annotated[Optional[Path], typer.Option(help="Run folder (default runs/pretrain/<recipe name>).")] = None,
