@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from dnahlm_rag.errors import DnaHlmError
+from dnahlm_rag.errors import DnaHlmError, RecipeError
 from dnahlm_rag.instruct import (InstructRecipe, PromptRenderer, PromptStyle, TrainNeighbours, build_instruct,
-                                 load_instruct_recipe, load_task_prompts, read_instruct)
+                                 load_instruct_recipe, load_task_prompts, read_instruct, read_task)
 from dnahlm_rag.prompts import load_prompt
 
 from sft_fixtures import make_task_data
@@ -192,8 +192,6 @@ def test_cli_eval_refuses_negative_limit_and_folder_out(tmp_path):
 
 
 def test_a_task_description_that_is_no_utf8_json_is_a_one_line_error(tmp_path) -> None:
-    from dnahlm_rag.instruct import read_task
-
     d = tmp_path / "tasks" / "splice"
     d.mkdir(parents=True)
     (d / "task.json").write_text('{"question": "Is this a splice site?"}', encoding="utf-16")
@@ -207,8 +205,6 @@ def test_a_task_description_that_is_no_utf8_json_is_a_one_line_error(tmp_path) -
 def test_question_share_sets_how_often_the_task_question_is_the_instruction(tmp_path):
     """With many tuning phrasings the task's own question (what ``ask --task`` and the seen cells
     send) became rare; ``question_share`` keeps it at a set share. Out of range is a one-line error."""
-    from dnahlm_rag.errors import RecipeError
-
     data = make_task_data(tmp_path)
     share = {}
     for q in (0.0, 0.6):
@@ -247,9 +243,6 @@ def test_wording_noise_touches_only_train_records_in_other_phrasings(tmp_path):
     assert m["counts"]["train"]["noised"] == len(noised)
     assert 0.65 < len(noised) / len(others) < 0.95
     assert all(r["phrasing"] != "task" for r in noised) and not any(r.get("noised") for r in valid)
-    from dnahlm_rag.errors import RecipeError
-    from dnahlm_rag.instruct import read_task
-
     task, tp = read_task(data, "gc"), load_task_prompts("gc", tmp_path / "task_prompts")
     as_worded = {(p.id, len(r["input"])): p.render(task.question, task.labels, len(r["input"]))
                  for p in tp.phrasings for r in train}
@@ -264,8 +257,6 @@ def test_wording_noise_touches_only_train_records_in_other_phrasings(tmp_path):
 def test_relabel_renames_only_train_records_with_examples_in_other_phrasings(tmp_path):
     """``relabel`` renames the labels of a share of the TRAIN records that carry examples (closed
     tasks only), never the task's own question nor a valid record; 0 builds exactly as without the key."""
-    from dnahlm_rag.errors import RecipeError
-
     data = make_task_data(tmp_path)
     common = dict(tasks=["gc", "nextb"], max_per_task=300, max_repeats=1, valid_per_task=20, rag_share=0.7, k=3,
                   question_share=0.3, prompts_dir=str(tmp_path / "task_prompts"))
