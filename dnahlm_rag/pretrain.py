@@ -79,6 +79,7 @@ class DataConfig:
     english_train_mb: float = 0.0
     eval_dna_mb: float = 0.5  # first lines of dna.valid.txt: the held-out DNA (model and Markov)
     eval_english_mb: float = 0.25  # first lines of english.valid.txt
+    sample_offset: int = 0  # which of the disjoint evenly spread samples to read (see tokenizer.sample_lines)
 
 
 @dataclass
@@ -87,6 +88,9 @@ class PretrainRecipe:
 
     name: str
     description: str = ""
+    # Name of the pretraining recipe this one continues: the run starts from that recipe's finished
+    # final/ weights (given with --init-from), with a fresh optimizer and its own warmup and schedule.
+    continues: str = ""
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -120,7 +124,44 @@ def load_pretrain_recipe(name_or_path: str | Path) -> PretrainRecipe:
             raise RecipeError(f"recipe key 'model.{key}': must be >= 1")
     if r.model.n_embd % r.model.n_head:
         raise RecipeError(f"recipe key 'model.n_head': n_embd {r.model.n_embd} is not divisible by {r.model.n_head}")
+    if r.data.sample_offset < 0:
+        raise RecipeError("recipe key 'data.sample_offset': must be >= 0")
+    if r.continues == r.name:
+        raise RecipeError(f"recipe key 'continues': recipe {r.name!r} cannot continue itself")
     return r
+
+
+def read_init(recipe: PretrainRecipe, init_from: str | Path | None, tok_sha: str) -> dict[str, Any] | None:
+    """Check the finished run ``init_from`` (a ``final/`` folder) that ``recipe`` continues; return its record.
+
+    The record (parent recipe name and identity, its steps and tokens, the weights' SHA-256) goes into
+    the checkpoint, ``final/dnahlm.json`` and the manifest. ``None`` when the recipe starts from scratch.
+    """
+    if not recipe.continues:
+        if init_from is not None:
+            raise DnaHlmError(f"recipe {recipe.name!r} starts from scratch; --init-from is for recipes with a "
+                              "`continues` key")
+        return None
+    if init_from is None:
+        raise DnaHlmError(f"recipe {recipe.name!r} continues {recipe.continues!r}: pass --init-from with that "
+                          "run's final/ folder")
+    folder = Path(init_from)
+    meta_path, weights = folder / "dnahlm.json", folder / "model.safetensors"
+    if not (meta_path.is_file() and weights.is_file()):
+        raise DnaHlmError(f"--init-from {folder}: not a finished pretraining run's final/ folder "
+                          "(needs dnahlm.json and model.safetensors)")
+    meta = json.loads(meta_path.read_text())
+    if meta.get("recipe_name") != recipe.continues:
+        raise DnaHlmError(f"--init-from {folder}: made by recipe {meta.get('recipe_name')!r}, but {recipe.name!r} "
+                          f"continues {recipe.continues!r}")
+    if meta.get("tokenizer_sha256") != tok_sha:
+        raise DnaHlmError(f"--init-from {folder}: trained with another tokenizer "
+                          f"({str(meta.get('tokenizer_sha256'))[:12]}, now {tok_sha[:12]})")
+    if meta.get("recipe", {}).get("model") != to_dict(recipe.model):
+        raise DnaHlmError(f"--init-from {folder}: its [model] differs from recipe {recipe.name!r}'s")
+    return {"recipe_name": meta["recipe_name"], "recipe_identity": meta.get("recipe_identity"),
+            "step": meta.get("step"), "tokens_seen": meta.get("tokens_seen"),
+            "model_sha256": sha256_file(weights), "path": str(folder)}
 
 
 def lr_at(step: int, t: TrainConfig) -> float:
@@ -357,8 +398,12 @@ class PretrainResult:
 
 def pretrain(recipe: PretrainRecipe, data_dir: str | Path, tokenizer_dir: str | Path, out_dir: str | Path,
              resume: bool = False, max_steps: int | None = None, threads: int | None = None,
-             progress: bool = True, stop_after: int | None = None) -> PretrainResult:
+             progress: bool = True, stop_after: int | None = None,
+             init_from: str | Path | None = None) -> PretrainResult:
     """Train (or resume) ``recipe``; write the run folder; return what was measured.
+
+    A recipe with ``continues`` starts from ``init_from`` (the parent run's ``final/``); resuming
+    such a run reads the weights from its own checkpoint and only checks ``init_from`` if given.
 
     ``stop_after`` ends the process after that many optimizer steps (counted from 0) with a
     checkpoint written and no ``final/``, exactly as a run killed right after a checkpoint: it is
@@ -388,6 +433,7 @@ def pretrain(recipe: PretrainRecipe, data_dir: str | Path, tokenizer_dir: str | 
     files = pretrain_files(data_dir)
     data_sha = sha256_file(Path(data_dir) / "manifest.json")
     recipe_dict = to_dict(recipe)
+    init = read_init(recipe, init_from, tok_sha) if (init_from is not None or not resume) else None
 
     state: dict[str, Any] | None = None
     if ckpt_dir.exists():
@@ -403,8 +449,9 @@ def pretrain(recipe: PretrainRecipe, data_dir: str | Path, tokenizer_dir: str | 
 
     # ---- data
     eos = tokenizer.eos_token_id
-    dna_train = sample_lines(files["dna.train"], recipe.data.dna_train_mb) if t.dna_fraction > 0 else []
-    en_train = sample_lines(files["english.train"], recipe.data.english_train_mb) if t.dna_fraction < 1 else []
+    off = recipe.data.sample_offset
+    dna_train = sample_lines(files["dna.train"], recipe.data.dna_train_mb, off) if t.dna_fraction > 0 else []
+    en_train = sample_lines(files["english.train"], recipe.data.english_train_mb, off) if t.dna_fraction < 1 else []
     show = progress and d.main
     streams = PackedStreams(
         dna=encode_documents(tokenizer, dna_train, eos, seed=t.seed, progress=show, desc="encode DNA"),
@@ -432,13 +479,25 @@ def pretrain(recipe: PretrainRecipe, data_dir: str | Path, tokenizer_dir: str | 
     elapsed_before = 0.0
     if state is not None:
         state = load_checkpoint(ckpt_dir, model, opt, recipe_dict, tok_sha)
+        if init is not None and state.get("init", {}).get("model_sha256") != init["model_sha256"]:
+            raise ResumeError(f"cannot resume: {ckpt_dir} continued other weights than --init-from {init_from}")
+        init = state.get("init")
         start_step = int(state["step"])
         elapsed_before = float(state.get("elapsed_s", 0.0))
         if d.main:
             truncate_log(log_path, start_step)
-    elif d.main:
-        out.mkdir(parents=True, exist_ok=True)
-        log_path.unlink(missing_ok=True)
+    else:
+        if init is not None:
+            from safetensors.torch import load_model
+
+            missing, unexpected = load_model(model, str(Path(init["path"]) / "model.safetensors"), strict=False,
+                                             device=str(device))
+            if missing or unexpected:
+                raise DnaHlmError(f"--init-from {init['path']}: weights do not fit the model "
+                                  f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+        if d.main:
+            out.mkdir(parents=True, exist_ok=True)
+            log_path.unlink(missing_ok=True)
 
     n_params = count_params(model)
     fpt = flops_per_token(model, recipe.model.n_ctx)
@@ -457,7 +516,8 @@ def pretrain(recipe: PretrainRecipe, data_dir: str | Path, tokenizer_dir: str | 
         return {"step": step, "data_position": step * seqs_per_step, "tokens_seen": step * tokens_per_step,
                 "world_size": d.world, "elapsed_s": round(elapsed, 3), "recipe": recipe_dict,
                 "recipe_identity": recipe_identity(recipe_dict), "tokenizer_sha256": tok_sha,
-                "data_manifest_sha256": data_sha, "lr_schedule": "linear warmup + cosine (a function of step)"}
+                "data_manifest_sha256": data_sha, "lr_schedule": "linear warmup + cosine (a function of step)",
+                **({"init": init} if init else {})}
 
     def barrier() -> None:
         if d.world > 1:
@@ -550,7 +610,7 @@ def pretrain(recipe: PretrainRecipe, data_dir: str | Path, tokenizer_dir: str | 
                            dna_train=dna_train, tok_sha=tok_sha, data_sha=data_sha, recipe_dict=recipe_dict,
                            n_params=n_params, fpt=fpt, peak=(peak, peak_src), threads=n_threads, world=d.world,
                            streams=streams, steps=last_step, tokens_per_step=tokens_per_step, progress=show,
-                           precision=precision)
+                           precision=precision, init=init)
     barrier()
     if d.world > 1:
         import torch.distributed as dist
@@ -563,8 +623,11 @@ def finalize(recipe: PretrainRecipe, model: Any, tokenizer: Any, tokenizer_dir: 
              base_counts: np.ndarray, device: Any, out: Path, *, dna_train: list[str], tok_sha: str, data_sha: str,
              recipe_dict: dict[str, Any], n_params: int, fpt: float, peak: tuple[float, str], threads: int,
              world: int, streams: PackedStreams, steps: int, tokens_per_step: int, progress: bool,
-             precision: str) -> dict[str, Any]:
-    """Final validation on all held-out windows, the Markov baseline, ``final/``, ``loss.png``, manifest."""
+             precision: str, init: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Final validation on all held-out windows, the Markov baseline, ``final/``, ``loss.png``, manifest.
+
+    For a continued run ``tokens_seen`` counts this run's tokens and ``tokens_seen_total`` adds the parent's.
+    """
     t = recipe.train
     v = validate(model, held, base_counts, tokenizer.eos_token_id, device, precision, t.batch_size)
     expected_bases = sum(map(len, held.dna_lines))
@@ -593,16 +656,19 @@ def finalize(recipe: PretrainRecipe, model: Any, tokenizer: Any, tokenizer_dir: 
         "tokens_seen": steps * tokens_per_step, "epochs": streams.epochs(steps * tokens_per_step // recipe.model.n_ctx),
         "train_stream_tokens": {"dna": int(len(streams.dna)), "english": int(len(streams.english))},
         "wall_s": train_rows[-1]["elapsed_s"] if train_rows else None,
+        "tokens_seen_total": steps * tokens_per_step + int((init or {}).get("tokens_seen") or 0),
     }
     meta = {"recipe_name": recipe.name, "recipe": recipe_dict, "recipe_identity": recipe_identity(recipe_dict),
             "data_manifest_sha256": data_sha, "tokenizer_sha256": tok_sha, "step": steps,
-            "tokens_seen": steps * tokens_per_step, "metrics": {k: metrics[k] for k in (
-                "val_dna_bits_per_base", "val_english_nats_per_token", "markov_bits_per_base") if k in metrics}}
+            "tokens_seen": steps * tokens_per_step, "tokens_seen_total": metrics["tokens_seen_total"],
+            "metrics": {k: metrics[k] for k in (
+                "val_dna_bits_per_base", "val_english_nats_per_token", "markov_bits_per_base") if k in metrics},
+            **({"init": init} if init else {})}
     save_final(out / "final", model, tokenizer_dir, meta)
     plot_losses(out / "log.jsonl", out / "loss.png", metrics["markov_bits_per_base"])
     write_manifest(out, PRETRAIN_STAGE, PRETRAIN_FORMAT, recipe_name=recipe.name, recipe=recipe_dict,
                    data_manifest_sha256=data_sha, tokenizer_sha256=tok_sha,
-                   tokenizer_dir=str(tokenizer_dir), steps=steps, metrics=metrics)
+                   tokenizer_dir=str(tokenizer_dir), steps=steps, metrics=metrics, **({"init": init} if init else {}))
     return metrics
 
 

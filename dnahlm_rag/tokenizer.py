@@ -96,19 +96,22 @@ def pre_tokenize_str(text: str, dna_chunk: int = 6) -> list[str]:
     return [piece for piece, _ in split.pre_tokenize_str(text)]
 
 
-def sample_lines(path: str | Path, mb: float) -> list[str]:
+def sample_lines(path: str | Path, mb: float, offset: int = 0) -> list[str]:
     """About ``mb`` MB of non-empty lines of ``path``, taken evenly across the file (every k-th line).
 
     Deterministic: the same file and size give the same lines. Spreading the sample matters because
-    data files may be ordered by organism or source. ``mb <= 0`` means the whole file.
+    data files may be ordered by organism or source. ``mb <= 0`` means the whole file. ``offset``
+    picks which of the k disjoint samples to take (lines ``i`` with ``i % k == offset % k``), so a
+    run that continues another can read lines the first never saw.
     """
     path = Path(path)
     size = path.stat().st_size
     stride = 1 if mb <= 0 or size <= mb * 1e6 else max(1, math.ceil(size / (mb * 1e6)))
+    pick = offset % stride
     out: list[str] = []
     with open(path, encoding="utf-8") as f:
         for i, line in enumerate(f):
-            if i % stride == 0:
+            if i % stride == pick:
                 line = line.rstrip("\n")
                 if line:
                     out.append(line)

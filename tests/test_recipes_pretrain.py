@@ -60,6 +60,21 @@ def test_cpu_long_is_the_cpu_model_on_more_tokens_and_more_data():
     assert long.train.dna_fraction == cpu.train.dna_fraction
 
 
+def test_cpu_long2_continues_cpu_long_on_a_disjoint_sample():
+    """Same model and sample sizes as cpu-long, as many tokens again, the other lines of each file."""
+    long, long2 = load_pretrain_recipe("cpu-long"), load_pretrain_recipe("cpu-long2")
+    assert long2.continues == "cpu-long" and not long.continues
+    assert long2.model == long.model and train_tokens(long2) == train_tokens(long)
+    assert (long2.data.dna_train_mb, long2.data.english_train_mb) == (long.data.dna_train_mb, long.data.english_train_mb)
+    assert long2.data.sample_offset != long.data.sample_offset
+    assert long2.train.lr < long.train.lr  # a warm start re-warms to a lower peak
+
+
+def test_a_recipe_cannot_continue_itself(tmp_path):
+    with pytest.raises(RecipeError, match="continue itself"):
+        load_pretrain_recipe(write(tmp_path, 'continues = "x"\n'))
+
+
 def test_default_tokenizer_recipe_loads():
     assert load_tokenizer_recipe("default").vocab_size == DEFAULT_VOCAB
 

@@ -99,6 +99,17 @@ def test_sample_lines_spreads_evenly_and_is_deterministic(tmp_path):
     assert len(sample_lines(p, 0)) == 1000
 
 
+def test_sample_offset_takes_a_disjoint_sample_of_the_same_size(tmp_path):
+    """A continued pretraining run (data.sample_offset) reads lines the first run never saw."""
+    p = tmp_path / "x.txt"
+    p.write_text("".join(f"{i:09d}\n" for i in range(1000)))  # 10 kB; 1 kB -> every 10th line
+    samples = [sample_lines(p, 0.001, off) for off in range(10)]
+    assert all(len(s) == 100 for s in samples)
+    assert sorted(sum(samples, [])) == [f"{i:09d}" for i in range(1000)]  # disjoint, and together all lines
+    assert samples[1][0] == "000000001" and sample_lines(p, 0.001, 11) == samples[1]
+    assert sample_lines(p, 0, 3) == sample_lines(p, 0)  # the whole file has one sample
+
+
 def test_cli_train_and_stats(lm_data, tmp_path):
     out = tmp_path / "tok"
     r = CliRunner().invoke(app, ["tokenizer", "train", "--data", str(lm_data), "--out", str(out), "--vocab-size", "300", "--quiet"])
