@@ -177,20 +177,27 @@ def _diff(a: Any, b: Any, prefix: str = "") -> list[str]:
     return [] if a == b else [prefix.rstrip(".")]
 
 
+def load_weights(model: Any, path: str | Path, error: type[DnaHlmError] = ResumeError) -> None:
+    """Load the safetensors file ``path`` into ``model`` (unwrapped, on its device); ``error`` if it does not fit."""
+    from safetensors.torch import load_model
+
+    base = _unwrap(model)
+    device = next(base.parameters()).device
+    missing, unexpected = load_model(base, str(path), strict=False, device=str(device))
+    if missing or unexpected:
+        raise error(f"{path} does not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
+
+
 def load_checkpoint(folder: str | Path, model: Any, optimizer: Any, recipe: dict[str, Any],
                     tokenizer_sha256: str) -> dict[str, Any]:
     """Verify ``folder``, check it matches ``recipe``/tokenizer, load weights, optimizer and RNG; return state."""
     import torch
-    from safetensors.torch import load_file, load_model
+    from safetensors.torch import load_file
 
     folder = Path(folder)
     state = read_checkpoint_state(folder)
     check_compatible(state, recipe, tokenizer_sha256)
-    base = _unwrap(model)
-    device = next(base.parameters()).device
-    missing, unexpected = load_model(base, str(folder / "model.safetensors"), strict=False, device=str(device))
-    if missing or unexpected:
-        raise ResumeError(f"{folder}/model.safetensors does not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    load_weights(model, folder / "model.safetensors")
     flat = load_file(str(folder / "optimizer.safetensors"))
     opt_state: dict[int, dict[str, Any]] = {}
     for key, val in flat.items():

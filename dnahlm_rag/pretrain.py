@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 
 from .atomic import atomic_file, sha256_file, write_png
-from .checkpoint import (ResumeError, check_new_run_dir, load_checkpoint, read_checkpoint_state, recipe_identity,
-                         save_checkpoint, save_final)
+from .checkpoint import (ResumeError, check_new_run_dir, load_checkpoint, load_weights, read_checkpoint_state,
+                         recipe_identity, save_checkpoint, save_final)
 from .errors import DnaHlmError, RecipeError
 from .manifest import read_manifest, write_manifest
 from .model import ModelConfig, build_model, count_params, flops_per_token
@@ -488,13 +488,7 @@ def pretrain(recipe: PretrainRecipe, data_dir: str | Path, tokenizer_dir: str | 
             truncate_log(log_path, start_step)
     else:
         if init is not None:
-            from safetensors.torch import load_model
-
-            missing, unexpected = load_model(model, str(Path(init["path"]) / "model.safetensors"), strict=False,
-                                             device=str(device))
-            if missing or unexpected:
-                raise DnaHlmError(f"--init-from {init['path']}: weights do not fit the model "
-                                  f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+            load_weights(model, Path(init["path"]) / "model.safetensors", DnaHlmError)
         if d.main:
             out.mkdir(parents=True, exist_ok=True)
             log_path.unlink(missing_ok=True)
