@@ -41,7 +41,9 @@ the generation accuracy. Open tasks (``kind: generation``, e.g. ``product``) are
 greedy generation and scored by exact match and token F1 (SQuAD normalisation).
 
 Prompts: each task's phrasings (``prompts/tasks/<task>.toml``); ``seen`` is the first phrasing
-used in tuning, ``held-out`` the first phrasing held out of tuning (zero-shot wording), run for
+used in tuning, ``held-out`` the phrasings held out of tuning (zero-shot wording), ``dev`` the
+wordings held out of tuning for choosing between tunings on the valid split (``--split valid
+--phrasings seen,dev``; the test report never asks them), each run for
 ``sft-plain`` and for ``sft-rag`` at the primary k only (``base-plain`` runs once: an untuned
 model has seen no phrasing). A task
 held out of tuning altogether (``train = false``, e.g. ``promoter``) is a **zero-shot task**:
@@ -80,7 +82,7 @@ MODES = ("majority", "constant", "knn", "blast", "blastx", "base-plain", "sft-pl
 TRANSLATED_TASKS = ("product",)
 LM_MODES = ("base-plain", "sft-plain", "sft-rag", "sft-rag-mix")
 RAG_MODES = ("sft-rag", "sft-rag-mix")
-PHRASINGS = ("seen", "held-out")
+PHRASINGS = ("seen", "held-out", "dev")
 #: Splits ``dnahlm eval --split`` takes: test (the reported figures) or valid (choosing designs).
 SPLITS = ("test", "valid")
 DEFAULT_TASKS = ("splice", "promoter", "trna_aa", "feature_type", "genus_16s", "product")
@@ -261,21 +263,26 @@ def _choice(picks: Sequence[Any], zero_shot: str | None) -> PhrasingChoice | Non
 
 
 def choose_phrasing(tc: TaskContext, which: str, prompts_dir: str) -> PhrasingChoice | None:
-    """The phrasing(s) a ``seen``/``held-out`` cell uses, or None when the task has none of that kind.
+    """The phrasing(s) a ``seen``/``held-out``/``dev`` cell uses, or None when the task has none of that kind.
 
     ``seen``: the task's first tuning phrasing (``task`` = its own question, what ``ask --task``
     sends). ``held-out``: every phrasing held out of tuning, taken in turn item by item, so the
     unseen-wording figure does not hang on one wording (one at a time they differed by up to 40
-    points of accuracy on the valid split, docs/sft.md). A task held out of tuning altogether: its
-    first phrasing is ``seen``, the others ``held-out``.
+    points of accuracy on the valid split, docs/sft.md). ``dev``: the phrasings marked ``dev``, in
+    turn likewise. A task held out of tuning altogether: its first phrasing is ``seen``, the others
+    ``held-out``, none ``dev``.
     """
     from .instruct import load_task_prompts
 
     tp = load_task_prompts(tc.name, prompts_dir or None)
     if not tp.train:  # the whole task is held out of tuning
+        if which == "dev":
+            return None
         return _choice(tp.phrasings[:1] if which == "seen" else tp.phrasings[1:], "task")
     if which == "seen":
         return _choice(tp.train_phrasings[:1], None)
+    if which == "dev":
+        return _choice(tp.dev_phrasings, "phrasing")
     return _choice([p for p in tp.phrasings if p.held_out], "phrasing")
 
 

@@ -12,8 +12,9 @@ protein level instead (:mod:`dnahlm_rag.protein_neighbours`), and for ``feature_
 (:data:`CODING_EVIDENCE_TASKS`) with the protein level deciding what codes
 (:mod:`dnahlm_rag.coding_neighbours`). The rest are plain.
 
-Held out of training: phrasings marked ``held_out`` (unseen wording) and whole tasks with
-``train = false`` (``promoter``: zero-shot, only retrieved examples show what is wanted). The
+Held out of training: phrasings marked ``held_out`` (unseen wording, measured on the test split),
+phrasings marked ``dev`` (unseen wording for choosing between tunings on the valid split), and whole
+tasks with ``train = false`` (``promoter``: zero-shot, only retrieved examples show what is wanted). The
 valid split is rendered the same way (neighbours again from the train split) for validation
 during tuning.
 
@@ -79,6 +80,7 @@ class _PhrasingSpec:
     id: str
     text: str
     held_out: bool = False
+    dev: bool = False
 
 
 @dataclass
@@ -98,6 +100,7 @@ class Phrasing:
     text: str
     held_out: bool
     fields: frozenset[str]
+    dev: bool = False  # held out of tuning to validate unseen wording on the valid split (never on test)
 
     def render(self, question: str, labels: Sequence[str] | None, length: int) -> str:
         return self.text.format(question=question, labels=format_labels(labels or []), length=length)
@@ -117,8 +120,14 @@ class TaskPrompts:
 
     @property
     def train_phrasings(self) -> list[Phrasing]:
-        """Phrasings used in training (none when the task is held out)."""
-        return [p for p in self.phrasings if not p.held_out] if self.train else []
+        """Phrasings used in training (none when the task is held out; never ``held_out`` or ``dev`` ones)."""
+        return [p for p in self.phrasings if not (p.held_out or p.dev)] if self.train else []
+
+    @property
+    def dev_phrasings(self) -> list[Phrasing]:
+        """Wordings held out of tuning to choose between tunings on the valid split (unseen wording
+        without looking at the test wordings); empty when the task is held out altogether."""
+        return [p for p in self.phrasings if p.dev] if self.train else []
 
     @property
     def held_out_phrasings(self) -> list[Phrasing]:
@@ -162,7 +171,12 @@ def load_task_prompts(task: str, prompts_dir: str | Path | None = None) -> TaskP
         fields = check_placeholders(p.text, allowed, f"prompt {path}: phrasing {p.id!r}")
         if not p.text.strip():
             raise DnaHlmError(f"{path}: phrasing {p.id!r} is empty")
-        phrasings.append(Phrasing(p.id, p.text, p.held_out, fields))
+        if p.held_out and p.dev:
+            raise DnaHlmError(f"{path}: phrasing {p.id!r} is both held_out (test wording) and dev (valid wording); "
+                              "choose one")
+        if p.id == QUESTION_PHRASING and (p.held_out or p.dev):
+            raise DnaHlmError(f"{path}: phrasing {p.id!r} is the task's own question and cannot be held out or dev")
+        phrasings.append(Phrasing(p.id, p.text, p.held_out, fields, p.dev))
     tp = TaskPrompts(spec.task, spec.version, spec.answer, spec.train, tuple(phrasings), path, sha256_text(raw))
     if tp.train and not tp.train_phrasings:
         raise DnaHlmError(f"{path}: train = true but every phrasing is held out")
@@ -526,7 +540,8 @@ def build_instruct(data_dir: str | Path, out_dir: str | Path, recipe: InstructRe
             raise DnaHlmError(f"{tp.path} says answer = 'labels' but task {name!r} has no labels in its task.json")
         task_files[name] = {"path": str(tp.path), "version": tp.version, "sha256": tp.sha256, "answer": tp.answer,
                             "train": tp.train, "phrasings": [p.id for p in tp.phrasings],
-                            "held_out": [p.id for p in tp.held_out_phrasings]}
+                            "held_out": [p.id for p in tp.held_out_phrasings],
+                            "dev": [p.id for p in tp.dev_phrasings]}
         held_phrasings[name] = [p.id for p in tp.held_out_phrasings]
         if not tp.train:
             held_tasks.append(name)

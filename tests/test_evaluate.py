@@ -269,6 +269,12 @@ def test_held_out_cells_ask_in_every_held_out_phrasing_and_edited_wordings_recom
     assert "GC or AT rich?" in out[0] and "Base composition class?" in out[1] and "GC or AT rich?" in out[2]
     half = choose_phrasing(load_task(data, "half", cfg), "held-out", str(prompts))  # zero-shot task: every other phrasing
     assert half.zero_shot == "task" and len(half.texts) >= 1
+    assert choose_phrasing(tc, "dev", str(prompts)) is None  # no dev wording: no dev cell
+    gc.write_text(gc.read_text() + '\n[[phrasings]]\nid = "devw"\ntext = "Composition class?"\ndev = true\n')
+    dev = choose_phrasing(tc, "dev", str(prompts))
+    assert [p.id for p in dev.texts] == ["devw"] and dev.zero_shot == "phrasing"
+    assert [p.id for p in choose_phrasing(tc, "held-out", str(prompts)).texts] == ["unseen", "second"]
+    assert choose_phrasing(load_task(data, "half", cfg), "dev", str(prompts)) is None
     cell = Cell("gc", "sft-plain", 0, "held-out")
     key = cell_key(tc, cell, cfg, "m", 0.0, held)
     gc.write_text(gc.read_text().replace("Base composition class?", "Which base composition class?"))

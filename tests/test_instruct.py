@@ -37,6 +37,34 @@ def test_shipped_phrasings_load_and_hold_out():
     assert r.tasks == SHIPPED and 0 < r.rag_share < 1
 
 
+def test_shipped_dev_wordings_are_out_of_tuning_and_apart_from_the_test_wordings():
+    """The dev wordings (valid-split choices) are neither tuned on nor the test's held-out wordings."""
+    for task in ["splice", "trna_aa", "feature_type", "genus_16s"]:
+        tp = load_task_prompts(task)
+        dev = [p.id for p in tp.dev_phrasings]
+        assert dev == ["v2_03", "v2_06", "v2_09"], task
+        train = {p.id for p in tp.train_phrasings}
+        assert not train & set(dev) and not {p.id for p in tp.held_out_phrasings} & set(dev)
+        assert "task" in train and len(train) >= 20
+    assert load_task_prompts("promoter").dev_phrasings == []  # a zero-shot task has no dev wording
+
+
+def test_dev_phrasing_rules(tmp_path):
+    head = 'task = "gc"\nversion = 1\nanswer = "labels"\n[[phrasings]]\nid = "task"\ntext = "{question}"\n'
+    (tmp_path / "gc.toml").write_text(head + '[[phrasings]]\nid = "d"\ntext = "GC?"\ndev = true\n'
+                                      '[[phrasings]]\nid = "h"\ntext = "AT?"\nheld_out = true\n')
+    tp = load_task_prompts("gc", tmp_path)
+    assert [p.id for p in tp.train_phrasings] == ["task"] and [p.id for p in tp.dev_phrasings] == ["d"]
+    assert [p.id for p in tp.held_out_phrasings] == ["h"]
+    (tmp_path / "gc.toml").write_text(head + '[[phrasings]]\nid = "d"\ntext = "GC?"\ndev = true\nheld_out = true\n')
+    with pytest.raises(DnaHlmError, match=r"gc\.toml: phrasing 'd' is both held_out .* and dev"):
+        load_task_prompts("gc", tmp_path)
+    (tmp_path / "gc.toml").write_text(head.replace('text = "{question}"\n', 'text = "{question}"\ndev = true\n')
+                                      + '[[phrasings]]\nid = "b"\ntext = "GC?"\n')
+    with pytest.raises(DnaHlmError, match=r"gc\.toml: phrasing 'task' is the task's own question"):
+        load_task_prompts("gc", tmp_path)
+
+
 def test_unknown_placeholder_names_file_and_placeholder(tmp_path):
     (tmp_path / "gc.toml").write_text('task = "gc"\nversion = 1\nanswer = "labels"\n'
                                       '[[phrasings]]\nid = "a"\ntext = "Is it {labels}?"\n'

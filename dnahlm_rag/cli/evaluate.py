@@ -28,7 +28,7 @@ def eval_cmd(
     tasks: Annotated[str, typer.Option(help="Comma-separated tasks.")] = "splice,promoter,trna_aa,feature_type,genus_16s,product",
     modes: Annotated[str, typer.Option(help="Comma-separated systems: majority, constant (open tasks: the best single answer on valid), knn, blast (blastn), blastx (product: translated search of the train CDS), base-plain, sft-plain, sft-rag, sft-rag-mix (needs `dnahlm mix fit`).")] = "majority,constant,knn,blast,blastx,base-plain,sft-plain,sft-rag,sft-rag-mix",
     ks: Annotated[str, typer.Option(help="Neighbour counts for knn and sft-rag.")] = "1,3,5",
-    phrasings: Annotated[str, typer.Option(help="Prompt phrasings: seen (the task's own question, used in tuning) and/or held-out (the phrasings held out of tuning, in turn item by item).")] = "seen,held-out",
+    phrasings: Annotated[str, typer.Option(help="Prompt phrasings: seen (the task's own question, used in tuning), held-out (the phrasings held out of tuning, in turn item by item) and/or dev (wordings held out of tuning to choose between tunings; use with --split valid).")] = "seen,held-out",
     data: Annotated[Path, typer.Option(help="Dataset folder from `dnahlm data build`.")] = Path("data"),
     out: Annotated[Path, typer.Option(help="Report folder (finished cells in OUT/cells are reused).")] = Path("reports/eval"),
     max_items: Annotated[int, typer.Option("--max-items", min=0, help="Items per task (seeded sample of the split; 0 = all).")] = 200,
