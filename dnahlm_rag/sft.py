@@ -101,6 +101,22 @@ def load_sft_recipe(name_or_path: str | Path) -> SFTRecipe:
     return r
 
 
+def reseeded(recipe: SFTRecipe, seed: int) -> SFTRecipe:
+    """``recipe`` with ``train.seed = seed`` (batch order, and so the tuned weights), named ``<name>-s<seed>``
+    (the recipe itself when ``seed`` is already its seed). Several seeds of one recipe are how a
+    release is chosen on the valid split (docs/sft.md, "Choosing the release over seeds")."""
+    import copy
+
+    if seed < 0:
+        raise DnaHlmError(f"--seed must be >= 0, got {seed}")
+    if seed == recipe.train.seed:
+        return recipe
+    r = copy.deepcopy(recipe)
+    r.train.seed = seed
+    r.name = f"{recipe.name}-s{seed}"
+    return r
+
+
 # --------------------------------------------------------------------------------------------
 # Encoding
 # --------------------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ import pytest
 from dnahlm_rag.checkpoint import FINAL_FILES
 from dnahlm_rag.errors import DnaHlmError
 from dnahlm_rag.instruct import InstructRecipe, PromptRenderer, PromptStyle, build_instruct, read_instruct
-from dnahlm_rag.sft import IGNORE, batch_order, collate, encode_record, load_sft_recipe, plot_sft, response_loss_sum, sft
+from dnahlm_rag.sft import (IGNORE, batch_order, collate, encode_record, load_sft_recipe, plot_sft, reseeded,
+                            response_loss_sum, sft)
 from dnahlm_rag.recipes import list_recipes
 
 from sft_fixtures import make_base_model, make_task_data
@@ -99,6 +100,20 @@ def test_record_loss_weights_each_record_once(setup, tmp_path):
     res = sft(tiny(max_steps=3, eval_every=0, loss_per="record"), base, root / "instruct", tmp_path / "rec",
               threads=1, progress=False)
     assert res.finished
+
+
+def test_reseeded_recipe_is_named_for_its_seed_and_leaves_the_original():
+    from dnahlm_rag.recipes import to_dict
+
+    r = load_sft_recipe("cpu-rag")
+    r1 = reseeded(r, 1)
+    assert (r1.name, r1.train.seed) == ("cpu-rag-s1", 1) and (r.name, r.train.seed) == ("cpu-rag", 0)
+    d, d1 = to_dict(r), to_dict(r1)
+    d1["name"], d1["train"]["seed"] = d["name"], d["train"]["seed"]
+    assert d1 == d  # nothing else changes
+    assert reseeded(r, 0) is r
+    with pytest.raises(DnaHlmError, match="--seed must be >= 0"):
+        reseeded(r, -1)
 
 
 def test_batch_order_is_a_function_of_the_seed():

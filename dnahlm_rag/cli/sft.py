@@ -16,6 +16,7 @@ def sft(
     out: Annotated[Optional[Path], typer.Option(help="Run folder (default runs/sft/<recipe name>).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/checkpoint exactly where it stopped.")] = False,
     max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Override the recipe's number of optimizer steps (part of the recipe identity).")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Tune with another seed (the batch order): the recipe named <recipe>-s<SEED>, e.g. cpu-rag-s1.")] = None,
     threads: Annotated[Optional[int], typer.Option("--threads", help="Torch CPU threads (default: recipe, $DNAHLM_THREADS, or all cores).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
@@ -23,9 +24,11 @@ def sft(
 
     Writes OUT/checkpoint (resumable), OUT/final (save_pretrained + tokenizer + dnahlm.json with the prompt style used at inference), OUT/log.jsonl, OUT/loss.png and OUT/manifest.json.
     """
-    from ..sft import load_sft_recipe, sft as run
+    from ..sft import load_sft_recipe, reseeded, sft as run
 
     r = load_sft_recipe(recipe)
+    if seed is not None:
+        r = reseeded(r, seed)
     res = run(r, base, instruct, out or Path("runs/sft") / r.name, resume=resume, max_steps=max_steps,
               threads=threads, progress=not quiet)
     if not res.finished:
