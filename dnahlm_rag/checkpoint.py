@@ -177,6 +177,24 @@ def _diff(a: Any, b: Any, prefix: str = "") -> list[str]:
     return [] if a == b else [prefix.rstrip(".")]
 
 
+def read_model_meta(folder: str | Path, missing_ok: bool = False) -> dict[str, Any] | None:
+    """``folder/dnahlm.json`` of a trained ``final/`` folder (recipe, hashes, step, metrics, and for a
+    tuned model its prompt style); ``None`` when it is missing and ``missing_ok``. Every reader of a
+    model's meta goes through here, so a missing or corrupt file is one line, never a traceback."""
+    path = Path(folder) / "dnahlm.json"
+    if not path.is_file():
+        if missing_ok:
+            return None
+        raise ManifestError(f"{folder} has no dnahlm.json: not a model trained by `dnahlm pretrain`/`dnahlm sft`")
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ManifestError(f"{path} is corrupt ({e}): train the model again or restore the folder") from None
+    if not isinstance(meta, dict):
+        raise ManifestError(f"{path} is corrupt (not a JSON object): train the model again or restore the folder")
+    return meta
+
+
 def load_weights(model: Any, path: str | Path, error: type[DnaHlmError] = ResumeError) -> None:
     """Load the safetensors file ``path`` into ``model`` (unwrapped, on its device); ``error`` if it does not fit."""
     from safetensors.torch import load_model
@@ -241,10 +259,8 @@ def load_lm(folder: str | Path, device: str = "cpu", dtype: Any = None) -> tuple
     from .tokenizer import load_tokenizer
 
     folder = Path(folder)
-    meta_path = folder / "dnahlm.json"
-    if not meta_path.is_file():
-        raise ManifestError(f"{folder} has no dnahlm.json: not a model trained by `dnahlm pretrain`/`dnahlm sft`")
-    meta = json.loads(meta_path.read_text())
+    meta = read_model_meta(folder)
+    assert meta is not None
     tok_sha = sha256_file(folder / "tokenizer.json") if (folder / "tokenizer.json").is_file() else None
     if meta.get("tokenizer_sha256") and tok_sha != meta["tokenizer_sha256"]:
         raise ManifestError(f"{folder}/tokenizer.json is not the tokenizer this model was trained with")

@@ -369,13 +369,9 @@ def style_from_dict(d: dict[str, Any]) -> PromptStyle:
 
 def read_prompt_style(model_dir: str | Path) -> PromptStyle | None:
     """The prompt style saved in ``model_dir/dnahlm.json`` by ``dnahlm sft`` (None for a base model)."""
-    p = Path(model_dir) / "dnahlm.json"
-    if not p.is_file():
-        return None
-    try:
-        meta = json.loads(p.read_text())
-    except json.JSONDecodeError as e:
-        raise DnaHlmError(f"{p} is corrupt ({e})") from None
+    from .checkpoint import read_model_meta
+
+    meta = read_model_meta(model_dir, missing_ok=True) or {}
     return style_from_dict(meta["prompt_style"]) if isinstance(meta.get("prompt_style"), dict) else None
 
 

@@ -33,7 +33,7 @@ import numpy as np
 
 from .atomic import atomic_file, sha256_file, write_png
 from .checkpoint import (ResumeError, check_new_run_dir, load_checkpoint, load_weights, read_checkpoint_state,
-                         recipe_identity, save_checkpoint, save_final)
+                         read_model_meta, recipe_identity, save_checkpoint, save_final)
 from .errors import DnaHlmError, RecipeError
 from .manifest import read_manifest, write_manifest
 from .model import ModelConfig, build_model, count_params, flops_per_token
@@ -150,7 +150,7 @@ def read_init(recipe: PretrainRecipe, init_from: str | Path | None, tok_sha: str
     if not (meta_path.is_file() and weights.is_file()):
         raise DnaHlmError(f"--init-from {folder}: not a finished pretraining run's final/ folder "
                           "(needs dnahlm.json and model.safetensors)")
-    meta = json.loads(meta_path.read_text())
+    meta = read_model_meta(folder) or {}
     if meta.get("recipe_name") != recipe.continues:
         raise DnaHlmError(f"--init-from {folder}: made by recipe {meta.get('recipe_name')!r}, but {recipe.name!r} "
                           f"continues {recipe.continues!r}")

@@ -20,7 +20,6 @@ test split it was trained on.
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -75,11 +74,10 @@ def _copy_model(src: Path, dst: Path) -> dict[str, Any]:
 
 def _model_stage(model_dir: Path) -> str | None:
     """``stage`` of a ``final/`` folder's ``dnahlm.json`` (``"sft"`` for a tuned model, None for a pretrained one)."""
-    try:
-        meta = json.loads((model_dir / "dnahlm.json").read_text())
-    except (ValueError, UnicodeDecodeError) as e:
-        raise ReleaseError(f"{model_dir}/dnahlm.json is corrupt ({e})") from None
-    return meta.get("stage") if isinstance(meta, dict) else None
+    from .checkpoint import read_model_meta
+
+    meta = read_model_meta(model_dir) or {}
+    return meta.get("stage")
 
 
 def make_release(base: str | Path, sft: str | Path, data_dir: str | Path = "data",

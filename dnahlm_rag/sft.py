@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 
 from .atomic import sha256_file, write_png
-from .checkpoint import (ResumeError, check_new_run_dir, load_checkpoint, read_checkpoint_state, recipe_identity,
-                         save_checkpoint, save_final)
+from .checkpoint import (ResumeError, check_new_run_dir, load_checkpoint, read_checkpoint_state, read_model_meta,
+                         recipe_identity, save_checkpoint, save_final)
 from .errors import DnaHlmError, RecipeError
 from .instruct import PromptRenderer, PromptStyle, read_instruct, style_from_dict
 from .manifest import write_manifest
@@ -280,7 +280,7 @@ class SFTResult:
 
 
 def _base_identity(base_dir: Path) -> dict[str, Any]:
-    meta = json.loads((base_dir / "dnahlm.json").read_text()) if (base_dir / "dnahlm.json").is_file() else {}
+    meta = read_model_meta(base_dir, missing_ok=True) or {}
     return {"dir": str(base_dir), "model_sha256": sha256_file(base_dir / "model.safetensors"),
             "recipe_name": meta.get("recipe_name"), "step": meta.get("step")}
 

@@ -9,7 +9,7 @@ import torch
 from pretrain_fixtures import lm_data, lm_tokenizer, tiny_recipe, tiny_run  # noqa: F401
 from typer.testing import CliRunner
 
-from dnahlm_rag.checkpoint import ResumeError, read_checkpoint_state, recipe_identity
+from dnahlm_rag.checkpoint import ResumeError, load_lm, read_checkpoint_state, read_model_meta, recipe_identity
 from dnahlm_rag.cli.app import app
 from dnahlm_rag.pretrain import pretrain
 from dnahlm_rag.recipes import to_dict
@@ -32,6 +32,26 @@ def test_dnahlm_json_records_recipe_and_hashes(tiny_run):
     assert meta["recipe_name"] == "tiny" and meta["step"] == res.steps == 40
     assert len(meta["data_manifest_sha256"]) == 64 and len(meta["tokenizer_sha256"]) == 64
     assert meta["recipe_identity"] == recipe_identity(meta["recipe"])
+
+
+def test_model_meta_missing_or_corrupt_is_one_line(tiny_run, tmp_path):
+    """Every reader of final/dnahlm.json (loading, --init-from, release, sft's base, the prompt style)
+    shares read_model_meta: a corrupt file was a JSONDecodeError traceback in load_lm."""
+    from dnahlm_rag.errors import ManifestError
+    from dnahlm_rag.instruct import read_prompt_style
+
+    out, _ = tiny_run
+    assert read_model_meta(out / "final")["recipe_name"] == "tiny"
+    assert read_model_meta(tmp_path, missing_ok=True) is None and read_prompt_style(tmp_path) is None
+    with pytest.raises(ManifestError, match="has no dnahlm.json"):
+        read_model_meta(tmp_path)
+    bad = tmp_path / "final"
+    shutil.copytree(out / "final", bad)
+    for text in ("{not json", "[1, 2]"):
+        (bad / "dnahlm.json").write_text(text)
+        for read in (read_model_meta, load_lm, read_prompt_style):
+            with pytest.raises(ManifestError, match=r"dnahlm\.json is corrupt"):
+                read(bad)
 
 
 def test_state_records_position_and_verifies_hashes(tiny_run, tmp_path):
