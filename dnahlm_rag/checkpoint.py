@@ -259,8 +259,7 @@ def load_lm(folder: str | Path, device: str = "cpu", dtype: Any = None) -> tuple
     from .tokenizer import load_tokenizer
 
     folder = Path(folder)
-    meta = read_model_meta(folder)
-    assert meta is not None
+    meta = read_model_meta(folder) or {}  # raises when missing or corrupt
     tok_sha = sha256_file(folder / "tokenizer.json") if (folder / "tokenizer.json").is_file() else None
     if meta.get("tokenizer_sha256") and tok_sha != meta["tokenizer_sha256"]:
         raise ManifestError(f"{folder}/tokenizer.json is not the tokenizer this model was trained with")
