@@ -275,15 +275,13 @@ def choose_phrasing(tc: TaskContext, which: str, prompts_dir: str) -> PhrasingCh
     from .instruct import load_task_prompts
 
     tp = load_task_prompts(tc.name, prompts_dir or None)
+    if which == "dev":  # empty, so no cell, for a task held out of tuning altogether
+        return _choice(tp.dev_phrasings, "phrasing")
     if not tp.train:  # the whole task is held out of tuning
-        if which == "dev":
-            return None
         return _choice(tp.phrasings[:1] if which == "seen" else tp.phrasings[1:], "task")
     if which == "seen":
         return _choice(tp.train_phrasings[:1], None)
-    if which == "dev":
-        return _choice(tp.dev_phrasings, "phrasing")
-    return _choice([p for p in tp.phrasings if p.held_out], "phrasing")
+    return _choice(tp.held_out_phrasings, "phrasing")
 
 
 def render_prompts(tc: TaskContext, k: int, ph: PhrasingChoice, lm: Any, style: Any, reserve: int) -> list[str]:
