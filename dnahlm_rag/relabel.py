@@ -10,8 +10,10 @@ the examples, the expected output and the label list a phrasing spells out, to m
 which only the prompt shows. The same idea as symbol tuning (Wei et al. 2023, arXiv:2305.08298).
 
 Measured at stop 29 on the 3 x 192 CPU model (docs/sft.md): neither a fixed list of names nor these
-made-up ones got the model to answer promoter in its labels, and both cost the tuned tasks; the
-key is 0 in every shipped recipe, kept for a larger model.
+made-up ones got the model to answer promoter in its labels, and both cost the tuned tasks. Again
+at stop 33 on the 10,000-step base, which does copy known labels from its examples: the model then
+copied the first token of the examples' answer ("p" of "promoter") and no further, and plain answers
+in new wordings parsed less often. The key is 0 in every shipped recipe, kept for a larger model.
 
 Only labels change; sequences, the wording and the number of examples stay. Everything is drawn
 from the caller's ``random.Random``, so a build stays a pure function of its seed.
