@@ -161,6 +161,8 @@ def read_init(recipe: PretrainRecipe, init_from: str | Path | None, tok_sha: str
         raise DnaHlmError(f"--init-from {folder}: its [model] differs from recipe {recipe.name!r}'s")
     return {"recipe_name": meta["recipe_name"], "recipe_identity": meta.get("recipe_identity"),
             "step": meta.get("step"), "tokens_seen": meta.get("tokens_seen"),
+            # everything the parent's weights have seen (its own parents' tokens too)
+            "tokens_seen_total": meta.get("tokens_seen_total") or meta.get("tokens_seen"),
             "model_sha256": sha256_file(weights), "path": str(folder)}
 
 
@@ -613,6 +615,13 @@ def pretrain(recipe: PretrainRecipe, data_dir: str | Path, tokenizer_dir: str | 
     return PretrainResult(out_dir=out, steps=last_step, finished=finished, metrics=metrics)
 
 
+def _parent_tokens(init: dict[str, Any] | None) -> int:
+    """Tokens the weights a run started from had seen: 0 from scratch; an init record written before
+    ``tokens_seen_total`` was recorded in it falls back to the parent run's own ``tokens_seen``."""
+    init = init or {}
+    return int(init.get("tokens_seen_total") or init.get("tokens_seen") or 0)
+
+
 def finalize(recipe: PretrainRecipe, model: Any, tokenizer: Any, tokenizer_dir: str | Path, held: HeldOut,
              base_counts: np.ndarray, device: Any, out: Path, *, dna_train: list[str], tok_sha: str, data_sha: str,
              recipe_dict: dict[str, Any], n_params: int, fpt: float, peak: tuple[float, str], threads: int,
@@ -620,7 +629,9 @@ def finalize(recipe: PretrainRecipe, model: Any, tokenizer: Any, tokenizer_dir: 
              precision: str, init: dict[str, Any] | None = None) -> dict[str, Any]:
     """Final validation on all held-out windows, the Markov baseline, ``final/``, ``loss.png``, manifest.
 
-    For a continued run ``tokens_seen`` counts this run's tokens and ``tokens_seen_total`` adds the parent's.
+    For a continued run ``tokens_seen`` counts this run's tokens and ``tokens_seen_total`` adds all the
+    parent's weights have seen (its ``tokens_seen_total``, so a continuation of a continuation counts
+    every run in the chain).
     """
     t = recipe.train
     v = validate(model, held, base_counts, tokenizer.eos_token_id, device, precision, t.batch_size)
@@ -650,7 +661,7 @@ def finalize(recipe: PretrainRecipe, model: Any, tokenizer: Any, tokenizer_dir: 
         "tokens_seen": steps * tokens_per_step, "epochs": streams.epochs(steps * tokens_per_step // recipe.model.n_ctx),
         "train_stream_tokens": {"dna": int(len(streams.dna)), "english": int(len(streams.english))},
         "wall_s": train_rows[-1]["elapsed_s"] if train_rows else None,
-        "tokens_seen_total": steps * tokens_per_step + int((init or {}).get("tokens_seen") or 0),
+        "tokens_seen_total": steps * tokens_per_step + _parent_tokens(init),
     }
     meta = {"recipe_name": recipe.name, "recipe": recipe_dict, "recipe_identity": recipe_identity(recipe_dict),
             "data_manifest_sha256": data_sha, "tokenizer_sha256": tok_sha, "step": steps,

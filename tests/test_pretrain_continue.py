@@ -42,6 +42,13 @@ def test_continued_run_starts_from_the_parent_weights(tiny_run, lm_data, lm_toke
     meta = json.loads((tmp_path / "c" / "final" / "dnahlm.json").read_text())
     assert meta["init"] == init and meta["tokens_seen_total"] == init["tokens_seen"] + meta["tokens_seen"]
     assert res.metrics["tokens_seen_total"] == meta["tokens_seen_total"]
+    # a continuation of that continuation counts every run of the chain
+    r2 = more(max_steps=2)
+    r2.name, r2.continues = "tiny-more2", "tiny-more"
+    pretrain(r2, lm_data, lm_tokenizer, tmp_path / "d", init_from=tmp_path / "c" / "final", threads=1, progress=False)
+    meta2 = json.loads((tmp_path / "d" / "final" / "dnahlm.json").read_text())
+    assert meta2["init"]["tokens_seen_total"] == meta["tokens_seen_total"]
+    assert meta2["tokens_seen_total"] == meta["tokens_seen_total"] + meta2["tokens_seen"] > meta2["init"]["tokens_seen"] + meta2["tokens_seen"]
 
 
 def test_a_continued_run_resumes_without_init_from_and_refuses_other_weights(tiny_run, lm_data, lm_tokenizer, tmp_path):
