@@ -98,7 +98,7 @@ class PretrainRecipe:
 
 def check_train_section(t: Any) -> None:
     """Checks shared by every training recipe's ``[train]`` table (pretraining and tuning)."""
-    if t.precision not in ("auto", "bf16", "fp32"):
+    if t.precision not in PRECISIONS:
         raise RecipeError(f"recipe key 'train.precision': expected 'auto', 'bf16' or 'fp32', got {t.precision!r}")
     for key in ("max_steps", "batch_size", "grad_accum", "log_every"):
         if getattr(t, key) < 1:
@@ -221,6 +221,26 @@ def resolve_precision(precision: str, device: Any) -> str:
     except (AttributeError, RuntimeError):
         native = False
     return "bf16" if native else "fp32"
+
+
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
+def with_precision(recipe: Any, precision: str | None) -> Any:
+    """A pretraining or SFT ``recipe`` with ``train.precision = precision`` (``--precision``); the recipe
+    itself when ``precision`` is None or already its own. The name stays; the precision is part of the
+    recipe identity, so ``--resume`` needs the same value. ``auto`` picks per host (bf16 on a CPU with
+    native bf16, fp32 on an AVX2-only one), so comparing tunings from different hosts wants an explicit
+    value (docs/sft.md, "Relabelled examples on the longer base")."""
+    import copy
+
+    if precision is None or precision == recipe.train.precision:
+        return recipe
+    if precision not in PRECISIONS:
+        raise DnaHlmError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    r = copy.deepcopy(recipe)
+    r.train.precision = precision
+    return r
 
 
 def resolve_threads(requested: int | None, recipe_threads: int, local_world: int) -> int:

@@ -116,6 +116,22 @@ def test_reseeded_recipe_is_named_for_its_seed_and_leaves_the_original():
         reseeded(r, -1)
 
 
+def test_precision_override_changes_only_the_precision():
+    from dnahlm_rag.pretrain import load_pretrain_recipe, with_precision
+    from dnahlm_rag.recipes import to_dict
+
+    for r in (load_sft_recipe("cpu-rag"), load_pretrain_recipe("cpu")):
+        assert r.train.precision == "auto"
+        r32 = with_precision(r, "fp32")
+        assert r32.train.precision == "fp32" and r.train.precision == "auto" and r32.name == r.name
+        d, d32 = to_dict(r), to_dict(r32)
+        d32["train"]["precision"] = "auto"
+        assert d32 == d  # nothing else changes
+        assert with_precision(r, None) is r and with_precision(r, "auto") is r
+        with pytest.raises(DnaHlmError, match="--precision must be one of auto, bf16, fp32, got 'fp16'"):
+            with_precision(r, "fp16")
+
+
 def test_batch_order_is_a_function_of_the_seed():
     import numpy as np
 

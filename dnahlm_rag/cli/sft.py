@@ -17,6 +17,7 @@ def sft(
     resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/checkpoint exactly where it stopped.")] = False,
     max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Override the recipe's number of optimizer steps (part of the recipe identity).")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Tune with another seed (the batch order): the recipe named <recipe>-s<SEED>, e.g. cpu-rag-s1.")] = None,
+    precision: Annotated[Optional[str], typer.Option("--precision", help="Override the recipe's train.precision: auto (bf16 where the CPU or GPU has native bf16, else fp32), bf16 or fp32 (part of the recipe identity).")] = None,
     threads: Annotated[Optional[int], typer.Option("--threads", help="Torch CPU threads (default: recipe, $DNAHLM_THREADS, or all cores).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
@@ -24,9 +25,10 @@ def sft(
 
     Writes OUT/checkpoint (resumable), OUT/final (save_pretrained + tokenizer + dnahlm.json with the prompt style used at inference), OUT/log.jsonl, OUT/loss.png and OUT/manifest.json.
     """
+    from ..pretrain import with_precision
     from ..sft import load_sft_recipe, reseeded, sft as run
 
-    r = load_sft_recipe(recipe)
+    r = with_precision(load_sft_recipe(recipe), precision)
     if seed is not None:
         r = reseeded(r, seed)
     res = run(r, base, instruct, out or Path("runs/sft") / r.name, resume=resume, max_steps=max_steps,

@@ -17,6 +17,7 @@ def pretrain(
     out: Annotated[Optional[Path], typer.Option(help="Run folder (default runs/pretrain/<recipe name>).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT/checkpoint exactly where it stopped.")] = False,
     max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="Override the recipe's number of optimizer steps (part of the recipe identity).")] = None,
+    precision: Annotated[Optional[str], typer.Option("--precision", help="Override the recipe's train.precision: auto (bf16 where the CPU or GPU has native bf16, else fp32), bf16 or fp32 (part of the recipe identity).")] = None,
     threads: Annotated[Optional[int], typer.Option("--threads", help="Torch CPU threads (default: recipe, $DNAHLM_THREADS, or cores / processes).")] = None,
     init_from: Annotated[Optional[Path], typer.Option("--init-from", help="For a recipe that continues another (its `continues` key): that run's final/ folder, whose weights this run starts from.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
@@ -26,9 +27,9 @@ def pretrain(
     Writes OUT/checkpoint (resumable), OUT/final (save_pretrained + tokenizer + dnahlm.json), OUT/log.jsonl, OUT/loss.png and OUT/manifest.json.
     A recipe with `continues` (cpu-long2) starts from that recipe's finished weights: pass --init-from RUN/final.
     """
-    from ..pretrain import load_pretrain_recipe, pretrain as run
+    from ..pretrain import load_pretrain_recipe, pretrain as run, with_precision
 
-    r = load_pretrain_recipe(recipe)
+    r = with_precision(load_pretrain_recipe(recipe), precision)
     res = run(r, data, tokenizer, out or Path("runs/pretrain") / r.name, resume=resume, max_steps=max_steps,
               threads=threads, progress=not quiet, init_from=init_from)
     m = res.metrics
