@@ -44,6 +44,9 @@ PRETRAIN_STAGE = "pretrain"
 PRETRAIN_FORMAT = 1
 
 
+PRECISIONS = ("auto", "bf16", "fp32")  # train.precision and --precision (resolve_precision)
+
+
 @dataclass
 class TrainConfig:
     """Optimisation and logging. A step is one optimizer update of ``batch_size * grad_accum * world``
@@ -161,8 +164,8 @@ def read_init(recipe: PretrainRecipe, init_from: str | Path | None, tok_sha: str
         raise DnaHlmError(f"--init-from {folder}: its [model] differs from recipe {recipe.name!r}'s")
     return {"recipe_name": meta["recipe_name"], "recipe_identity": meta.get("recipe_identity"),
             "step": meta.get("step"), "tokens_seen": meta.get("tokens_seen"),
-            # everything the parent's weights have seen (its own parents' tokens too)
-            "tokens_seen_total": meta.get("tokens_seen_total") or meta.get("tokens_seen"),
+            # everything the parent's weights have seen, its own parents' tokens too (_parent_tokens)
+            "tokens_seen_total": meta.get("tokens_seen_total"),
             "model_sha256": sha256_file(weights), "path": str(folder)}
 
 
@@ -223,15 +226,12 @@ def resolve_precision(precision: str, device: Any) -> str:
     return "bf16" if native else "fp32"
 
 
-PRECISIONS = ("auto", "bf16", "fp32")
-
-
 def with_precision(recipe: Any, precision: str | None) -> Any:
     """A pretraining or SFT ``recipe`` with ``train.precision = precision`` (``--precision``); the recipe
     itself when ``precision`` is None or already its own. The name stays; the precision is part of the
     recipe identity, so ``--resume`` needs the same value. ``auto`` picks per host (bf16 on a CPU with
     native bf16, fp32 on an AVX2-only one), so comparing tunings from different hosts wants an explicit
-    value (docs/sft.md, "Relabelled examples on the longer base")."""
+    value (docs/sft.md, "Tuning": precision)."""
     import copy
 
     if precision is None or precision == recipe.train.precision:
@@ -636,8 +636,9 @@ def pretrain(recipe: PretrainRecipe, data_dir: str | Path, tokenizer_dir: str | 
 
 
 def _parent_tokens(init: dict[str, Any] | None) -> int:
-    """Tokens the weights a run started from had seen: 0 from scratch; an init record written before
-    ``tokens_seen_total`` was recorded in it falls back to the parent run's own ``tokens_seen``."""
+    """Tokens the weights a run started from had seen: 0 from scratch; the parent's ``tokens_seen_total``,
+    or, for a parent or a resumed checkpoint's init record from before that was kept, the parent
+    run's own ``tokens_seen``."""
     init = init or {}
     return int(init.get("tokens_seen_total") or init.get("tokens_seen") or 0)
 
