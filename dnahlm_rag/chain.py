@@ -32,7 +32,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from .data.genbank import transferable
 from .fused_retriever import FusedRetriever
 from .llm import DnaHlmLLM
-from .prompts import PromptTemplate, load_prompt
+from .prompts import PromptTemplate, load_prompt, with_label_hint
 from .retrieval_mix import DEFAULT_K
 from .retriever import SegmentRetriever
 
@@ -49,6 +49,9 @@ class ChainConfig:
     example_seq_chars: int = 48  # bases of each neighbour shown
     stop: list[str] = field(default_factory=lambda: ["\n\n", "###"])
     mix: float = 0.0  # weight of the neighbours' answers in RAG decoding (0: the prompt only)
+    # appended to a plain prompt's question on a closed task ("Answer with one of {labels}.";
+    # prompts.with_label_hint); "" for none. Set from the prompt style the model was tuned with.
+    label_hint: str = ""
 
 
 class AnswerParser(BaseOutputParser[str]):
@@ -123,8 +126,17 @@ class PromptBuilder:
         tok = self.llm.loaded.tokenizer
         return len(tok(text, add_special_tokens=False)["input_ids"]) + int(self.llm.prepend_bos)
 
-    def render_plain(self, question: str, seq: str) -> str:
-        return self.plain.format(question=question, sequence=seq[: self.config.query_seq_chars])
+    def render_plain(self, question: str, seq: str, labels: Sequence[str] | None = None) -> str:
+        """The plain prompt. With a closed task's ``labels`` the question carries the style's label
+        hint (:func:`~dnahlm_rag.prompts.with_label_hint`) when the prompt still fits the context
+        with the tokens to generate (a 40-genus list does not fit a 256-token model: no hint)."""
+        seq = seq[: self.config.query_seq_chars]
+        hinted = with_label_hint(question, labels, self.config.label_hint)
+        if hinted != question:
+            prompt = self.plain.format(question=hinted, sequence=seq)
+            if self._n_tokens(prompt) <= self.llm.context - self.llm.max_new_tokens:
+                return prompt
+        return self.plain.format(question=question, sequence=seq)
 
     def render_rag(self, question: str, seq: str, neighbours: Sequence[Document]) -> str:
         ex_texts = []
@@ -166,7 +178,7 @@ def build_chains(llm: DnaHlmLLM, retriever: SegmentRetriever | None, config: Cha
     chains: dict[str, Runnable] = {
         "plain": (
             _assign("neighbours", lambda xs: [[] for _ in xs], "no_context")
-            | _assign("prompt", lambda xs: [builder.render_plain(x["question"], x["seq"]) for x in xs], "plain_prompt")
+            | _assign("prompt", lambda xs: [builder.render_plain(x["question"], x["seq"], labels) for x in xs], "plain_prompt")
             | _merge(generate_many, "generate")
         )
     }

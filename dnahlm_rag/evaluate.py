@@ -293,7 +293,7 @@ def render_prompts(tc: TaskContext, k: int, ph: PhrasingChoice, lm: Any, style: 
     for i, (r, hs) in enumerate(zip(tc.items, tc.neighbours)):
         ex = [{"seq": tc.train[h]["seq"], "answer": str(tc.train[h]["label"])} for h in hs[:k]] if k else None
         instr = ph.for_item(i).render(tc.question, tc.labels, len(r["seq"]))
-        prompts.append(renderer.render(instr, r["seq"], ex, reserve=reserve))
+        prompts.append(renderer.render(instr, r["seq"], ex, reserve=reserve, labels=tc.labels))
     return prompts
 
 

@@ -57,7 +57,7 @@ from .embed.site import SiteConfig, SiteEmbedder
 from .embed.trna import TrnaEmbedder
 from .errors import DnaHlmError, RecipeError
 from .manifest import check_replaceable, read_manifest, write_manifest
-from .prompts import PROMPTS_DIR, check_placeholders, format_labels, load_prompt
+from .prompts import HINT_FIELDS, PROMPTS_DIR, check_placeholders, format_labels, load_prompt
 from .recipes import from_dict, load_recipe, to_dict
 from .relabel import relabel
 from .wording_noise import perturb
@@ -348,6 +348,8 @@ class PromptStyle:
     prepend_bos: bool = True  # the prompt starts after <|endoftext|>, as a pretraining document
     response_end: str = "<|endoftext|>"  # the token that ends every response (learned)
     stop: list[str] = field(default_factory=lambda: ["\n\n", "###"])
+    # appended to the instruction of plain prompts on closed tasks (prompts.with_label_hint); "" none
+    label_hint: str = ""
 
     def chain_config(self) -> Any:
         """The :class:`~dnahlm_rag.chain.ChainConfig` that renders prompts the way training did."""
@@ -355,7 +357,7 @@ class PromptStyle:
 
         return ChainConfig(k=self.k, rag_prompt=self.rag, example_prompt=self.example, plain_prompt=self.plain,
                            query_seq_chars=self.query_seq_chars, example_seq_chars=self.example_seq_chars,
-                           stop=list(self.stop))
+                           stop=list(self.stop), label_hint=self.label_hint)
 
 
 def resolve_style(plain: str, rag: str, example: str, **kw: Any) -> PromptStyle:
@@ -401,14 +403,18 @@ class PromptRenderer:
         self._budget = _Budget(SimpleNamespace(tokenizer=tokenizer), int(context), 0, style.prepend_bos)
         self.builder = PromptBuilder(self._budget, style.chain_config())  # type: ignore[arg-type]
 
-    def render(self, instruction: str, seq: str, examples: Sequence[dict[str, Any]] | None, reserve: int) -> str:
+    def render(self, instruction: str, seq: str, examples: Sequence[dict[str, Any]] | None, reserve: int,
+               labels: Sequence[str] | None = None) -> str:
+        """With no examples the plain prompt, whose instruction gets the style's label hint when
+        ``labels`` (a closed task's) are given and it fits the context less ``reserve``; tuning
+        renders its plain records the same way (``dnahlm sft``), so the model learns the hint."""
+        self._budget.max_new_tokens = int(reserve)
         if not examples:
-            return self.builder.render_plain(instruction, seq)
+            return self.builder.render_plain(instruction, seq, labels)
         from langchain_core.documents import Document
 
         docs = [Document(page_content=str(e["answer"]), metadata={"label": str(e["answer"]), "seq": e["seq"]})
                 for e in examples]
-        self._budget.max_new_tokens = int(reserve)
         return self.builder.render_rag(instruction, seq, docs)
 
 
@@ -444,6 +450,9 @@ class InstructRecipe:
     example_prompt: str = "rag_example"
     query_seq_chars: int = 240
     example_seq_chars: int = 48
+    # appended to the instruction of plain records on closed tasks, and at answering to plain prompts
+    # (saved in the prompt style; prompts.with_label_hint): "Answer with one of {labels}."; "" none
+    label_hint: str = ""
     kmer: KmerConfig = field(default_factory=KmerConfig)
 
 
@@ -457,6 +466,10 @@ def load_instruct_recipe(name_or_path: str | Path) -> InstructRecipe:
             raise RecipeError(f"recipe key {key!r}: must be >= 1")
     if not r.tasks:
         raise RecipeError("recipe key 'tasks': empty")
+    try:
+        check_placeholders(r.label_hint, HINT_FIELDS, "recipe key 'label_hint'")
+    except DnaHlmError as e:
+        raise RecipeError(str(e)) from None
     twice = sorted({t for t in r.tasks if r.tasks.count(t) > 1})
     if twice:
         raise RecipeError(f"recipe key 'tasks': {', '.join(twice)} listed twice")
@@ -467,7 +480,8 @@ def load_instruct_recipe(name_or_path: str | Path) -> InstructRecipe:
 
 def recipe_style(recipe: InstructRecipe) -> PromptStyle:
     return resolve_style(recipe.plain_prompt, recipe.rag_prompt, recipe.example_prompt, k=recipe.k,
-                         query_seq_chars=recipe.query_seq_chars, example_seq_chars=recipe.example_seq_chars)
+                         query_seq_chars=recipe.query_seq_chars, example_seq_chars=recipe.example_seq_chars,
+                         label_hint=recipe.label_hint)
 
 
 def _records_for(task: TaskData, tp: TaskPrompts, rows: list[dict[str, Any]], n: int, split: str,
@@ -529,11 +543,14 @@ def build_instruct(data_dir: str | Path, out_dir: str | Path, recipe: InstructRe
     task_files: dict[str, Any] = {}
     held_tasks: list[str] = []
     held_phrasings: dict[str, list[str]] = {}
+    task_labels: dict[str, list[str]] = {}  # closed tasks' labels: what tuning's label hint lists
     for name in tqdm(recipe.tasks, desc="instruct", unit="task", disable=not progress):
         task = read_task(data, name)
         tp = load_task_prompts(name, recipe.prompts_dir or None)
         if tp.answer == "labels" and not task.labels:
             raise DnaHlmError(f"{tp.path} says answer = 'labels' but task {name!r} has no labels in its task.json")
+        if tp.answer == "labels":
+            task_labels[name] = list(task.labels or [])
         task_files[name] = {"path": str(tp.path), "version": tp.version, "sha256": tp.sha256, "answer": tp.answer,
                             "train": tp.train, "phrasings": [p.id for p in tp.phrasings],
                             "held_out": [p.id for p in tp.held_out_phrasings],
@@ -579,7 +596,7 @@ def build_instruct(data_dir: str | Path, out_dir: str | Path, recipe: InstructRe
             tmp, STAGE, FORMAT_VERSION, recipe_name=recipe.name, recipe=to_dict(recipe),
             data_dir=str(data), data_manifest_sha256=sha256_file(data / "manifest.json"),
             prompt_style=to_dict(style), task_prompts=task_files,
-            held_out_tasks=held_tasks, held_out_phrasings=held_phrasings,
+            held_out_tasks=held_tasks, held_out_phrasings=held_phrasings, task_labels=task_labels,
             counts={"train": counts(train), "valid": counts(valid)},
             files={n: sha256_file(tmp / n) for n in ("train.jsonl", "valid.jsonl")},
         )

@@ -91,3 +91,30 @@ def format_labels(labels: Sequence[str]) -> str:
     if len(labels) <= 1:
         return "".join(labels)
     return ", ".join(labels[:-1]) + " or " + labels[-1]
+
+
+#: The one placeholder a label hint may use (:func:`with_label_hint`).
+HINT_FIELDS = frozenset({"labels"})
+
+
+def names_every_label(question: str, labels: Sequence[str]) -> bool:
+    """Whether ``question`` names each of ``labels`` as a whole word (case-insensitive; ``promoter``
+    is not named by ``non-promoter``)."""
+    return all(re.search(rf"(?<![\w-]){re.escape(lab)}(?![\w-])", question, re.IGNORECASE) for lab in labels)
+
+
+def with_label_hint(question: str, labels: Sequence[str] | None, hint: str) -> str:
+    """``question`` followed by ``hint`` (its ``{labels}`` rendered as :func:`format_labels` does),
+    for a plain prompt of a closed-label task: the model then sees the allowed answers even when
+    the wording does not list them. Unchanged when ``hint`` is empty, the task is open (no labels)
+    or ``question`` already names every label.
+
+    >>> with_label_hint("Amino acid of this tRNA?", ["Ala", "Gly"], "Answer with one of {labels}.")
+    'Amino acid of this tRNA? Answer with one of Ala or Gly.'
+    >>> with_label_hint("Ala or Gly?", ["Ala", "Gly"], "Answer with one of {labels}.")
+    'Ala or Gly?'
+    """
+    if not hint or not labels or names_every_label(question, labels):
+        return question
+    check_placeholders(hint, HINT_FIELDS, "label hint")
+    return f"{question.rstrip()} {hint.format(labels=format_labels(labels))}"

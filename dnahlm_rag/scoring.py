@@ -211,8 +211,8 @@ def evaluate_closed_tasks(model_dir: str | Path, data_dir: str | Path, tasks: Se
             nb = train_neighbours(name, train)
             hits = nb.search([r["seq"] for r in rows], style.k, [str(r["id"]) for r in rows])
             examples = [[{"seq": train[h]["seq"], "answer": str(train[h]["label"])} for h, _ in hs] for hs in hits]
-        prompts = [renderer.render(ph.render(task.question, labels, len(r["seq"])), r["seq"], ex, reserve=max_new_tokens)
-                   for r, ex in zip(rows, examples)]
+        prompts = [renderer.render(ph.render(task.question, labels, len(r["seq"])), r["seq"], ex, reserve=max_new_tokens,
+                                   labels=labels) for r, ex in zip(rows, examples)]
         gold = [str(r["label"]) for r in rows]
         scored: list[LabelScore] = []
         for a in tqdm(range(0, len(prompts), batch_size), desc=f"score {name}", disable=not progress, leave=False):

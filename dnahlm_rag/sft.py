@@ -25,6 +25,7 @@ import contextlib
 import json
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,20 +131,34 @@ class Encoded:
 
 
 def encode_record(rec: dict[str, Any], renderer: PromptRenderer, tokenizer: Any, context: int,
-                  max_response_tokens: int = 48) -> Encoded:
-    """Token ids of ``rec`` for tuning; the response (output + eos) is the only target."""
+                  max_response_tokens: int = 48, labels: Sequence[str] | None = None) -> Encoded:
+    """Token ids of ``rec`` for tuning; the response (output + eos) is the only target. ``labels``:
+    the record's closed label set, for the style's label hint on a plain prompt (as at answering)."""
     eos = tokenizer.eos_token_id
     resp = list(tokenizer(str(rec["output"]), add_special_tokens=False)["input_ids"])[: max_response_tokens - 1] + [eos]
     budget = context - len(resp)
     if budget < 1:
         raise DnaHlmError(f"record {rec.get('id')}: the response alone fills the {context}-token context")
-    prompt = renderer.render(rec["instruction"], rec["input"], rec.get("examples") or [], reserve=len(resp))
+    prompt = renderer.render(rec["instruction"], rec["input"], rec.get("examples") or [], reserve=len(resp),
+                             labels=labels)
     p = ([tokenizer.bos_token_id] if renderer.style.prepend_bos else []) + list(
         tokenizer(prompt, add_special_tokens=False)["input_ids"])
     p = p[-budget:]  # left truncation, as the generator does
     ids = np.array(p + resp, dtype=np.int64)
     labels = np.array([IGNORE] * len(p) + resp, dtype=np.int64)
     return Encoded(ids, labels, len(p))
+
+
+def record_labels(imanifest: dict[str, Any], style: PromptStyle) -> dict[str, list[str]]:
+    """The closed tasks' labels of an instruct manifest (``{}`` when the style has no label hint);
+    instruct data built before the label hint existed cannot be tuned with one."""
+    if not style.label_hint:
+        return {}
+    labels = imanifest.get("task_labels")
+    if not isinstance(labels, dict):
+        raise DnaHlmError("the instruct data's prompt style has a label hint but its manifest lists no task_labels: "
+                          "rebuild it with `dnahlm instruct build`")
+    return {str(k): [str(x) for x in v] for k, v in labels.items()}
 
 
 def collate(items: list[Encoded], pad_id: int) -> tuple[Any, Any, Any]:
@@ -341,7 +356,9 @@ def sft(recipe: SFTRecipe, base_dir: str | Path, instruct_dir: str | Path, out_d
         raise DnaHlmError(f"{base}: the padding token must differ from <|endoftext|> (the learned stop token)")
     context = int(model.config.n_positions)
     renderer = PromptRenderer(tokenizer, context, style)
-    enc = lambda recs, desc: [encode_record(r, renderer, tokenizer, context, recipe.data.max_response_tokens)
+    task_labels = record_labels(imanifest, style)
+    enc = lambda recs, desc: [encode_record(r, renderer, tokenizer, context, recipe.data.max_response_tokens,
+                                            task_labels.get(r["task"]) if r.get("answer") == "labels" else None)
                               for r in tqdm(recs, desc=desc, unit="rec", disable=not progress, leave=False)]
     train_items = enc(train_recs, "encode train")
     valid_items = enc(valid_recs, "encode valid")

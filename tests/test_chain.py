@@ -101,3 +101,20 @@ def test_mixed_rag_decoding_follows_the_neighbours(setup) -> None:
     assert votes[mixed["answer"]] == top and mixed["mix"] == 1.0
     alone = build_chains(llm, task, ChainConfig(k=3), labels=labels)["rag"].invoke(q)
     assert "mix" not in alone and alone["prompt"] == mixed["prompt"]
+
+
+def test_the_label_hint_goes_on_plain_prompts_of_closed_tasks_only(setup) -> None:
+    """A tuned model's style may add "Answer with one of {labels}." to a closed task's plain
+    question; the RAG prompt (whose examples show the answers) and open tasks never get it."""
+    llm, _, task = setup
+    labels = ["CDS", "tRNA", "rRNA"]
+    q = {"question": "What type of feature is this sequence?", "seq": task.index.docs[1]["seq"]}
+    cfg = ChainConfig(k=2, label_hint="Answer with one of {labels}.")
+    chains = build_chains(llm, task, cfg, labels=labels)
+    plain, rag = chains["plain"].invoke(q), chains["rag"].invoke(q)
+    hinted = "What type of feature is this sequence? Answer with one of CDS, tRNA or rRNA."
+    assert plain["prompt"] == load_prompt("plain").format(question=hinted, sequence=q["seq"][:240])
+    assert "Answer with one of" not in rag["prompt"]
+    assert "Answer with one of" not in build_chains(llm, task, cfg)["plain"].invoke(q)["prompt"]  # open task
+    unhinted = build_chains(llm, task, ChainConfig(k=2), labels=labels)["plain"].invoke(q)["prompt"]
+    assert "Answer with one of" not in unhinted  # the default style has no hint

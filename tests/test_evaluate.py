@@ -267,6 +267,10 @@ def test_held_out_cells_ask_in_every_held_out_phrasing_and_edited_wordings_recom
     lm = load_checkpoint(model, num_threads=1)
     out = render_prompts(tc, 0, held, lm, PromptStyle(), 4)
     assert "GC or AT rich?" in out[0] and "Base composition class?" in out[1] and "GC or AT rich?" in out[2]
+    # a model tuned with a label hint is asked with it in plain cells, as it was tuned (not with neighbours)
+    hinted = render_prompts(tc, 0, held, lm, PromptStyle(label_hint="Pick {labels}."), 4)
+    assert "GC or AT rich? Pick GC-rich or AT-rich.\n" in hinted[0]
+    assert "Pick" not in render_prompts(tc, 3, held, lm, PromptStyle(label_hint="Pick {labels}."), 4)[0]
     half = choose_phrasing(load_task(data, "half", cfg), "held-out", str(prompts))  # zero-shot task: every other phrasing
     assert half.zero_shot == "task" and len(half.texts) >= 1
     assert choose_phrasing(tc, "dev", str(prompts)) is None  # no dev wording: no dev cell

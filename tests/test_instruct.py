@@ -147,6 +147,45 @@ def test_renderer_matches_the_chain_templates():
     assert tight == plain  # no room: the examples are dropped, never the question
 
 
+def test_label_hint_on_plain_closed_prompts_when_it_fits():
+    from transformers import PreTrainedTokenizerFast
+    from rag_fixtures import cached_tiny_model
+
+    tok = PreTrainedTokenizerFast.from_pretrained(str(cached_tiny_model()))
+    style = PromptStyle(label_hint="Answer with one of {labels}.")
+    r = PromptRenderer(tok, 512, style)
+    seq, labels = "ACGT" * 80, ["donor", "acceptor", "neither"]
+    plain = r.render("Splice site?", seq, [], reserve=8, labels=labels)
+    assert plain == load_prompt("plain.v1").format(question="Splice site? Answer with one of donor, acceptor or neither.",
+                                                   sequence=seq[:240])
+    assert "Answer with" not in r.render("Splice site?", seq, [], reserve=8)  # no labels: an open task
+    named = "Donor, acceptor or neither?"  # the wording lists every label already
+    assert r.render(named, seq, [], reserve=8, labels=labels) == r.render(named, seq, [], reserve=8)
+    ex = [{"seq": "GGGG" * 20, "answer": "donor"}]
+    assert "Answer with" not in r.render("Splice site?", seq, ex, reserve=8, labels=labels)  # RAG: never
+    # a hint that would not fit the context with the reserve is left out, never cut into the question
+    bare = r.render("Splice site?", seq, [], reserve=8)
+    tight = PromptRenderer(tok, len(tok(bare)["input_ids"]) + 1 + 8 + 2, style)
+    assert tight.render("Splice site?", seq, [], reserve=8, labels=labels) == bare
+
+
+def test_label_hint_recipe_key_and_manifest(tmp_path):
+    """The hint is rendered at tuning and answering time from the style; the records stay the
+    same, the manifest lists the closed tasks' labels; a hint with another placeholder fails."""
+    data = make_task_data(tmp_path)
+    common = dict(tasks=["gc", "half", "nextb"], max_per_task=60, max_repeats=1, valid_per_task=5, rag_share=0.5,
+                  k=2, prompts_dir=str(tmp_path / "task_prompts"))
+    build_instruct(data, tmp_path / "off", InstructRecipe(**common), progress=False)
+    m = build_instruct(data, tmp_path / "on", InstructRecipe(**common, label_hint="Pick {labels}."), progress=False)
+    assert (tmp_path / "off" / "train.jsonl").read_bytes() == (tmp_path / "on" / "train.jsonl").read_bytes()
+    assert m["prompt_style"]["label_hint"] == "Pick {labels}."
+    assert set(m["task_labels"]) == {"gc", "half"} and m["task_labels"]["gc"] == read_task(data, "gc").labels
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "bad"\nlabel_hint = "Pick {label}."\n')
+    with pytest.raises(RecipeError, match="label_hint.*label"):
+        load_instruct_recipe(bad)
+
+
 def test_cli_build_and_bad_placeholder(tmp_path):
     from typer.testing import CliRunner
 

@@ -66,6 +66,27 @@ def test_prompt_masked_and_eos_appended(setup):
     assert (x[1][m[1] == 0] == tok.pad_token_id).all() and (y[1][m[1] == 0] == IGNORE).all()
 
 
+def test_plain_closed_records_are_tuned_with_the_label_hint(setup):
+    from dnahlm_rag.sft import record_labels
+    from dnahlm_rag.tokenizer import load_tokenizer
+
+    root, _, base = setup
+    tok = load_tokenizer(base, check_manifest=False)
+    m, train, _ = read_instruct(root / "instruct")
+    style = PromptStyle(label_hint="Answer with one of {labels}.")
+    assert record_labels(m, PromptStyle()) == {}  # no hint: labels not needed
+    assert record_labels(m, style)["gc"] == ["GC-rich", "AT-rich"]
+    old = {k: v for k, v in m.items() if k != "task_labels"}  # data built before the hint existed
+    with pytest.raises(DnaHlmError, match="rebuild"):
+        record_labels(old, style)
+    labels = record_labels({**m, "task_labels": {"gc": ["high", "low"]}}, style)
+    renderer = PromptRenderer(tok, 256, style)
+    rec = next(r for r in train if r["mode"] == "plain" and r["task"] == "gc")
+    hinted = tok.decode(encode_record(rec, renderer, tok, 256, labels=labels["gc"]).ids)
+    assert "Answer with one of high or low." in hinted  # no gc wording names "high" and "low"
+    assert "Answer with one of" not in tok.decode(encode_record(rec, renderer, tok, 256).ids)
+
+
 def test_record_loss_weights_each_record_once(setup, tmp_path):
     import torch
     import torch.nn.functional as F
