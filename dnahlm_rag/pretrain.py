@@ -24,6 +24,7 @@ import contextlib
 import json
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -219,11 +220,27 @@ def resolve_precision(precision: str, device: Any) -> str:
         return precision
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if cpu_has_native_bf16() else "fp32"
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU runs bf16 matmuls natively (AVX512-BF16 or AMX, as oneDNN reports it)."""
+    import torch
+
     try:
-        native = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
-        native = False
-    return "bf16" if native else "fp32"
+        return False
+
+
+def precision_note(precision: str, device: Any) -> str | None:
+    """A one-line warning when ``bf16`` was asked for explicitly on a CPU that emulates it (about
+    50x slower than fp32, see :func:`resolve_precision`); None otherwise. The run goes ahead: the
+    user chose it, e.g. to reproduce a bf16 tuning bit for bit."""
+    if precision == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
+        return ("warning: bf16 on a CPU without native bf16 (no AVX512-BF16 or AMX) is emulated, about 50x "
+                "slower than fp32; --precision auto or fp32 avoids it")
+    return None
 
 
 def with_precision(recipe: Any, precision: str | None) -> Any:
@@ -447,6 +464,8 @@ def pretrain(recipe: PretrainRecipe, data_dir: str | Path, tokenizer_dir: str | 
     torch.set_num_threads(n_threads)
     device = torch.device(f"cuda:{d.local_rank}") if torch.cuda.is_available() else torch.device("cpu")
     precision = resolve_precision(t.precision, device)
+    if (note := precision_note(t.precision, device)) and d.main:
+        print(note, file=sys.stderr)
     out = Path(out_dir)
     ckpt_dir, final_dir, log_path = out / "checkpoint", out / "final", out / "log.jsonl"
 

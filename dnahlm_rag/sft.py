@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -38,7 +39,8 @@ from .checkpoint import (ResumeError, check_new_run_dir, load_checkpoint, read_c
 from .errors import DnaHlmError, RecipeError
 from .instruct import PromptRenderer, PromptStyle, read_instruct, style_from_dict
 from .manifest import write_manifest
-from .pretrain import check_train_section, lr_at, read_log, resolve_precision, resolve_threads, truncate_log
+from .pretrain import (check_train_section, lr_at, precision_note, read_log, resolve_precision, resolve_threads,
+                       truncate_log)
 from .recipes import load_recipe, to_dict
 
 STAGE = "sft"
@@ -385,6 +387,8 @@ def sft(recipe: SFTRecipe, base_dir: str | Path, instruct_dir: str | Path, out_d
         torch.manual_seed(t.seed)
 
     precision = resolve_precision(t.precision, device)
+    if note := precision_note(t.precision, device):
+        print(note, file=sys.stderr)
     autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if precision == "bf16" else contextlib.nullcontext
 
     def checkpoint_state(step: int, elapsed: float) -> dict[str, Any]:

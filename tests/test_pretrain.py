@@ -112,6 +112,19 @@ def test_precision_auto_uses_bf16_only_with_native_support():
     assert resolve_precision("auto", cpu) == ("bf16" if native else "fp32")
 
 
+def test_explicit_bf16_on_a_cpu_that_emulates_it_warns(monkeypatch):
+    """``--precision bf16`` on a CPU without native bf16 runs (the user asked) but says it is slow."""
+    import dnahlm_rag.pretrain as pt
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(pt, "cpu_has_native_bf16", lambda: False)
+    assert "about 50x slower" in pt.precision_note("bf16", cpu)
+    assert pt.resolve_precision("auto", cpu) == "fp32"
+    assert pt.precision_note("fp32", cpu) is None and pt.precision_note("auto", cpu) is None
+    monkeypatch.setattr(pt, "cpu_has_native_bf16", lambda: True)
+    assert pt.precision_note("bf16", cpu) is None and pt.resolve_precision("auto", cpu) == "bf16"
+
+
 def test_bad_thread_counts_and_train_keys_are_one_line_errors(monkeypatch, tmp_path):
     from dnahlm_rag.errors import DnaHlmError, RecipeError
     from dnahlm_rag.pretrain import load_pretrain_recipe, resolve_threads
