@@ -57,7 +57,10 @@ def render_report(res: dict[str, Any]) -> str:
          "that parse to an allowed label, `gen acc` their accuracy. Open tasks (product): greedy generation, exact match "
          "(accuracy column) and token F1. RAG and kNN use the same k nearest TRAIN items (k-mer profiles; product: translated proteins re-ranked by homology; splice: base-by-base around the junction, site embedder; trna_aa: anticodon first, tRNA embedder; feature_type: CDS only on protein-level evidence in an open frame longer than chance, else the nearest non-coding windows). "
          "`sft-rag-mix`: the RAG prompt, with the model's answer distribution mixed with the neighbours' answers "
-         "(weight fitted on the VALID split, shown per cell as lambda; kNN-LM style, see dnahlm_rag/retrieval_mix.py).",
+         "(weight fitted on the VALID split, shown per cell as lambda; kNN-LM style, see dnahlm_rag/retrieval_mix.py)."
+         + (f" The tuned model's plain prompts (`sft-plain`) on closed tasks end the question with its label hint "
+            f"\"{res['sft_label_hint']}\" (the allowed labels), unless the question names them all or the list does "
+            "not fit the context (docs/sft.md, \"Instruction data\")." if res.get("sft_label_hint") else ""),
          f"Wall time of this run: {res.get('seconds')} s; {res.get('cells_reused')} of {res.get('cells_total')} cells reused "
          f"from `cells/` (resumed); all cells took {res.get('cell_seconds_total')} s when computed (without loading "
          "tasks and neighbours).", ""]

@@ -566,6 +566,10 @@ def run_eval(data_dir: str | Path, out_dir: str | Path, cfg: EvalConfig = EvalCo
     t0 = time.perf_counter()
     results: dict[str, Any] = {"config": asdict(cfg), "data": str(data), "models": {k: str(v) if v else None for k, v in models.items()},
                                "data_policies": data_manifest.get("policies", {}), "skipped": skipped, "tasks": {}}
+    if models.get("sft") is not None:  # what the tuned model's plain prompts add after the question
+        from .instruct import read_prompt_style
+
+        results["sft_label_hint"] = getattr(read_prompt_style(models["sft"]), "label_hint", "")
     for name in tqdm(cfg.tasks, desc="eval tasks", unit="task", disable=not progress):
         tc = load_task(data, name, cfg, cfg.split)
         cells = plan_cells(tc, cfg, have_blast)

@@ -284,3 +284,22 @@ def test_held_out_cells_ask_in_every_held_out_phrasing_and_edited_wordings_recom
     gc.write_text(gc.read_text().replace("Base composition class?", "Which base composition class?"))
     assert cell_key(tc, cell, cfg, "m", 0.0, choose_phrasing(tc, "held-out", str(prompts))) != key
 
+
+
+def test_the_report_says_when_plain_prompts_carry_the_label_hint(setup, tmp_path):
+    """A model tuned with a label hint is asked with it in its plain cells; the report says so
+    (and a model without one says nothing), so a reader knows what `sft-plain` sent."""
+    import shutil
+
+    root, data, model = setup
+    hinted = tmp_path / "hinted"
+    shutil.copytree(model, hinted)
+    meta = json.loads((hinted / "dnahlm.json").read_text())
+    meta["prompt_style"] = {"label_hint": "Answer with one of {labels}."}
+    (hinted / "dnahlm.json").write_text(json.dumps(meta))
+    cfg = dict(tasks=["gc"], modes=["sft-plain"], phrasings=["held-out"], routing=False, max_items=4)
+    res = run_eval(data, tmp_path / "h", _cfg(root, hinted, **cfg), progress=False)
+    assert res["sft_label_hint"] == "Answer with one of {labels}."
+    assert 'label hint "Answer with one of {labels}."' in (tmp_path / "h" / "report.md").read_text()
+    run_eval(data, tmp_path / "p", _cfg(root, model, **cfg), progress=False)
+    assert "label hint" not in (tmp_path / "p" / "report.md").read_text()
