@@ -133,16 +133,16 @@ class Encoded:
 
 
 def encode_record(rec: dict[str, Any], renderer: PromptRenderer, tokenizer: Any, context: int,
-                  max_response_tokens: int = 48, labels: Sequence[str] | None = None) -> Encoded:
-    """Token ids of ``rec`` for tuning; the response (output + eos) is the only target. ``labels``:
-    the record's closed label set, for the style's label hint on a plain prompt (as at answering)."""
+                  max_response_tokens: int = 48, label_set: Sequence[str] | None = None) -> Encoded:
+    """Token ids of ``rec`` for tuning; the response (output + eos) is the only target. ``label_set``:
+    the record's closed labels, for the style's label hint on a plain prompt (as at answering)."""
     eos = tokenizer.eos_token_id
     resp = list(tokenizer(str(rec["output"]), add_special_tokens=False)["input_ids"])[: max_response_tokens - 1] + [eos]
     budget = context - len(resp)
     if budget < 1:
         raise DnaHlmError(f"record {rec.get('id')}: the response alone fills the {context}-token context")
     prompt = renderer.render(rec["instruction"], rec["input"], rec.get("examples") or [], reserve=len(resp),
-                             labels=labels)
+                             labels=label_set)
     p = ([tokenizer.bos_token_id] if renderer.style.prepend_bos else []) + list(
         tokenizer(prompt, add_special_tokens=False)["input_ids"])
     p = p[-budget:]  # left truncation, as the generator does

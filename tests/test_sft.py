@@ -82,7 +82,7 @@ def test_plain_closed_records_are_tuned_with_the_label_hint(setup):
     labels = record_labels({**m, "task_labels": {"gc": ["high", "low"]}}, style)
     renderer = PromptRenderer(tok, 256, style)
     rec = next(r for r in train if r["mode"] == "plain" and r["task"] == "gc")
-    hinted = tok.decode(encode_record(rec, renderer, tok, 256, labels=labels["gc"]).ids)
+    hinted = tok.decode(encode_record(rec, renderer, tok, 256, label_set=labels["gc"]).ids)
     assert "Answer with one of high or low." in hinted  # no gc wording names "high" and "low"
     assert "Answer with one of" not in tok.decode(encode_record(rec, renderer, tok, 256).ids)
 
