@@ -33,6 +33,7 @@ from .inputs import clean_text
 from .llm import DnaHlmLLM
 from .model_folder import default_model_dir
 from .orfs import DEFAULT_TABLE, check_table
+from .prompts import names_word
 from .seq import gc_content, normalize_dna, rna_note
 
 if TYPE_CHECKING:
@@ -351,11 +352,8 @@ def yes_no(question: str, answer: Any, labels: Sequence[str] | None) -> str | No
     acceptor?"), or a negated one ("Is this not a donor?", which a plain yes would answer wrongly)."""
     if not labels or not isinstance(question, str) or not _YES_NO_START.match(question) or _NEGATION.search(question):
         return None
-
-    def says(word: str) -> bool:
-        return re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", question, re.IGNORECASE) is not None
-
-    named = {lab for lab in labels if says(lab)} | {lab for name, lab in LABEL_NAMES.items() if lab in labels and says(name)}
+    named = ({lab for lab in labels if names_word(question, lab)}
+             | {lab for name, lab in LABEL_NAMES.items() if lab in labels and names_word(question, name)})
     if len(named) != 1:
         return None
     return "yes" if str(answer) == next(iter(named)) else "no"

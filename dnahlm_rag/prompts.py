@@ -97,10 +97,15 @@ def format_labels(labels: Sequence[str]) -> str:
 HINT_FIELDS = frozenset({"labels"})
 
 
+def names_word(text: str, word: str) -> bool:
+    """Whether ``text`` contains ``word`` as a whole word, case aside; a hyphen joins words, so
+    ``non-promoter`` does not name ``promoter``."""
+    return re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text, re.IGNORECASE) is not None
+
+
 def names_every_label(question: str, labels: Sequence[str]) -> bool:
-    """Whether ``question`` names each of ``labels`` as a whole word (case-insensitive; ``promoter``
-    is not named by ``non-promoter``)."""
-    return all(re.search(rf"(?<![\w-]){re.escape(lab)}(?![\w-])", question, re.IGNORECASE) for lab in labels)
+    """Whether ``question`` names each of ``labels`` as a whole word (:func:`names_word`)."""
+    return all(names_word(question, lab) for lab in labels)
 
 
 def with_label_hint(question: str, labels: Sequence[str] | None, hint: str) -> str:
