@@ -103,7 +103,8 @@ class PretrainRecipe:
 def check_train_section(t: Any) -> None:
     """Checks shared by every training recipe's ``[train]`` table (pretraining and tuning)."""
     if t.precision not in PRECISIONS:
-        raise RecipeError(f"recipe key 'train.precision': expected 'auto', 'bf16' or 'fp32', got {t.precision!r}")
+        names = ", ".join(repr(p) for p in PRECISIONS[:-1]) + f" or {PRECISIONS[-1]!r}"
+        raise RecipeError(f"recipe key 'train.precision': expected {names}, got {t.precision!r}")
     for key in ("max_steps", "batch_size", "grad_accum", "log_every"):
         if getattr(t, key) < 1:
             raise RecipeError(f"recipe key 'train.{key}': must be >= 1")
